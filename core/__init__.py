@@ -1,0 +1,1 @@
+"""pushpool's pure domain: models, states, admission, templates, schedules, ports, services."""

@@ -1,0 +1,245 @@
+"""The ports: small Protocols the domain needs from the outside world.
+
+Adapters live in ``core.store`` (storage) and ``providers`` (infrastructure);
+``handlers.bootstrap`` wires them.  Time and ids are ports too, so the domain
+never calls ``datetime.now()`` or ``uuid4()`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models import (
+    JSON,
+    Deployment,
+    Flow,
+    FlowRun,
+    Token,
+    Worker,
+    WorkPool,
+    WorkQueue,
+)
+from core.states import State, StateType
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware UTC datetime."""
+
+IdFactory = Callable[[], str]
+"""Returns a new unique id (a uuid4 string in production)."""
+
+
+class SlotCounters(BaseModel):
+    """Slots held right now, as the store's counters say."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pool_active: int
+    queue_active: dict[str, int] = Field(default_factory=dict)
+
+
+class CounterRepair(BaseModel):
+    """One counter the reaper found wrong and corrected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pool_id: str
+    queue_id: str | None  # None for the pool counter
+    was: int
+    now: int
+
+
+class Store(Protocol):
+    """Everything pushpool persists, with methods named for what they do.
+
+    Every method that changes state is one conditional write (a DynamoDB
+    transaction or one SQLite ``BEGIN IMMEDIATE`` transaction).  Writes of
+    versioned objects succeed only if the stored ``version`` equals the
+    passed object's ``version``; the stored result has ``version + 1``.
+    Errors: ``NotFound``, ``Conflict`` (duplicate, stale version, wrong
+    state), ``CapacityFull`` (limit reached), ``Transient`` (retry).
+    """
+
+    # -- pools and queues ---------------------------------------------------
+    def create_pool(self, pool: WorkPool, default_queue: WorkQueue) -> None: ...
+    def get_pool(self, name: str) -> WorkPool: ...
+    def get_pool_by_id(self, pool_id: str) -> WorkPool: ...
+    def list_pools(self) -> list[WorkPool]: ...
+    def update_pool(self, pool: WorkPool) -> WorkPool: ...
+    def delete_pool(self, pool: WorkPool) -> None:
+        """Delete the pool with its queues, workers and SCHEDULED runs."""
+        ...
+
+    def create_queue(self, queue: WorkQueue) -> None: ...
+    def get_queue(self, pool_id: str, name: str) -> WorkQueue: ...
+    def get_queue_by_id(self, queue_id: str) -> WorkQueue: ...
+    def list_queues(self, pool_id: str) -> list[WorkQueue]:
+        """The pool's queues ordered by priority."""
+        ...
+
+    def update_queues(self, queues: Sequence[WorkQueue]) -> list[WorkQueue]:
+        """Write several queues of one pool atomically (a priority reshuffle)."""
+        ...
+
+    def delete_queue(self, queue: WorkQueue) -> None: ...
+    def record_poll(self, pool_id: str, queue_ids: Sequence[str], at: datetime) -> None:
+        """Set ``last_polled`` without a version bump (a poll is not an edit)."""
+        ...
+
+    def record_dispatch(self, pool_id: str, at: datetime) -> None: ...
+
+    # -- workers --------------------------------------------------------------
+    def heartbeat(
+        self, pool_id: str, name: str, *, at: datetime, interval_seconds: int | None
+    ) -> Worker: ...
+    def list_workers(self, pool_id: str) -> list[Worker]: ...
+    def delete_worker(self, pool_id: str, name: str) -> None: ...
+
+    # -- flows and deployments -----------------------------------------------
+    def ensure_flow(self, flow: Flow) -> Flow:
+        """Create the flow, or return the existing one with the same name."""
+        ...
+
+    def get_flow(self, flow_id: str) -> Flow: ...
+    def create_deployment(self, deployment: Deployment) -> None: ...
+    def get_deployment(self, deployment_id: str) -> Deployment: ...
+    def find_deployment(self, flow_name: str, name: str) -> Deployment: ...
+    def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]: ...
+    def update_deployment(self, deployment: Deployment) -> Deployment: ...
+    def delete_deployment(self, deployment: Deployment) -> None: ...
+
+    # -- flow runs ------------------------------------------------------------
+    def create_run(self, run: FlowRun) -> bool:
+        """Create the run; False (and no change) if its id already exists."""
+        ...
+
+    def get_run(self, run_id: str) -> FlowRun: ...
+    def list_runs(
+        self,
+        *,
+        pool_id: str | None = None,
+        queue_ids: Sequence[str] | None = None,
+        deployment_id: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        limit: int = 200,
+    ) -> list[FlowRun]:
+        """Runs matching every given filter, newest scheduled time first."""
+        ...
+
+    def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
+        """SCHEDULED runs of the pool due at or before ``before``, oldest first."""
+        ...
+
+    def due_pools(self, before: datetime) -> dict[str, datetime]:
+        """Pool id -> earliest due time, over SCHEDULED runs due by ``before``."""
+        ...
+
+    def list_active(self, pool_id: str | None = None) -> list[FlowRun]:
+        """Runs holding slots (PENDING, RUNNING, CANCELLING)."""
+        ...
+
+    def claim(self, run: FlowRun, *, state: State, lease_expires: datetime) -> FlowRun:
+        """SCHEDULED -> PENDING, taking a pool and a queue slot, atomically.
+
+        Raises ``Conflict`` if the run changed since it was read or is no
+        longer SCHEDULED, ``CapacityFull`` if a limit is reached or the pool
+        or queue is paused.
+        """
+        ...
+
+    def record_state(self, run: FlowRun, state: State) -> FlowRun:
+        """Move ``run`` to ``state`` (see ``core.runs.transition``), taking or
+        releasing slots in the same write when slot-holding changes."""
+        ...
+
+    def mark_submitted(self, run: FlowRun, *, infrastructure_pid: str, at: datetime) -> FlowRun:
+        """Record the infrastructure id of a PENDING run and end its lease."""
+        ...
+
+    # -- counters ---------------------------------------------------------------
+    def counters(self, pool_id: str) -> SlotCounters: ...
+    def repair_counters(self, pool_id: str) -> list[CounterRepair]:
+        """Recount slots from the runs; fix and report every counter that drifted."""
+        ...
+
+    # -- tokens and small caches ---------------------------------------------------
+    def put_token(self, token: Token) -> None: ...
+    def find_token(self, secret_hash: str) -> Token | None: ...
+    def get_cached(self, key: str) -> str | None: ...
+    def put_cached(self, key: str, value: str) -> None: ...
+
+
+class PoolMode(StrEnum):
+    PULL = "pull"
+    PUSH = "push"
+    MANAGED = "managed"
+
+
+class PoolTypes(Protocol):
+    """The catalogue of pool types (``providers.registry`` implements it)."""
+
+    def known(self) -> list[str]: ...
+    def mode(self, pool_type: str) -> PoolMode: ...
+    def default_template(self, pool_type: str) -> JSON: ...
+
+
+# -- infrastructure -------------------------------------------------------------
+
+
+class Job(BaseModel):
+    """What a provider is asked to run: one attempt of one flow run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    attempt: int
+    run_name: str
+    pool_name: str
+    pool_type: str
+    deployment_id: str | None
+    configuration: JSON  # rendered job_configuration with injected values
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}-{self.attempt}"
+
+
+class InfraPhase(StrEnum):
+    PENDING = "PENDING"  # accepted, provisioning
+    RUNNING = "RUNNING"
+    EXITED = "EXITED"  # ran and stopped; see exit_code
+    CRASHED = "CRASHED"  # failed to start, OOM-killed, vanished
+    CANCELLED = "CANCELLED"
+
+
+class InfraStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    phase: InfraPhase
+    exit_code: int | None = None
+    reason: str = ""
+
+
+class Provider(Protocol):
+    """One infrastructure.  ``build_request`` is pure; the rest do I/O.
+
+    Errors are ``InfrastructureError`` with ``retryable`` set honestly.
+    """
+
+    emits_events: bool
+    supports_polling: bool
+
+    def build_request(self, job: Job) -> Any: ...
+    def submit(self, request: Any, *, idempotency_key: str) -> str: ...
+    def status(self, infra_id: str) -> InfraStatus: ...
+    def cancel(self, infra_id: str) -> None: ...
+
+
+class DispatchTrigger(Protocol):
+    """Asks for a dispatch pass over one pool, now or at a given time."""
+
+    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None: ...

@@ -1,0 +1,1 @@
+"""Entry points: Lambda handlers, the CLI, the local server, the pull worker, and bootstrap."""

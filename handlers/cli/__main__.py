@@ -1,0 +1,3 @@
+from handlers.cli.main import main
+
+main()

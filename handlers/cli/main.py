@@ -1,0 +1,13 @@
+"""``pushpool`` console entry point: import every command module, run the app."""
+
+from __future__ import annotations
+
+from handlers.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

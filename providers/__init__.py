@@ -1,0 +1,1 @@
+"""One module per infrastructure, plus the registry of pool types and their default templates."""
