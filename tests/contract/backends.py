@@ -1,0 +1,73 @@
+"""How the contract suite reaches each backend: moto setup and table creation."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from moto import mock_aws
+
+from core.ports import Store
+
+__all__ = ["mock_aws"]
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | None) -> None:
+    """Fake credentials and region; an endpoint for the moto server if given.
+
+    Child processes inherit the environment, so they reach the same server.
+    """
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+
+
+def create_dynamodb_table() -> str:
+    """Create a fresh table (as ``pushpool store init`` would); return its store URL."""
+    from core.store import dynamodb
+
+    table = f"pushpool-{uuid4().hex[:12]}"
+    dynamodb.create_table(table_name=table)
+    return f"dynamodb://{table}"
+
+
+def open_dynamodb(url: str) -> Store:
+    from core.store import open_store
+
+    store: Any = open_store(url)
+    return store  # type: ignore[no-any-return]
