@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 
-from core.errors import Conflict, InvalidInput, PushpoolError, Transient
+from core.errors import Conflict, InvalidInput, NotFound, PushpoolError, Transient
 
 MEMORY = ":memory:"
 
@@ -74,6 +74,25 @@ def ts(moment: datetime) -> str:
 
 def from_ts(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def one_body(row: tuple[str] | None, what: str) -> str:
+    """The JSON body of a fetched row, or ``NotFound`` naming ``what``."""
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row[0]
+
+
+def check_version(tx: sqlite3.Connection, table: str, key: str, version: int, what: str) -> None:
+    """``NotFound`` or ``Conflict`` unless the stored version is ``version``."""
+    row = tx.execute(f"SELECT version FROM {table} WHERE id = ?", (key,)).fetchone()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    if row[0] != version:
+        raise Conflict(
+            f"{what} changed since it was read (version {version}, stored {row[0]}); "
+            "read it again and retry"
+        )
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
