@@ -49,7 +49,9 @@ def open_store(url: str, *, clock: Clock | None = None) -> Store:
     if url.startswith(DYNAMODB_PREFIX):
         table = url.removeprefix(DYNAMODB_PREFIX).strip("/")
         if not table:
-            raise InvalidInput(f"store URL {url!r} names no table", path="store")
+            raise InvalidInput(
+                f"store URL {url!r} names no table; write dynamodb://TABLE", path="store"
+            )
         from core.store.dynamodb import DynamoStore  # noqa: PLC0415 (lazy by design)
 
         store: Store = DynamoStore(table_name=table)

@@ -16,33 +16,17 @@ from datetime import datetime
 from pathlib import Path
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Deployment, Flow, FlowRun, Token, Worker, WorkPool, WorkQueue
+from core.models import FlowRun, Worker, WorkPool, WorkQueue
 from core.ports import Clock, CounterRepair, SlotCounters
 from core.states import State, StateType
 from core.store import sqlite_runs as runs
-from core.store.sqlite_db import Database, ts
+from core.store.sqlite_catalog import SqliteCatalog
+from core.store.sqlite_db import Database, check_version, one_body, ts
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
-def _one(row: tuple[str] | None, what: str) -> str:
-    if row is None:
-        raise NotFound(f"{what} not found")
-    return row[0]
-
-
-def _check_version(tx: sqlite3.Connection, table: str, key: str, version: int, what: str) -> None:
-    row = tx.execute(f"SELECT version FROM {table} WHERE id = ?", (key,)).fetchone()
-    if row is None:
-        raise NotFound(f"{what} not found")
-    if row[0] != version:
-        raise Conflict(
-            f"{what} changed since it was read (version {version}, stored {row[0]}); "
-            "read it again and retry"
-        )
-
-
-class SqliteStore:
+class SqliteStore(SqliteCatalog):
     """The ``core.ports.Store`` port on a SQLite file (or ``":memory:"``)."""
 
     def __init__(
@@ -89,12 +73,12 @@ class SqliteStore:
     def get_pool(self, name: str) -> WorkPool:
         with self._db.read() as tx:
             row = tx.execute("SELECT body FROM pools WHERE name = ?", (name,)).fetchone()
-        return WorkPool.model_validate_json(_one(row, f"work pool {name!r}"))
+        return WorkPool.model_validate_json(one_body(row, f"work pool {name!r}"))
 
     def get_pool_by_id(self, pool_id: str) -> WorkPool:
         with self._db.read() as tx:
             row = tx.execute("SELECT body FROM pools WHERE id = ?", (pool_id,)).fetchone()
-        return WorkPool.model_validate_json(_one(row, f"work pool with id {pool_id!r}"))
+        return WorkPool.model_validate_json(one_body(row, f"work pool with id {pool_id!r}"))
 
     def list_pools(self) -> list[WorkPool]:
         with self._db.read() as tx:
@@ -104,7 +88,7 @@ class SqliteStore:
     def update_pool(self, pool: WorkPool) -> WorkPool:
         stored = pool.model_copy(update={"version": pool.version + 1})
         with self._db.write() as tx:
-            _check_version(tx, "pools", pool.id, pool.version, f"work pool {pool.name!r}")
+            check_version(tx, "pools", pool.id, pool.version, f"work pool {pool.name!r}")
             clash = "SELECT 1 FROM pools WHERE name = ? AND id <> ?"
             if tx.execute(clash, (pool.name, pool.id)).fetchone():
                 raise Conflict(f"a work pool named {pool.name!r} already exists")
@@ -165,12 +149,12 @@ class SqliteStore:
         with self._db.read() as tx:
             sql = "SELECT body FROM queues WHERE pool_id = ? AND name = ?"
             row = tx.execute(sql, (pool_id, name)).fetchone()
-        return WorkQueue.model_validate_json(_one(row, f"work queue {name!r}"))
+        return WorkQueue.model_validate_json(one_body(row, f"work queue {name!r}"))
 
     def get_queue_by_id(self, queue_id: str) -> WorkQueue:
         with self._db.read() as tx:
             row = tx.execute("SELECT body FROM queues WHERE id = ?", (queue_id,)).fetchone()
-        return WorkQueue.model_validate_json(_one(row, f"work queue with id {queue_id!r}"))
+        return WorkQueue.model_validate_json(one_body(row, f"work queue with id {queue_id!r}"))
 
     def list_queues(self, pool_id: str) -> list[WorkQueue]:
         with self._db.read() as tx:
@@ -183,7 +167,7 @@ class SqliteStore:
         with self._db.write() as tx:
             for queue in stored:
                 what = f"work queue {queue.name!r}"
-                _check_version(tx, "queues", queue.id, queue.version - 1, what)
+                check_version(tx, "queues", queue.id, queue.version - 1, what)
                 row = tx.execute("SELECT pool_id FROM queues WHERE id = ?", (queue.id,)).fetchone()
                 if row[0] != queue.pool_id:
                     raise InvalidInput(f"{what} cannot move to another work pool", path="pool_id")
@@ -267,89 +251,6 @@ class SqliteStore:
             if tx.execute(sql, (pool_id, name)).rowcount == 0:
                 raise NotFound(f"worker {name!r} not found")
 
-    # -- flows and deployments ------------------------------------------------------
-    def ensure_flow(self, flow: Flow) -> Flow:
-        with self._db.write() as tx:
-            row = tx.execute("SELECT body FROM flows WHERE name = ?", (flow.name,)).fetchone()
-            if row is not None:
-                return Flow.model_validate_json(row[0])
-            tx.execute(
-                "INSERT INTO flows (id, name, body) VALUES (?, ?, ?)",
-                (flow.id, flow.name, flow.model_dump_json()),
-            )
-        return flow
-
-    def get_flow(self, flow_id: str) -> Flow:
-        with self._db.read() as tx:
-            row = tx.execute("SELECT body FROM flows WHERE id = ?", (flow_id,)).fetchone()
-        return Flow.model_validate_json(_one(row, f"flow with id {flow_id!r}"))
-
-    @staticmethod
-    def _deployment_columns(deployment: Deployment) -> tuple[str, str, str, int, str]:
-        return (
-            deployment.flow_name,
-            deployment.name,
-            deployment.work_pool_name,
-            deployment.version,
-            deployment.model_dump_json(),
-        )
-
-    def _check_deployment_name(self, tx: sqlite3.Connection, deployment: Deployment) -> None:
-        sql = "SELECT 1 FROM deployments WHERE flow_name = ? AND name = ? AND id <> ?"
-        if tx.execute(sql, (deployment.flow_name, deployment.name, deployment.id)).fetchone():
-            raise Conflict(f"deployment {deployment.flow_name}/{deployment.name} already exists")
-
-    def create_deployment(self, deployment: Deployment) -> None:
-        with self._db.write() as tx:
-            self._check_deployment_name(tx, deployment)
-            if tx.execute("SELECT 1 FROM deployments WHERE id = ?", (deployment.id,)).fetchone():
-                raise Conflict(f"a deployment with id {deployment.id!r} already exists")
-            tx.execute(
-                "INSERT INTO deployments (flow_name, name, work_pool_name, version, body, id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (*self._deployment_columns(deployment), deployment.id),
-            )
-
-    def get_deployment(self, deployment_id: str) -> Deployment:
-        with self._db.read() as tx:
-            sql = "SELECT body FROM deployments WHERE id = ?"
-            row = tx.execute(sql, (deployment_id,)).fetchone()
-        return Deployment.model_validate_json(_one(row, f"deployment with id {deployment_id!r}"))
-
-    def find_deployment(self, flow_name: str, name: str) -> Deployment:
-        with self._db.read() as tx:
-            sql = "SELECT body FROM deployments WHERE flow_name = ? AND name = ?"
-            row = tx.execute(sql, (flow_name, name)).fetchone()
-        return Deployment.model_validate_json(_one(row, f"deployment {flow_name}/{name}"))
-
-    def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]:
-        sql = "SELECT body FROM deployments"
-        args: tuple[str, ...] = ()
-        if pool_name is not None:
-            sql, args = sql + " WHERE work_pool_name = ?", (pool_name,)
-        with self._db.read() as tx:
-            rows = tx.execute(sql + " ORDER BY flow_name, name", args).fetchall()
-        return [Deployment.model_validate_json(row[0]) for row in rows]
-
-    def update_deployment(self, deployment: Deployment) -> Deployment:
-        stored = deployment.model_copy(update={"version": deployment.version + 1})
-        what = f"deployment {deployment.flow_name}/{deployment.name}"
-        with self._db.write() as tx:
-            _check_version(tx, "deployments", deployment.id, deployment.version, what)
-            self._check_deployment_name(tx, deployment)
-            tx.execute(
-                "UPDATE deployments SET flow_name = ?, name = ?, work_pool_name = ?,"
-                " version = ?, body = ? WHERE id = ?",
-                (*self._deployment_columns(stored), deployment.id),
-            )
-        return stored
-
-    def delete_deployment(self, deployment: Deployment) -> None:
-        with self._db.write() as tx:
-            sql = "DELETE FROM deployments WHERE id = ?"
-            if tx.execute(sql, (deployment.id,)).rowcount == 0:
-                raise NotFound(f"deployment {deployment.flow_name}/{deployment.name} not found")
-
     # -- flow runs ----------------------------------------------------------------
     def create_run(self, run: FlowRun) -> bool:
         with self._db.write() as tx:
@@ -410,26 +311,3 @@ class SqliteStore:
     def repair_counters(self, pool_id: str) -> list[CounterRepair]:
         with self._db.write() as tx:
             return runs.repair_counters(tx, pool_id)
-
-    # -- tokens and small caches -------------------------------------------------------
-    def put_token(self, token: Token) -> None:
-        with self._db.write() as tx:
-            tx.execute(
-                "INSERT OR REPLACE INTO tokens (id, secret_hash, body) VALUES (?, ?, ?)",
-                (token.id, token.secret_hash, token.model_dump_json()),
-            )
-
-    def find_token(self, secret_hash: str) -> Token | None:
-        with self._db.read() as tx:
-            sql = "SELECT body FROM tokens WHERE secret_hash = ?"
-            row = tx.execute(sql, (secret_hash,)).fetchone()
-        return None if row is None else Token.model_validate_json(row[0])
-
-    def get_cached(self, key: str) -> str | None:
-        with self._db.read() as tx:
-            row = tx.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def put_cached(self, key: str, value: str) -> None:
-        with self._db.write() as tx:
-            tx.execute("INSERT OR REPLACE INTO cache (key, value) VALUES (?, ?)", (key, value))
