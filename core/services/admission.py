@@ -25,6 +25,11 @@ from core.states import StateType, new_state
 # from waiting a whole tick for that.
 DEFAULT_WINDOW = timedelta(seconds=1)
 DEFAULT_LEASE = timedelta(minutes=5)
+# A claim younger than this may still be in its claimant's hands; a claim
+# older than this, unsubmitted and within its lease, is *stalled*: its
+# claimant died or hit a retryable error, and a dispatcher pass resumes it
+# with the same idempotency key (see ``core.services.dispatch``).
+DEFAULT_RESUME_AFTER = timedelta(seconds=30)
 MAX_REPLANS = 3
 CLAIM_MESSAGE = "Claimed for submission"
 
@@ -147,3 +152,14 @@ def _claim_all(
         except Conflict:
             outcome.lost += 1
     return outcome
+
+
+def is_stalled(run: FlowRun, *, now: datetime, resume_after: timedelta) -> bool:
+    """Claimed, not submitted, old enough to resume, and its lease still runs."""
+    return (
+        run.state.type is StateType.PENDING
+        and run.infrastructure_pid is None
+        and run.lease_expires is not None
+        and run.lease_expires > now
+        and now - run.state.timestamp >= resume_after
+    )

@@ -28,16 +28,19 @@ from datetime import datetime, timedelta
 from core.errors import Conflict, InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.services.admission import DEFAULT_LEASE, DEFAULT_WINDOW, admit
+from core.services.admission import (
+    DEFAULT_LEASE,
+    DEFAULT_RESUME_AFTER,
+    DEFAULT_WINDOW,
+    admit,
+    is_stalled,
+)
 from core.services.jobs import build_job
 from core.states import StateType, new_state
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
 
-# A claim younger than this may still be in its claimant's hands; resuming
-# it would only repeat a submit the claimant is about to make.
-DEFAULT_RESUME_AFTER = timedelta(seconds=30)
 DEFAULT_MAX_CLAIMS = 50
 
 
@@ -161,11 +164,7 @@ class Dispatcher:
         return [
             run
             for run in self.store.list_active(pool.id)
-            if run.state.type is StateType.PENDING
-            and run.infrastructure_pid is None
-            and run.lease_expires is not None
-            and run.lease_expires > now
-            and now - run.state.timestamp >= self.resume_after
+            if is_stalled(run, now=now, resume_after=self.resume_after)
         ]
 
     def _deployment(self, work: _Pass, run: FlowRun) -> Deployment | None:
