@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from core.errors import Conflict, InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
@@ -88,13 +89,18 @@ class DispatchIncomplete(Transient):
 @dataclass
 class _Pass:
     pool: WorkPool
-    provider: Provider
+    provider_for: ProviderFactory
     now: datetime
     final_attempt: bool
     deployments: dict[str, Deployment | None] = field(default_factory=dict)
     submitted: list[Submitted] = field(default_factory=list)
     crashed: list[Failed] = field(default_factory=list)
     retry: list[Failed] = field(default_factory=list)
+
+    @cached_property
+    def provider(self) -> Provider:
+        """Built on first use: a pass with nothing to submit creates no client."""
+        return self.provider_for(self.pool)
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
         work = _Pass(
             pool=pool,
-            provider=self.provider_for(pool),
+            provider_for=self.provider_for,
             now=self.clock(),
             final_attempt=final_attempt,
         )
@@ -142,6 +148,7 @@ class Dispatcher:
             window=self.window,
             lease=self.lease,
             max_claims=self.max_claims,
+            pool=pool,
         )
         for run in admission.claimed:
             self._submit(work, run)
