@@ -141,7 +141,7 @@ def _record_pass(
     per pass for a status that cannot change.
     """
     fresh = now - PASS_MARK_FRESH
-    if pool.last_dispatched is None or pool.last_dispatched < fresh:
+    if pool.last_dispatched is None or pool.last_dispatched <= fresh:
         store.record_dispatch(pool.id, now)
     stale = [
         q.id for q in queues if not q.is_paused and (q.last_polled is None or q.last_polled < fresh)
