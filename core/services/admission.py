@@ -144,7 +144,9 @@ def _record_pass(
     if pool.last_dispatched is None or pool.last_dispatched <= fresh:
         store.record_dispatch(pool.id, now)
     stale = [
-        q.id for q in queues if not q.is_paused and (q.last_polled is None or q.last_polled < fresh)
+        q.id
+        for q in queues
+        if not q.is_paused and (q.last_polled is None or q.last_polled <= fresh)
     ]
     if stale:
         store.record_poll(pool.id, stale, now)
