@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,10 +13,38 @@ import pytest
 from moto import mock_aws
 
 from core.ports import Store
+from tests.contract.moto_serial import serialize_moto_dynamodb
 
 __all__ = ["mock_aws"]
 
 REGION = "us-east-1"
+
+
+_MOTO_LOCK = threading.Lock()
+
+
+@contextmanager
+def serialised_moto() -> Iterator[None]:
+    """Make moto handle one DynamoDB request at a time, as DynamoDB isolates them.
+
+    moto is not thread-safe: a failed ``TransactWriteItems`` restores a deep
+    copy of the whole table taken when it began, silently undoing writes
+    that other threads made meanwhile.  Real DynamoDB transactions are
+    serialisable, so the suite serialises moto's request handling (in
+    process and in the threaded server, which runs in this process) to test
+    the store against DynamoDB's guarantees rather than moto's race.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        with _MOTO_LOCK:
+            return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DynamoHandler, "call_action", call_action)
+        yield
 
 
 def free_port() -> int:
@@ -42,6 +71,7 @@ def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | Non
 
     Child processes inherit the environment, so they reach the same server.
     """
+    serialize_moto_dynamodb()  # moto is not linearizable by itself; see moto_serial
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
