@@ -8,7 +8,7 @@ import pytest
 
 from core.models import Schedule
 from core.schedules import scheduled_run_id
-from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second
+from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_run, claim, make_deployment
@@ -64,6 +64,15 @@ def test_a_later_tick_adds_only_the_new_occurrences(store):
     t.tick()
     clock.advance(minutes=10)
     assert len(t.tick().created) == 1
+
+
+def test_the_api_can_schedule_a_new_deployment_at_once_and_the_tick_agrees(store):
+    pool, _ = add_pool(store)
+    deployment = deploy(store, pool, EVERY_10_MIN)
+    created = schedule_runs(store, deployment, now=NOW, horizon=timedelta(minutes=30))
+    assert len(created) == 3
+    assert len(ticker(store).tick().created) == 3  # the rest of the hour, nothing twice
+    assert schedule_runs(store, deployment.model_copy(update={"paused": True}), now=NOW) == []
 
 
 def test_runs_per_deployment_are_bounded(store):
