@@ -96,6 +96,7 @@ class Ticker:
             pools=pools,
             lease=self.settings.lease,
             start_timeout_for=self.settings.start_timeout_for,
+            stop=self.stop,
         )
         dispatch = self.dispatch_requests(
             pools, now=now, errors=errors, stalled=reaped.stalled_pools
@@ -214,6 +215,17 @@ class Ticker:
             seconds = [s for s in seconds if s > now][: self.settings.max_messages_per_pool]
             requests.extend(DispatchRequest(pool.name, not_before=s) for s in seconds)
         return requests
+
+    def stop(self, pool: WorkPool, infra_id: str) -> str:
+        """Stop infrastructure the reaper gave up on (push pools: a pull
+        pool's infrastructure belongs to its worker)."""
+        try:
+            if self._mode(pool) is PoolMode.PULL:
+                return ""
+            self.provider_for(pool).cancel(infra_id)
+        except PushpoolError as exc:
+            return f"stopping {infra_id} failed: {exc}"
+        return f"stopped {infra_id}"
 
     def _mode(self, pool: WorkPool) -> PoolMode:
         return self.pool_types.mode(pool.type)

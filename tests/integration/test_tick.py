@@ -202,6 +202,21 @@ def test_event_providers_are_polled_only_for_runs_quiet_for_a_while(store):
     assert store.get_run(run.id).state_type is StateType.FAILED  # the event was lost
 
 
+def test_infrastructure_that_never_started_is_stopped_when_its_run_crashes(store):
+    clock = FakeClock()
+    provider = RecordingProvider()
+    provider.supports_polling = False
+    pool, queue = add_pool(store, pool_type="modal:push")
+    run = submitted(store, provider, pool, queue)
+    clock.advance(minutes=10)
+
+    report = ticker(store, clock, provider).tick()
+
+    assert store.get_run(run.id).state_type is StateType.CRASHED
+    assert provider.cancelled == [run.infrastructure_pid]
+    assert report.reap.reaped[0].note == f"stopped {run.infrastructure_pid}"
+
+
 def test_pull_pools_are_not_polled(store):
     provider = RecordingProvider()
     pool, queue = add_pool(store, pool_type="process")
