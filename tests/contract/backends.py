@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,13 @@ from tests.contract.moto_serial import serialize_moto_dynamodb
 __all__ = ["mock_aws"]
 
 REGION = "us-east-1"
+
+# The stores every contract test runs on; DynamoDB's exist once its adapter does.
+KINDS = ["sqlite"]
+if importlib.util.find_spec("core.store.dynamodb") is not None:
+    KINDS += ["dynamodb-moto", "dynamodb-server"]
+# Those that several processes can open by URL (moto in-process is private).
+SHAREABLE_KINDS = [kind for kind in KINDS if kind != "dynamodb-moto"]
 
 
 _MOTO_LOCK = threading.Lock()
