@@ -22,18 +22,9 @@ import pytest
 from core.ports import Store
 from tests.contract import backends
 
-__all__ = ["moto_server", "serialised_moto", "store", "store_kind", "store_url"]
+__all__ = ["moto_server", "store", "store_kind", "store_url"]
 
 PARAMS = backends.KINDS
-
-
-@pytest.fixture(scope="session", autouse=True)
-def serialised_moto() -> Iterator[None]:
-    if len(PARAMS) == 1:
-        yield
-        return
-    with backends.serialised_moto():
-        yield
 
 
 @pytest.fixture(scope="session")
