@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.cli import store as _store  # noqa: F401 - registers `store init`
 from handlers.cli.app import app
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from core.errors import NotFound
 from core.models import FlowRun
 from core.states import SLOT_HOLDING, StateType
 from core.store.dynamo import schema
@@ -51,8 +52,6 @@ class RunsMixin(DynamoBase):
         return True
 
     def get_run(self, run_id: str) -> FlowRun:
-        from core.errors import NotFound  # noqa: PLC0415 - keep the module header short
-
         item = self._table.get(schema.key(schema.run_pk(run_id), schema.RUN_SK))
         if item is None:
             raise NotFound(f"flow run {run_id!r} not found")
@@ -75,28 +74,17 @@ class RunsMixin(DynamoBase):
         filters run inside DynamoDB; the state filter needs the documents,
         fetched 100 at a time, so it reads only as far as ``limit`` needs.
         """
-        if (
-            (queue_ids is not None and not queue_ids)
-            or (state_types is not None and not state_types)
-            or limit <= 0
-        ):
+        if queue_ids is not None and not queue_ids:
             return []
-        filters: list[str] = []
-        values: dict[str, Any] = {}
-        for attr, wanted in (
-            ("pool_id", [pool_id] if pool_id else None),
-            ("queue_id", queue_ids),
-            ("dep_id", [deployment_id] if deployment_id else None),
-        ):
-            if wanted is None:
-                continue
-            marks = [f":{attr}{i}" for i in range(len(wanted))]
-            filters.append(f"#{attr} IN ({', '.join(marks)})")
-            values |= {m: s(v) for m, v in zip(marks, wanted, strict=True)}
-        wanted_states = None if state_types is None else {t.value for t in state_types}
-        streams = [
-            self._index_stream(k, " AND ".join(filters), values) for k in range(self._shards)
-        ]
+        if (state_types is not None and not state_types) or limit <= 0:
+            return []
+        condition, values = _id_filter(
+            pool_id=[pool_id] if pool_id else None,
+            queue_id=queue_ids,
+            dep_id=[deployment_id] if deployment_id else None,
+        )
+        states = None if state_types is None else {t.value for t in state_types}
+        streams = [self._index_stream(k, condition, values) for k in range(self._shards)]
         entries = heapq.merge(*streams, reverse=True)
         found: list[FlowRun] = []
         while len(found) < limit:
@@ -104,12 +92,8 @@ class RunsMixin(DynamoBase):
             if not batch:
                 break
             docs = {r.id: r for r in map(run_from, self._table.batch_get(batch))}
-            for key in batch:
-                run = docs.get((get_s(key, "pk") or "").removeprefix("R#"))
-                if run is not None and (
-                    wanted_states is None or run.state_type.value in wanted_states
-                ):
-                    found.append(run)
+            ordered = (docs.get((get_s(k, "pk") or "").removeprefix("R#")) for k in batch)
+            found += [r for r in ordered if r and (states is None or r.state_type.value in states)]
         return found[:limit]
 
     def _index_stream(
@@ -177,7 +161,7 @@ class RunsMixin(DynamoBase):
                 },
             )
             for item in items:
-                when, pool_id, _run_id = (get_s(item, "due_t") or "").split("#", 2)
+                when, pool_id = (get_s(item, "due_t") or "").split("#", 1)
                 at = parse_stamp(when)
                 if pool_id not in earliest or at < earliest[pool_id]:
                     earliest[pool_id] = at
@@ -206,6 +190,19 @@ class RunsMixin(DynamoBase):
             )
             runs.extend(run_from(item) for item in items if _holds_slot(item))
         return sorted(runs, key=lambda r: (r.next_scheduled_start_time, r.id))
+
+
+def _id_filter(**wanted: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """A filter expression "attr IN (...)" for every attribute given values."""
+    clauses: list[str] = []
+    values: dict[str, Any] = {}
+    for attr, options in wanted.items():
+        if options is None:
+            continue
+        marks = [f":{attr}{i}" for i in range(len(options))]
+        clauses.append(f"#{attr} IN ({', '.join(marks)})")
+        values |= {m: s(v) for m, v in zip(marks, options, strict=True)}
+    return " AND ".join(clauses), values
 
 
 def _holds_slot(item: Item) -> bool:
