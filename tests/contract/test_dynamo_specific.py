@@ -310,6 +310,21 @@ def test_releasing_into_a_zeroed_counter_leaves_it_at_zero(dynamo):
     assert (counters.pool_active, counters.queue_active) == (0, {queue.id: 0})
 
 
+def test_a_pool_deletion_cut_short_is_finished_by_deleting_again(dynamo, faults):
+    pool, queue = add_pool(dynamo)
+    add_run(dynamo, pool, queue)
+    faults.fail("BatchWriteItem", "InternalFailure")  # the sweep dies after the pool went
+
+    with pytest.raises(ClientError):
+        dynamo.delete_pool(pool)
+    assert dynamo.due_pools(NOW) == {pool.id: NOW}  # a leftover the sweep did not reach
+
+    with pytest.raises(NotFound):
+        dynamo.delete_pool(pool)
+    assert dynamo.due_pools(NOW) == {}
+    assert dynamo.list_queues(pool.id) == []
+
+
 # -- counter repair ------------------------------------------------------------------------
 
 

@@ -97,28 +97,40 @@ class PoolsMixin(QueuesMixin):
         The first transaction removes the pool and its counter, so no claim
         can succeed afterwards; the sweep then takes as many requests as the
         pool has items (a cascade can exceed one transaction's 100 items).
+        Deleting a pool that is already gone sweeps again before raising
+        ``NotFound``, so a sweep cut short by a crash can be finished.
         """
-        stored = self.get_pool_by_id(pool.id)
         pk = schema.pool_pk(pool.id)
-        self._table.transact(
-            [
-                delete(
-                    schema.key(pk, schema.POOL_SK), NotFound(f"work pool {pool.name!r} not found")
-                ),
-                delete(schema.key(pk, schema.SLOTS_SK)),
-                delete(schema.key(pk, schema.SEEN_SK)),
-                delete(schema.key(schema.POOL_NAMES, stored.name)),
-            ]
-        )
+        try:
+            stored = self.get_pool_by_id(pool.id)
+            self._table.transact(
+                [
+                    delete(
+                        schema.key(pk, schema.POOL_SK),
+                        NotFound(f"work pool {pool.name!r} not found"),
+                    ),
+                    delete(schema.key(pk, schema.SLOTS_SK)),
+                    delete(schema.key(pk, schema.SEEN_SK)),
+                    delete(schema.key(schema.POOL_NAMES, stored.name)),
+                ]
+            )
+        except NotFound as exc:
+            self._sweep(pk)
+            raise NotFound(f"work pool {pool.name!r} not found") from exc
+        self._sweep(pk)
+
+    def _sweep(self, pk: str) -> None:
+        """Delete a deleted pool's SCHEDULED runs, then its queues and workers
+        (runs first: the queues are how a retried sweep finds them)."""
         items = list(self._table.partition(pk, projection="#pk, #sk"))
         queue_ids = [
             sk.removeprefix(schema.QUEUE_PREFIX)
             for sk in (get_s(item, "sk") or "" for item in items)
             if sk.startswith(schema.QUEUE_PREFIX)
         ]
-        keys = [schema.key(pk, get_s(item, "sk") or "") for item in items]
-        keys += [schema.key(schema.queue_pointer_pk(q), schema.QUEUE_POINTER_SK) for q in queue_ids]
-        keys += [key for q in queue_ids for key in self.scheduled_run_keys(q)]
+        self._table.batch_delete([key for q in queue_ids for key in self.scheduled_run_keys(q)])
+        keys = [schema.key(schema.queue_pointer_pk(q), schema.QUEUE_POINTER_SK) for q in queue_ids]
+        keys += [schema.key(pk, get_s(item, "sk") or "") for item in items]
         self._table.batch_delete(keys)
 
     def record_dispatch(self, pool_id: str, at: datetime) -> None:
