@@ -415,6 +415,23 @@ def test_due_work_is_found_without_reading_future_or_finished_runs(dynamo, clien
     assert _items_read(client, lambda: dynamo.list_due(pool.id, NOW)) == 2
 
 
+def test_listing_scheduled_or_active_runs_reads_only_those_runs(dynamo, client):
+    pool, queue = add_pool(dynamo)
+    for _ in range(6):
+        dynamo.record_state(claim(dynamo, add_run(dynamo, pool, queue)), state(StateType.FAILED))
+    waiting = [add_run(dynamo, pool, queue, at=NOW + timedelta(minutes=m)) for m in (1, 2)]
+    active = claim(dynamo, add_run(dynamo, pool, queue))
+
+    def scheduled() -> list:
+        return dynamo.list_runs(pool_id=pool.id, state_types=[StateType.SCHEDULED])
+
+    assert scheduled() == waiting[::-1]
+    assert _items_read(client, scheduled) == 1 + 2  # the queue list, then the two runs
+    holding = [StateType.PENDING, StateType.RUNNING]
+    assert dynamo.list_runs(pool_id=pool.id, state_types=holding) == [active]
+    assert _items_read(client, lambda: dynamo.list_runs(state_types=holding)) == 1
+
+
 # -- construction, the CLI ------------------------------------------------------------------------
 
 
