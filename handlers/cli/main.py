@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Command modules register themselves on the groups in ``app``; one import each.
 import handlers.cli.templates  # noqa: F401
+from handlers.cli import store as _store  # noqa: F401 - registers `store init`
 from handlers.cli.app import app
 
 

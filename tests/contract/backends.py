@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,32 +19,12 @@ __all__ = ["mock_aws"]
 
 REGION = "us-east-1"
 
-
-_MOTO_LOCK = threading.Lock()
-
-
-@contextmanager
-def serialised_moto() -> Iterator[None]:
-    """Make moto handle one DynamoDB request at a time, as DynamoDB isolates them.
-
-    moto is not thread-safe: a failed ``TransactWriteItems`` restores a deep
-    copy of the whole table taken when it began, silently undoing writes
-    that other threads made meanwhile.  Real DynamoDB transactions are
-    serialisable, so the suite serialises moto's request handling (in
-    process and in the threaded server, which runs in this process) to test
-    the store against DynamoDB's guarantees rather than moto's race.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-
-    def call_action(self: DynamoHandler) -> Any:
-        with _MOTO_LOCK:
-            return original(self)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DynamoHandler, "call_action", call_action)
-        yield
+# The stores every contract test runs on; DynamoDB's exist once its adapter does.
+KINDS = ["sqlite"]
+if importlib.util.find_spec("core.store.dynamodb") is not None:
+    KINDS += ["dynamodb-moto", "dynamodb-server"]
+# Those that several processes can open by URL (moto in-process is private).
+SHAREABLE_KINDS = [kind for kind in KINDS if kind != "dynamodb-moto"]
 
 
 def free_port() -> int:
