@@ -51,7 +51,6 @@ def validate_template(template: Any) -> None:
     _check_shape(template)
     variables = template["variables"]
     validator = _validator(variables, path=f"{TEMPLATE}.variables")
-    _check_properties(variables)
     _check_defaults(template, validator)
     _check_placeholders(template)
 
@@ -104,20 +103,6 @@ def _check_shape(template: Mapping[str, Any]) -> None:
     for key in TEMPLATE_KEYS:
         if not isinstance(template[key], dict):
             raise InvalidInput("must be a JSON object", path=f"{TEMPLATE}.{key}")
-
-
-def _check_properties(variables: Mapping[str, Any]) -> None:
-    declared = variables.get("properties", {})
-    if not isinstance(declared, dict):
-        raise InvalidInput(
-            "must be an object of variable names to schemas",
-            path=f"{TEMPLATE}.variables.properties",
-        )
-    for name, schema in declared.items():
-        if not isinstance(schema, dict | bool):
-            raise InvalidInput(
-                "must be a JSON Schema object", path=f"{TEMPLATE}.variables.properties.{name}"
-            )
 
 
 def _check_defaults(template: Mapping[str, Any], validator: Validator) -> None:
