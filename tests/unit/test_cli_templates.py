@@ -135,6 +135,20 @@ def test_invalid_run_variables_exit_with_the_field_path_and_reason():
     assert_clean_error(result, "job_variables.cpu", "does not match")
 
 
+def test_a_required_variable_may_come_from_either_level_but_must_be_set(tmp_path):
+    template = REGISTRY.default_template("process")
+    template["variables"]["required"] = ["working_dir"]
+    path = write(tmp_path, "t.json", template)
+    result = cli("render-template", "--base-job-template", str(path))
+    assert_clean_error(result, "'working_dir' is a required property")
+    deployment_sets_it = cli(
+        "render-template",
+        "--base-job-template", str(path),
+        "--deployment-job-variables", '{"working_dir": "/srv"}',
+    )  # fmt: skip
+    assert json.loads(deployment_sets_it.stdout)["working_dir"] == "/srv"
+
+
 def test_invalid_deployment_variables_say_they_are_the_deployments():
     result = cli("render-template", "--type", "ecs", "--deployment-job-variables", '{"gpu": 1}')
     assert_clean_error(result, "deployment_job_variables", "unknown job variable(s) gpu")
