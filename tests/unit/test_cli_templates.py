@@ -188,5 +188,5 @@ def test_the_module_entry_point_works_with_the_base_install():
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
-    assert json.loads(result.stdout)["container_group"]["properties"]["osType"] == "Linux"
+    assert json.loads(result.stdout)["location"] == "eastus"
     assert result.stderr.strip().splitlines()[-1] == "[]"
