@@ -3,20 +3,20 @@
 Every integration test gets a ``store`` on SQLite and, once
 ``core.store.dynamodb`` exists, on DynamoDB through in-process moto.  The
 store's behaviour over moto's HTTP server is the contract suite's business;
-here only the cross-process test uses the server (``SHARED_KINDS``), since
-in-process moto cannot be shared between processes.
+here only the cross-process test uses the server (``SHAREABLE_KINDS``),
+since in-process moto cannot be shared between processes.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.contract.conftest import PARAMS, moto_server, store, store_url
+from tests.contract.backends import KINDS
+from tests.contract.fixtures import moto_server, store, store_url
 
-IN_PROCESS_KINDS = [kind for kind in PARAMS if kind != "dynamodb-server"]
-SHARED_KINDS = [kind for kind in PARAMS if kind != "dynamodb-moto"]
+IN_PROCESS_KINDS = [kind for kind in KINDS if kind != "dynamodb-server"]
 
-__all__ = ["SHARED_KINDS", "moto_server", "store", "store_kind", "store_url"]
+__all__ = ["moto_server", "store", "store_kind", "store_url"]
 
 
 @pytest.fixture(params=IN_PROCESS_KINDS)

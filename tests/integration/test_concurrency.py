@@ -19,9 +19,9 @@ import pytest
 
 from core.ports import Store
 from core.states import StateType
+from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.builders import NOW, add_pool, add_queue, add_run
 from tests.contract.claimers import Limits, Tally
-from tests.integration.conftest import SHARED_KINDS
 from tests.integration.dispatchers import checker_process, dispatcher_process, run_dispatchers
 
 # moto serialises every DynamoDB request, so fewer runs keep those variants
@@ -79,7 +79,7 @@ def test_eight_dispatcher_threads_respect_every_limit_and_submit_each_run_once(s
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("store_kind", SHARED_KINDS)
+@pytest.mark.parametrize("store_kind", SHAREABLE_KINDS)
 def test_two_dispatcher_processes_respect_every_limit_and_submit_each_run_once(
     store_url, store_kind
 ):
