@@ -59,7 +59,6 @@ def make_provider(
     ec2_client: Any = None,
     cache: ArnCache | None = None,
     store: ArnCache | None = None,
-    pool_type: str | None = None,
     region: str | None = None,
     cluster: str | None = None,
     subnets: Sequence[str] = (),
@@ -69,12 +68,14 @@ def make_provider(
     task_role_arn: str | None = None,
     log_group: str | None = None,
 ) -> EcsProvider:
-    """Build the provider (the registry's entry point).
+    """Build the provider (the registry's entry point; one instance serves
+    ``ecs``, ``ecs:push`` and ``managed`` jobs, told apart by ``Job.pool_type``).
 
     ``cache`` (or ``store``: the Store satisfies the cache port) keeps task
-    definition ARNs across invocations.  For ``pool_type="managed"`` the
-    cluster, subnets, security groups, roles and log group are the stack's
-    and override the job configuration; for other types they are fallbacks.
+    definition ARNs across invocations.  ``cluster``, ``subnets``,
+    ``security_groups``, the roles and ``log_group`` are the resources the
+    stack created for ``managed`` pools (handlers read them from the
+    environment); they are used for ``managed`` jobs only.
     """
     settings = EcsSettings(
         region=region,
@@ -85,7 +86,6 @@ def make_provider(
         execution_role_arn=execution_role_arn,
         task_role_arn=task_role_arn,
         log_group=log_group,
-        managed=pool_type == "managed",
     )
     client = ecs_client if ecs_client is not None else default_client(region)
     return EcsProvider(

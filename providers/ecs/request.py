@@ -32,12 +32,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from core.errors import InfrastructureError
 from core.models import JSON
 from core.ports import Job
 from providers.ecs.ids import started_by, task_group
 from providers.ecs.taskdef import build_task_definition, invalid, stringify
 
 DEFAULT_VPC = "default"
+MANAGED = "managed"
 LAUNCH_TYPES = ("FARGATE", "FARGATE_SPOT", "EC2", "EXTERNAL")
 COMPATIBILITY = {
     "FARGATE": "FARGATE",
@@ -50,11 +52,12 @@ _TAG_CHARS = re.compile(r"[^\w\s+\-=.:/@]")
 
 
 class EcsSettings(BaseModel):
-    """What the provider knows beyond the job: its region and, for ``managed``
-    pools, the cluster, network, roles and log group the stack created.
+    """What the provider knows beyond the job: its region and the resources the
+    stack created for ``managed`` pools (cluster, network, roles, log group).
 
-    For other pool types the cluster, subnets and roles are fallbacks used only
-    where the job configuration is silent; for ``managed`` they always win.
+    The stack's resources apply to jobs of ``managed`` pools only, and there
+    they always win over the job configuration; ``ecs`` and ``ecs:push`` jobs
+    run exactly where their configuration says.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -67,7 +70,6 @@ class EcsSettings(BaseModel):
     execution_role_arn: str | None = None
     task_role_arn: str | None = None
     log_group: str | None = None
-    managed: bool = False
 
 
 class EcsRequest(BaseModel):
@@ -96,17 +98,12 @@ def build_request(job: Job, settings: EcsSettings | None = None) -> EcsRequest:
     ``InfrastructureError`` for configurations ECS would reject anyway."""
     settings = settings or EcsSettings()
     config = without_nulls(job.configuration)
-    if job.pool_type == "managed" and not settings.managed:
-        raise invalid("a managed pool needs the stack's cluster and subnets; none were configured")
-    if settings.managed:
+    managed = job.pool_type == MANAGED
+    if managed:
         config = managed_configuration(config, settings)
-    elif settings.execution_role_arn and not config.get("execution_role_arn"):
-        config["execution_role_arn"] = settings.execution_role_arn
     run_request = without_nulls(dict(config.get("task_run_request") or {}))
     launch_type = launch_type_of(config, run_request)
-    network = explicit_network(config, run_request)
-    if network is None and settings.subnets:
-        network = settings_network(settings)
+    network = settings_network(settings) if managed else explicit_network(config, run_request)
     compatibility = compatibility_of(launch_type, run_request)
     arn = config.get("task_definition_arn") or run_request.get("taskDefinition")
     definition = digest = None
@@ -117,12 +114,12 @@ def build_request(job: Job, settings: EcsSettings | None = None) -> EcsRequest:
             compatibility=compatibility,
             awsvpc=network is not None or bool(config.get("vpc_id")),
             region=settings.region,
-            managed_log_group=settings.log_group if settings.managed else None,
+            managed_log_group=settings.log_group if managed else None,
         )
     run_task = run_task_arguments(
         job, config, run_request, launch_type=launch_type, container_name=container_name
     )
-    run_task["cluster"] = config.get("cluster") or run_request.get("cluster") or settings.cluster
+    run_task["cluster"] = config.get("cluster") or run_request.get("cluster")
     run_task["networkConfiguration"] = network
     return EcsRequest(
         run_task=without_nulls(run_task),
@@ -182,7 +179,11 @@ def managed_configuration(config: JSON, settings: EcsSettings) -> JSON:
     """A managed pool runs on the stack's Fargate cluster, network and roles,
     whatever the template says; users choose only image, cpu, memory and env."""
     if not settings.cluster or not settings.subnets:
-        raise invalid("a managed pool needs the stack's cluster and subnets; none were configured")
+        raise InfrastructureError(
+            "this installation has no managed ECS cluster: the stack's cluster and subnets "
+            "were not passed to the ECS provider (see handlers/bootstrap)",
+            retryable=False,
+        )
     managed = {
         key: value
         for key, value in config.items()
@@ -202,13 +203,14 @@ def managed_configuration(config: JSON, settings: EcsSettings) -> JSON:
 
 def launch_type_of(config: Mapping[str, Any], run_request: Mapping[str, Any]) -> str | None:
     """The launch type, FARGATE by default; None when the template sets its own
-    capacity provider strategy (the two are mutually exclusive in RunTask)."""
-    launch_type = config.get("launch_type") or run_request.get("launchType")
-    if launch_type is None:
-        return None if run_request.get("capacityProviderStrategy") else "FARGATE"
+    capacity provider strategy (the two are mutually exclusive in RunTask) and
+    the launch type is not FARGATE_SPOT, which is itself a strategy."""
+    launch_type = config.get("launch_type") or run_request.get("launchType") or "FARGATE"
     launch_type = str(launch_type).upper()
     if launch_type not in LAUNCH_TYPES:
         raise invalid(f"launch_type {launch_type!r} is not one of {', '.join(LAUNCH_TYPES)}")
+    if run_request.get("capacityProviderStrategy") and launch_type != "FARGATE_SPOT":
+        return None  # Prefect's rule: a strategy replaces the (defaulted) launch type
     return launch_type
 
 
@@ -260,7 +262,9 @@ def run_task_arguments(
     if launch_type == "FARGATE_SPOT":
         arguments.pop("launchType", None)
         arguments["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
-    elif launch_type is not None:
+    elif launch_type is None:
+        arguments.pop("launchType", None)  # the template's strategy places the task
+    else:
         arguments.pop("capacityProviderStrategy", None)
         arguments["launchType"] = launch_type
     overrides = dict(arguments.get("overrides") or {})
@@ -289,7 +293,7 @@ def container_overrides(
     """
     others: list[JSON] = []
     ours: JSON = {}
-    for entry in map(dict, existing):
+    for entry in map(integer_sizes, existing):
         if not ours and entry.get("name") in (None, container_name):
             ours = entry
         else:
@@ -305,6 +309,17 @@ def container_overrides(
     if command:
         ours["command"] = shlex.split(command) if isinstance(command, str) else list(command)
     return [ours, *others]
+
+
+def integer_sizes(entry: Mapping[str, Any]) -> JSON:
+    """A container override with cpu/memory as the integers RunTask wants
+    (templates often render them as strings such as "1024")."""
+    sized = dict(entry)
+    for field in ("cpu", "memory", "memoryReservation"):
+        value = sized.get(field)
+        if isinstance(value, str) and value.strip().isdigit():
+            sized[field] = int(value)
+    return sized
 
 
 def environment_dict(value: Any) -> dict[str, str]:

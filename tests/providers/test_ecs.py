@@ -206,7 +206,6 @@ def test_a_managed_pool_runs_on_the_stack_cluster_and_subnets(ecs: Any, ec2: Any
     provider = make_provider(
         ecs_client=ecs,
         ec2_client=ec2,
-        pool_type="managed",
         cluster="pushpool-managed",
         subnets=[subnet],
         security_groups=[group["GroupId"]],

@@ -30,7 +30,6 @@ MANAGED = EcsSettings(
     execution_role_arn="arn:aws:iam::123456789012:role/pushpool-managed-execution",
     task_role_arn="arn:aws:iam::123456789012:role/pushpool-managed-task",
     log_group="/pushpool/managed",
-    managed=True,
 )
 
 
@@ -72,7 +71,73 @@ def template_overrides_configuration() -> dict[str, Any]:
     }
 
 
+def default_ecs_push_rendered() -> dict[str, Any]:
+    """The default ``ecs:push`` template (providers/templates/ecs-push.json)
+    rendered with image, cluster, env and command, then injected."""
+    env = {"A": "1", "PUSHPOOL_FLOW_RUN_ID": RUN_ID}
+    return {
+        "command": "python -m flows.nightly",
+        "env": env,
+        "labels": {"pushpool.io/flow-run-id": RUN_ID},
+        "cluster": "flows",
+        "container_name": "pushpool",
+        "task_definition": {
+            "containerDefinitions": [{"image": "flows:1", "name": "pushpool"}],
+            "cpu": 1024,
+            "memory": 2048,
+        },
+        "task_run_request": {
+            "launchType": "FARGATE",
+            "cluster": "flows",
+            "overrides": {
+                "containerOverrides": [
+                    {
+                        "name": "pushpool",
+                        "command": "python -m flows.nightly",
+                        "environment": {"A": "1"},
+                        "cpu": "1024",
+                        "memory": 2048,
+                    }
+                ],
+                "cpu": 1024,
+                "memory": 2048,
+            },
+            "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}],
+        },
+        "configure_cloudwatch_logs": False,
+        "task_start_timeout_seconds": 300,
+    }
+
+
+def default_managed_rendered() -> dict[str, Any]:
+    """The default ``managed`` template rendered with image, cpu, memory, env."""
+    env = {"A": "1", "PUSHPOOL_FLOW_RUN_ID": RUN_ID}
+    return {
+        "env": env,
+        "image": "flows:1",
+        "cpu": 512,
+        "memory": 1024,
+        "task_definition": {
+            "containerDefinitions": [{"image": "flows:1", "name": "pushpool"}],
+            "cpu": 512,
+            "memory": 1024,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+        },
+        "task_run_request": {
+            "launchType": "FARGATE",
+            "overrides": {"containerOverrides": [{"name": "pushpool", "environment": {"A": "1"}}]},
+        },
+    }
+
+
 CASES: dict[str, tuple[dict[str, Any], EcsSettings, str]] = {
+    "default_ecs_push_template_with_capacity_provider": (
+        default_ecs_push_rendered(),
+        SETTINGS,
+        "ecs:push",
+    ),
+    "default_managed_template": (default_managed_rendered(), MANAGED, "managed"),
     "fargate_explicit_network": (prefect_shaped(), SETTINGS, "ecs:push"),
     "fargate_spot_default_vpc_with_logs": (
         prefect_shaped(
@@ -225,6 +290,15 @@ def test_fargate_spot_becomes_a_capacity_provider_strategy_without_launch_type()
     assert request.task_definition["requiresCompatibilities"] == ["FARGATE"]
 
 
+def test_a_capacity_provider_strategy_replaces_the_defaulted_launch_type() -> None:
+    request = build_request(ecs_job(default_ecs_push_rendered()), SETTINGS)
+
+    assert "launchType" not in request.run_task
+    assert request.run_task["capacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE", "weight": 1}
+    ]
+
+
 def test_fargate_without_a_network_resolves_the_default_vpc_at_submit() -> None:
     request = build_request(ecs_job(prefect_shaped(network_configuration=None)), SETTINGS)
 
@@ -269,8 +343,22 @@ def test_an_incompatible_network_mode_for_fargate_is_rejected() -> None:
 
 
 def test_a_managed_pool_without_the_stack_settings_is_refused() -> None:
-    with pytest.raises(InfrastructureError, match="managed pool"):
+    with pytest.raises(InfrastructureError, match="no managed ECS cluster") as raised:
         build_request(ecs_job(prefect_shaped(), pool_type="managed"), SETTINGS)
+    assert raised.value.retryable is False
+
+
+def test_the_stack_resources_never_leak_into_push_pools() -> None:
+    configuration = prefect_shaped(
+        cluster=None, network_configuration=None, execution_role_arn=None
+    )
+
+    request = build_request(ecs_job(configuration, pool_type="ecs:push"), MANAGED)
+
+    assert "cluster" not in request.run_task
+    assert request.subnets_of_vpc == "default"
+    assert request.task_definition is not None
+    assert "executionRoleArn" not in request.task_definition
 
 
 def test_a_managed_pool_always_runs_on_the_stack_cluster_network_and_roles() -> None:
