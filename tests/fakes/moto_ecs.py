@@ -216,15 +216,21 @@ def _iso(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def moto_ecs(region: str = REGION) -> Iterator[MotoEcs]:
-    """``mock_aws`` with the patches above; yields the control object."""
+def moto_ecs(region: str = REGION, *, start_mock: bool = True) -> Iterator[MotoEcs]:
+    """``mock_aws`` with the patches above; yields the control object.
+
+    Inside an already active ``mock_aws`` (an end-to-end test that also holds
+    DynamoDB and SQS state) pass ``start_mock=False``: starting a second mock
+    would reset every backend.
+    """
     fake = MotoEcs(region=region)
 
     def run_task(response: EC2ContainerServiceResponse) -> ActionResult:
         return fake.run_task(response)  # a function, so moto's instance binds to it
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock_aws())
+        if start_mock:
+            stack.enter_context(mock_aws())
         stack.enter_context(mock.patch.object(EC2ContainerServiceResponse, "run_task", run_task))
         stack.enter_context(
             mock.patch.object(

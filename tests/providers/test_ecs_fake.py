@@ -140,3 +140,25 @@ def test_a_described_task_becomes_an_eventbridge_event(ecs: Any, definition: str
     assert (event["region"], event["account"]) == (REGION, "123456789012")
     assert event["detail"]["group"] == "pushpool:r:1"
     assert event["detail"]["version"] == 7
+
+
+def test_the_patches_can_join_a_mock_that_already_holds_other_state() -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="dispatch")["QueueUrl"]
+        with moto_ecs(start_mock=False) as fake:
+            ecs = boto3.client("ecs", region_name=REGION)
+            ecs.create_cluster(clusterName="c")
+            arn = ecs.register_task_definition(
+                family="f",
+                containerDefinitions=[{"name": "app", "image": "busybox"}],
+                requiresCompatibilities=["FARGATE"],
+                cpu="256",
+                memory="512",
+            )["taskDefinition"]["taskDefinitionArn"]
+            run(ecs, arn, clientToken="t")
+            run(ecs, arn, clientToken="t")
+            assert len(fake.started) == 1
+        assert sqs.get_queue_url(QueueName="dispatch")["QueueUrl"] == url
