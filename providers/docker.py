@@ -19,6 +19,7 @@ Lambda that imports ``providers.registry`` does not load it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 import sys
 import threading
@@ -147,6 +148,7 @@ class DockerProvider:
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         output: TextIO | None = None,
     ) -> None:
+        importlib.import_module("docker")  # a missing extra fails at load, with the registry's hint
         self._client = client
         self._base_url = base_url
         self._timeout = timeout
@@ -347,13 +349,15 @@ class DockerProvider:
                 self.client.api.kill(infra_id)
 
     def _remove(self, infra_id: str) -> bool:
+        """Remove a finished container; False if Docker could not (the next status retries)."""
         errors = _docker_errors()
 
         try:
-            self.client.api.remove_container(infra_id)
+            with _translated(f"remove container {infra_id[:12]}", let_through=(errors.NotFound,)):
+                self.client.api.remove_container(infra_id)
         except errors.NotFound:
             return True  # someone (Docker's own AutoRemove) was first
-        except Exception:
+        except InfrastructureError:
             return False
         return True
 

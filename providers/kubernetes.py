@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -187,6 +188,7 @@ class KubernetesProvider:
         propagation_policy: str = "Foreground",
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        importlib.import_module("kubernetes.client")  # a missing extra fails at load time
         self._configuration = configuration
         self._kubeconfig = kubeconfig
         self._context = context
