@@ -16,6 +16,7 @@ provider never loads it (design §1).
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -354,8 +355,25 @@ def _message(exc: Any) -> str:
 # -- factory ---------------------------------------------------------------------------------------
 
 
+def _secret_values(secret: str | None, keys: tuple[str, ...], *, what: str) -> dict[str, str]:
+    if not secret:
+        return {}
+    try:
+        values = json.loads(secret)
+    except ValueError as exc:
+        raise InfrastructureError(
+            f"the {what} credentials secret is not JSON", retryable=False
+        ) from exc
+    if not isinstance(values, dict):
+        raise InfrastructureError(
+            f"the {what} credentials secret is not a JSON object", retryable=False
+        )
+    return {k: str(values[k]) for k in keys if values.get(k)}
+
+
 def make_provider(
     *,
+    secret: str | None = None,
     credential: Any = None,
     tenant_id: str | None = None,
     client_id: str | None = None,
@@ -368,9 +386,26 @@ def make_provider(
     With ``client_secret`` (the caller reads it from Secrets Manager), a
     service principal signs in; without it, the function's managed identity
     does (``managed_identity_client_id`` picks a user-assigned one).  The
-    credential is created when the first client is.  ``client_kwargs`` go to
+    credential is created when the first client is.  ``secret`` is the
+    provider family's Secrets Manager value, JSON with ``tenant_id``,
+    ``client_id`` and ``client_secret`` (or ``managed_identity_client_id``);
+    its keys fill the arguments not given.  ``client_kwargs`` go to
     ``ContainerInstanceManagementClient`` (``base_url``, retry settings).
+    The SDK is imported here, so a missing ``pushpool[azure]`` extra shows
+    when the registry loads the provider.
     """
+    sdk()
+    values = _secret_values(
+        secret,
+        ("tenant_id", "client_id", "client_secret", "managed_identity_client_id"),
+        what="Azure",
+    )
+    tenant_id = tenant_id or values.get("tenant_id")
+    client_id = client_id or values.get("client_id")
+    client_secret = client_secret or values.get("client_secret")
+    managed_identity_client_id = managed_identity_client_id or values.get(
+        "managed_identity_client_id"
+    )
 
     def factory() -> Any:
         identity = sdk().identity

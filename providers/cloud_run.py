@@ -106,10 +106,9 @@ def _prefect_job_body(config: Mapping[str, Any]) -> dict[str, Any]:
     unset placeholders as nulls; the REST schema wants ``"600s"`` and absence.
     """
     body = _drop_nulls(copy.deepcopy(config.get("job_body") or {}))
-    body.pop("client", None)
     task = body.setdefault("template", {}).setdefault("template", {})
-    timeout = task.get("timeout")
-    if timeout is not None and not str(timeout).endswith("s"):
+    timeout = str(task.pop("timeout", "")).removesuffix("s")
+    if timeout:  # "600", 600 or "600s"; "" or "s" when the variable was unset
         task["timeout"] = f"{int(float(timeout))}s"
     for container in task.get("containers") or []:
         if isinstance(container.get("command"), str):
@@ -433,6 +432,7 @@ def translated(action: str) -> Iterator[None]:
 
 def make_provider(
     *,
+    secret: str | None = None,
     credentials_json: str | None = None,
     credentials: Any = None,
     client_options: Mapping[str, Any] | None = None,
@@ -442,14 +442,18 @@ def make_provider(
 ) -> CloudRunProvider:
     """Build the provider; the registry calls this.
 
-    ``credentials_json`` is a service-account key as text (the caller reads
-    it from Secrets Manager); without it and without ``credentials``, the
-    clients use Application Default Credentials.  ``options`` are the
+    ``secret`` (or its older name ``credentials_json``) is the provider
+    family's Secrets Manager value, a service-account key as JSON text; the
+    caller reads it.  Without it and without ``credentials``, the clients use
+    Application Default Credentials.  The SDK is imported here, so a missing
+    ``pushpool[gcp]`` extra shows when the registry loads the provider.  ``options`` are the
     provider's timeouts (``request_timeout``, ``create_timeout``,
     ``poll_interval``) and ``default_project`` for configurations that name
     none (a Prefect template takes its project from its credentials block;
     here the key's ``project_id`` is the default).
     """
+    sdk()
+    credentials_json = secret or credentials_json
     if clients is None:
         if credentials is None and credentials_json:
             service_account = sdk().service_account

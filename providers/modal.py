@@ -547,6 +547,7 @@ def sdk_errors(modal: Any) -> Iterator[None]:
 
 def make_provider(
     *,
+    secret: str | None = None,
     token_id: str | None = None,
     token_secret: str | None = None,
     client: ModalClient | None = None,
@@ -557,14 +558,29 @@ def make_provider(
 
     ``token_id``/``token_secret`` come from Secrets Manager through the
     caller; without them Modal's own configuration (``MODAL_TOKEN_ID``...) is
-    used.  ``client`` replaces the SDK adapter (tests pass the fake).
+    used.  ``secret`` is the provider family's Secrets Manager value, JSON
+    with ``token_id`` and ``token_secret``.  ``client`` replaces the SDK
+    adapter (tests pass the fake); otherwise the SDK is imported here, so a
+    missing ``pushpool[modal]`` extra shows when the registry loads the
+    provider — but no connection is opened until the first call.
     """
-    return ModalProvider(
-        client
-        or SdkModalClient(
+    if client is None:
+        if secret:
+            try:
+                values = json.loads(secret)
+                token_id = token_id or values["token_id"]
+                token_secret = token_secret or values["token_secret"]
+            except (ValueError, TypeError, KeyError) as exc:
+                raise InfrastructureError(
+                    "the Modal secret must be JSON with token_id and token_secret",
+                    retryable=False,
+                ) from exc
+        adapter = SdkModalClient(
             token_id=token_id,
             token_secret=token_secret,
             registry_name=registry_name,
             registry_environment=registry_environment,
         )
-    )
+        adapter.modal  # noqa: B018 - import the SDK now, connect later
+        client = adapter
+    return ModalProvider(client)

@@ -14,6 +14,7 @@ import inspect
 import modal
 import pytest
 
+from core.errors import InfrastructureError
 from providers.modal import ModalClient, ModalError, SdkModalClient, make_provider, sdk_errors
 from tests.fakes.modal_client import FakeModal
 
@@ -88,13 +89,22 @@ def test_sdk_exceptions_are_classified(raised: Exception, retryable: bool, not_f
     assert str(raised) in str(translated.value)
 
 
-def test_building_the_provider_imports_and_opens_nothing():
-    provider = make_provider(token_id="ak-1", token_secret="as-1")
+def test_building_the_provider_imports_the_sdk_but_opens_nothing():
+    provider = make_provider(secret='{"token_id": "ak-1", "token_secret": "as-1"}')
     adapter = provider.client
 
     assert isinstance(adapter, SdkModalClient)
+    assert adapter.modal is modal
+    assert adapter._token == ("ak-1", "as-1")
     # Client.from_credentials connects at once, so the client is made on first use only.
-    assert {"modal", "sdk_client", "_registry"}.isdisjoint(vars(adapter))
+    assert {"sdk_client", "_registry"}.isdisjoint(vars(adapter))
+
+
+@pytest.mark.parametrize("secret", ["not json", '{"token_id": "ak-1"}', "[1]"])
+def test_a_malformed_modal_secret_is_a_terminal_error(secret: str):
+    with pytest.raises(InfrastructureError) as raised:
+        make_provider(secret=secret)
+    assert raised.value.retryable is False
 
 
 def test_both_the_adapter_and_the_fake_satisfy_the_seam():
