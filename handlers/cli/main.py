@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Command modules register themselves on the groups in ``app``; one import each.
+import handlers.cli.templates  # noqa: F401
 from handlers.cli.app import app
 
 

@@ -1,0 +1,105 @@
+"""How the contract suite reaches each backend: moto setup and table creation."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from moto import mock_aws
+
+from core.ports import Store
+from tests.contract.moto_serial import serialize_moto_dynamodb
+
+__all__ = ["mock_aws"]
+
+REGION = "us-east-1"
+
+
+_MOTO_LOCK = threading.Lock()
+
+
+@contextmanager
+def serialised_moto() -> Iterator[None]:
+    """Make moto handle one DynamoDB request at a time, as DynamoDB isolates them.
+
+    moto is not thread-safe: a failed ``TransactWriteItems`` restores a deep
+    copy of the whole table taken when it began, silently undoing writes
+    that other threads made meanwhile.  Real DynamoDB transactions are
+    serialisable, so the suite serialises moto's request handling (in
+    process and in the threaded server, which runs in this process) to test
+    the store against DynamoDB's guarantees rather than moto's race.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        with _MOTO_LOCK:
+            return original(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DynamoHandler, "call_action", call_action)
+        yield
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | None) -> None:
+    """Fake credentials and region; an endpoint for the moto server if given.
+
+    Child processes inherit the environment, so they reach the same server.
+    """
+    serialize_moto_dynamodb()  # moto is not linearizable by itself; see moto_serial
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+
+
+def create_dynamodb_table() -> str:
+    """Create a fresh table (as ``pushpool store init`` would); return its store URL."""
+    import boto3
+
+    from core.store import dynamodb
+
+    table = f"pushpool-{uuid4().hex[:12]}"
+    dynamodb.create_table(boto3.client("dynamodb"), table)
+    return f"dynamodb://{table}"
+
+
+def open_dynamodb(url: str) -> Store:
+    from core.store import open_store
+
+    store: Any = open_store(url)
+    return store  # type: ignore[no-any-return]
