@@ -11,7 +11,9 @@ the reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
@@ -51,7 +53,6 @@ def validate_template(template: Any) -> None:
     _check_shape(template)
     variables = template["variables"]
     validator = _validator(variables, path=f"{TEMPLATE}.variables")
-    _check_properties(variables)
     _check_defaults(template, validator)
     _check_placeholders(template)
 
@@ -104,20 +105,6 @@ def _check_shape(template: Mapping[str, Any]) -> None:
     for key in TEMPLATE_KEYS:
         if not isinstance(template[key], dict):
             raise InvalidInput("must be a JSON object", path=f"{TEMPLATE}.{key}")
-
-
-def _check_properties(variables: Mapping[str, Any]) -> None:
-    declared = variables.get("properties", {})
-    if not isinstance(declared, dict):
-        raise InvalidInput(
-            "must be an object of variable names to schemas",
-            path=f"{TEMPLATE}.variables.properties",
-        )
-    for name, schema in declared.items():
-        if not isinstance(schema, dict | bool):
-            raise InvalidInput(
-                "must be a JSON Schema object", path=f"{TEMPLATE}.variables.properties.{name}"
-            )
 
 
 def _check_defaults(template: Mapping[str, Any], validator: Validator) -> None:
@@ -219,15 +206,30 @@ def _candidate(template: Mapping[str, Any], variables: Mapping[str, Any], *, pat
 
 
 def _validator(schema: Mapping[str, Any], *, path: str) -> Validator:
-    """A validator for ``schema``: its own ``$schema`` draft, else 2020-12."""
-    cls = validator_for(schema, default=Draft202012Validator)
+    """A validator for ``schema``: its own ``$schema`` draft, else 2020-12.
+
+    Checking a schema against its meta-schema costs milliseconds and every
+    dispatch validates the same few pool schemas, so validators are kept by
+    the schema's canonical JSON text.
+    """
     try:
-        cls.check_schema(schema)
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"not JSON: {exc}", path=path) from exc
+    try:
+        return _compiled(text)
     except SchemaError as exc:
         where = path
         for key in exc.absolute_path:
             where = join(where, key)
         raise InvalidInput(f"not a valid JSON Schema: {exc.message}", path=where) from exc
+
+
+@lru_cache(maxsize=256)
+def _compiled(schema_text: str) -> Validator:
+    schema = json.loads(schema_text)
+    cls = validator_for(schema, default=Draft202012Validator)
+    cls.check_schema(schema)
     validator: Validator = cls(schema)
     return validator
 
