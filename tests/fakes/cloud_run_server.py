@@ -1,0 +1,214 @@
+"""A fake Cloud Run Admin API v2 (REST) on a local port, for the official client.
+
+``google.cloud.run_v2``'s REST transport talks to it over real HTTP, so the
+provider's tests exercise the SDK's own request encoding, error mapping and
+long-running-operation handling.  It serves jobs (create, get, delete, run),
+executions (list, get, cancel, delete), tasks (list) and operations (get),
+answering with the shapes of the public REST reference: camelCase fields,
+int64 as strings, enums as integers (the SDK asks for
+``$alt=json;enum-encoding=int``) and ``google.rpc.Status`` errors.
+
+Tests drive executions through their lives with ``start``, ``finish``,
+``fail_to_start`` and ``remove``, and inject failures with ``fail_requests``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.cloud_run_api import (
+    CONDITION_FAILED,
+    CONDITION_PENDING,
+    CONDITION_RECONCILING,
+    CONDITION_SUCCEEDED,
+    REASON_NON_ZERO_EXIT_CODE,
+    ROUTES,
+    ApiError,
+    CloudRunApi,
+    CloudRunState,
+    Failure,
+    RecordedRequest,
+    condition,
+    now_text,
+)
+
+__all__ = ["ApiError", "FakeCloudRun", "RecordedRequest"]
+
+
+class FakeCloudRun(CloudRunApi):
+    """The server plus the controls tests use to move executions along."""
+
+    def __init__(self) -> None:
+        self.state = CloudRunState()
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeCloudRun:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- controls -------------------------------------------------------------------
+
+    def fail_requests(
+        self,
+        *,
+        code: int,
+        status: str,
+        message: str,
+        times: int | None = None,
+        only: str | None = None,
+    ) -> None:
+        """Answer requests with an error: ``times`` of them (else all until ``heal``),
+        only those whose ``"METHOD path"`` matches the ``only`` pattern, if given."""
+        pattern = re.compile(only) if only else None
+        with self.state.lock:
+            self.state.failure = Failure(code, status, message, times, pattern)
+
+    def heal(self) -> None:
+        with self.state.lock:
+            self.state.failure = None
+
+    def start(self, execution: str) -> None:
+        with self.state.lock:
+            body = self._execution(execution)
+            body |= {"startTime": now_text(), "runningCount": body["taskCount"]}
+            body["conditions"] = [
+                condition("Completed", CONDITION_RECONCILING),
+                condition("ResourcesAvailable", CONDITION_SUCCEEDED),
+                condition("Started", CONDITION_SUCCEEDED),
+            ]
+            for task in self.state.tasks[execution]:
+                task["startTime"] = now_text()
+
+    def finish(self, execution: str, exit_code: int) -> None:
+        """End every task of the execution with ``exit_code``."""
+        with self.state.lock:
+            body = self._execution(execution)
+            count = body["taskCount"]
+            body |= {"runningCount": 0, "completionTime": now_text(), "reconciling": False}
+            for task in self.state.tasks[execution]:
+                task["lastAttemptResult"] = {"status": {}, "exitCode": exit_code}
+                task["completionTime"] = now_text()
+            if exit_code == 0:
+                body["succeededCount"] = count
+                completed = condition(
+                    "Completed", CONDITION_SUCCEEDED, "Execution completed successfully."
+                )
+            else:
+                for task in self.state.tasks[execution]:
+                    task["lastAttemptResult"]["status"] = {
+                        "code": 2,
+                        "message": f"The container exited with an error. Exit code: {exit_code}",
+                    }
+                body["failedCount"] = count
+                completed = condition(
+                    "Completed",
+                    CONDITION_FAILED,
+                    f"Task {body['job']}-{body['name'].rsplit('-', 1)[-1]}-0 failed: "
+                    "The container exited with a non-zero exit code.",
+                    executionReason=REASON_NON_ZERO_EXIT_CODE,
+                )
+            body["conditions"] = [completed, *body["conditions"][1:]]
+            self._complete_run_operation(execution)
+
+    def fail_to_start(self, execution: str, message: str) -> None:
+        """The containers never start (image pull failure, say)."""
+        with self.state.lock:
+            body = self._execution(execution)
+            body |= {"runningCount": 0, "failedCount": body["taskCount"], "reconciling": False}
+            body["completionTime"] = now_text()
+            body["conditions"] = [
+                condition("Completed", CONDITION_FAILED, message),
+                condition("ResourcesAvailable", CONDITION_FAILED, message),
+                condition("Started", CONDITION_PENDING),
+            ]
+            self._complete_run_operation(execution)
+
+    def requests_to(self, method: str, pattern: str) -> list[RecordedRequest]:
+        with self.state.lock:
+            return [
+                r
+                for r in self.state.requests
+                if r.method == method and re.search(pattern, r.path) is not None
+            ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeCloudRun
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = url.path.removeprefix("/v2/")
+        query = parse_qs(url.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        state = self.fake.state
+        with state.lock:
+            record = RecordedRequest(method, path, query, body)
+            state.requests.append(record)
+            try:
+                answer = self._dispatch(method, path, query, body)
+                record.status, record.response = HTTPStatus.OK, copy.deepcopy(answer)
+            except ApiError as error:
+                payload = {"code": error.code, "message": error.message, "status": error.status}
+                record.status, record.response = error.code, {"error": payload}
+            self._reply(record.status, record.response)
+
+    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        state = self.fake.state
+        failure = state.failure
+        if failure is not None and (
+            failure.only is None or failure.only.search(f"{method} {path}") is not None
+        ):
+            if failure.remaining is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    state.failure = None
+            raise ApiError(failure.code, failure.status, failure.message)
+        for verb, pattern, action in ROUTES:
+            match = pattern.match(path)
+            if verb == method and match is not None:
+                return getattr(self.fake, action)(match, query, body)
+        raise ApiError(404, "NOT_FOUND", f"No route for {method} /v2/{path}")
+
+    def _reply(self, code: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
