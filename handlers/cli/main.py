@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import handlers.cli.common
+import handlers.cli.deployments
+import handlers.cli.flow_runs
+import handlers.cli.tokens
+import handlers.cli.work_pools
+import handlers.cli.work_queues  # noqa: F401
 from handlers.cli.app import app
 
 
