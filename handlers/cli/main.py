@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+# Command modules register themselves on the groups in ``app``; one import each.
 import handlers.cli.common
 import handlers.cli.deployments
 import handlers.cli.flow_runs
+import handlers.cli.templates
 import handlers.cli.tokens
 import handlers.cli.work_pools
 import handlers.cli.work_queues  # noqa: F401
