@@ -9,8 +9,10 @@ and this module as "how to use SQLite safely from threads and processes":
   read-then-write transaction can never fail half-way with ``SQLITE_BUSY``
   and two processes serialise on the file lock, waiting up to the busy
   timeout;
-- one connection per thread (per process, so a fork never reuses a parent's
-  connection); an in-memory database has one shared connection behind a
+- a small pool of connections, each used by one thread at a time, so a
+  server's churning worker threads reuse connections instead of leaking
+  them; the pool is per process, so a fork never reuses a parent's
+  connection; an in-memory database has one shared connection behind a
   lock, since each ``:memory:`` connection would be a different database.
 """
 
@@ -118,9 +120,10 @@ class Database:
     def __init__(self, path: str, *, timeout_seconds: float) -> None:
         self._path = path
         self._timeout = timeout_seconds
-        self._local = threading.local()
         self._registry_lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[sqlite3.Connection] = []  # every one opened, to close
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
         self._shared_lock = threading.RLock()
         self._shared = self._open() if path == MEMORY else None
         self._migrate()
@@ -146,12 +149,29 @@ class Database:
             with self._shared_lock:
                 yield self._shared
             return
-        pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != pid:
-            conn = self._open()
-            self._local.conn, self._local.pid = conn, pid
-        yield conn
+        conn = self._checkout()
+        try:
+            yield conn
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self) -> sqlite3.Connection:
+        with self._registry_lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._pid, self._idle, self._connections = os.getpid(), [], []
+            if self._idle:
+                return self._idle.pop()
+        return self._open()
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        with self._registry_lock:
+            if conn not in self._connections:
+                return  # closed by close() while in use
+            if not conn.in_transaction:
+                self._idle.append(conn)
+                return
+            self._connections.remove(conn)  # a failed ROLLBACK: never reuse it
+        conn.close()
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
@@ -210,8 +230,7 @@ class Database:
     def close(self) -> None:
         """Close every connection this object opened (in any thread)."""
         with self._registry_lock:
-            connections, self._connections = self._connections, []
+            connections, self._connections, self._idle = self._connections, [], []
         for conn in connections:
             conn.close()
-        self._local = threading.local()
         self._shared = None

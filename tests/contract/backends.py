@@ -59,10 +59,12 @@ def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | Non
 
 def create_dynamodb_table() -> str:
     """Create a fresh table (as ``pushpool store init`` would); return its store URL."""
+    import boto3
+
     from core.store import dynamodb
 
     table = f"pushpool-{uuid4().hex[:12]}"
-    dynamodb.create_table(table_name=table)
+    dynamodb.create_table(boto3.client("dynamodb"), table)
     return f"dynamodb://{table}"
 
 

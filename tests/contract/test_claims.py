@@ -382,3 +382,28 @@ def test_repair_fixes_the_pool_counter_too(store):
     assert active_counts(store, pool) == (1, {queue.id: 1})
     store.record_state(held, state(StateType.COMPLETED))
     assert active_counts(store, pool) == (0, {queue.id: 0})
+
+
+def test_editing_pools_and_queues_keeps_their_counters(store):
+    pool, queue = add_pool(store, limit=5, default_limit=5)
+    claim(store, add_run(store, pool, queue))
+
+    store.update_pool(pool.model_copy(update={"description": "edited", "concurrency_limit": 4}))
+    store.update_queues([queue.model_copy(update={"is_paused": True, "concurrency_limit": 2})])
+    store.record_poll(pool.id, [queue.id], LATER)
+    store.record_dispatch(pool.id, LATER)
+
+    assert active_counts(store, pool) == (1, {queue.id: 1})
+
+
+def test_a_run_of_a_deleted_pool_can_still_finish(store):
+    pool, queue = add_pool(store, limit=1)
+    running = store.record_state(
+        claim(store, add_run(store, pool, queue)), state(StateType.RUNNING)
+    )
+    store.delete_pool(pool)
+
+    done = store.record_state(running, state(StateType.COMPLETED))
+
+    assert done.state_type is StateType.COMPLETED
+    assert store.list_active() == []

@@ -1,0 +1,149 @@
+"""Admission as a use case: read a pool's snapshot, plan the waterfall, claim.
+
+``preview`` is read-only (``work-pool preview``, a worker's
+``get_scheduled_flow_runs``).  ``admit`` claims what the plan releases; each
+claim is the store's one conditional write, so a planner working from a
+stale snapshot can lose a race but never exceed a limit.  A lost claim means
+the snapshot was stale: ``admit`` reads a fresh one and plans again, a
+bounded number of times, so concurrent dispatchers converge instead of
+spinning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.admission import Plan, Snapshot, plan
+from core.errors import CapacityFull, Conflict
+from core.models import FlowRun, WorkPool
+from core.ports import Clock, Store
+from core.states import StateType, new_state
+
+# A dispatcher triggered at a run's due second may read a clock a hair
+# earlier than the run's scheduled time; one second of look-ahead keeps it
+# from waiting a whole tick for that.
+DEFAULT_WINDOW = timedelta(seconds=1)
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_REPLANS = 3
+CLAIM_MESSAGE = "Claimed for submission"
+
+
+@dataclass(frozen=True)
+class Preview:
+    pool: WorkPool
+    plan: Plan
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What one ``admit`` call claimed, and how contested it was."""
+
+    pool: WorkPool
+    claimed: tuple[FlowRun, ...] = ()
+    lost: int = 0  # claims another claimant won, or a limit refused
+    replans: int = 0
+    waiting: int = 0  # candidates the last plan left waiting
+
+
+def snapshot(
+    store: Store, pool: WorkPool, *, now: datetime, window: timedelta, horizon: timedelta
+) -> Snapshot:
+    """The pool as the planner needs it; ``horizon`` (≥ window) bounds the
+    candidates read, so a preview can show runs that are not yet due."""
+    return Snapshot(
+        pool=pool,
+        queues=store.list_queues(pool.id),
+        counters=store.counters(pool.id),
+        runs=store.list_due(pool.id, now + max(window, horizon)),
+        now=now,
+        window=window,
+    )
+
+
+def preview(
+    store: Store,
+    pool_name: str,
+    *,
+    clock: Clock,
+    window: timedelta = DEFAULT_WINDOW,
+    horizon: timedelta = timedelta(hours=1),
+) -> Preview:
+    """What the pool would release now, and why every other run due within
+    ``horizon`` waits.  Reads only."""
+    now = clock()
+    pool = store.get_pool(pool_name)
+    snap = snapshot(store, pool, now=now, window=window, horizon=horizon)
+    return Preview(pool=pool, plan=plan(snap), now=now)
+
+
+def admit(
+    store: Store,
+    pool_name: str,
+    *,
+    clock: Clock,
+    window: timedelta = DEFAULT_WINDOW,
+    lease: timedelta = DEFAULT_LEASE,
+    max_claims: int | None = None,
+    max_replans: int = MAX_REPLANS,
+) -> Admission:
+    """Claim what the waterfall releases for ``pool_name`` now.
+
+    Claimed runs are PENDING with a submit lease of ``lease``; the caller
+    submits them.  ``max_claims`` bounds one pass (a Lambda has a deadline);
+    the rest stays SCHEDULED for the next pass.  Raises ``NotFound`` if the
+    pool is gone.
+    """
+    pool = store.get_pool(pool_name)
+    claimed: list[FlowRun] = []
+    lost = replans = waiting = 0
+    now = clock()
+    polled: list[str] = []
+    for attempt in range(max_replans + 1):
+        now = clock()
+        if attempt:
+            replans += 1
+            pool = store.get_pool(pool_name)
+        if pool.is_paused:
+            break
+        snap = snapshot(store, pool, now=now, window=window, horizon=window)
+        polled = [q.id for q in snap.queues if not q.is_paused]
+        current = plan(snap)
+        waiting = len(current.waiting)
+        budget = None if max_claims is None else max_claims - len(claimed)
+        releases = current.releases if budget is None else current.releases[:budget]
+        outcome = _claim_all(store, releases, now=now, lease=lease)
+        claimed.extend(outcome.claimed)
+        lost += outcome.lost
+        if not outcome.lost:
+            break
+    # A dispatcher pass is what makes a push pool and its queues READY.
+    store.record_dispatch(pool.id, now)
+    store.record_poll(pool.id, polled, now)
+    return Admission(pool=pool, claimed=tuple(claimed), lost=lost, replans=replans, waiting=waiting)
+
+
+@dataclass
+class _Outcome:
+    claimed: list[FlowRun] = field(default_factory=list)
+    lost: int = 0
+
+
+def _claim_all(
+    store: Store, releases: tuple[FlowRun, ...], *, now: datetime, lease: timedelta
+) -> _Outcome:
+    """Claim ``releases`` in order.  A run someone else took frees its planned
+    slot, so the rest are still worth trying; a full pool or queue means the
+    counters moved under us, so stop and let the caller plan again."""
+    outcome = _Outcome()
+    state = new_state(StateType.PENDING, at=now, message=CLAIM_MESSAGE)
+    for run in releases:
+        try:
+            outcome.claimed.append(store.claim(run, state=state, lease_expires=now + lease))
+        except CapacityFull:
+            outcome.lost += 1
+            break
+        except Conflict:
+            outcome.lost += 1
+    return outcome

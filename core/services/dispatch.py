@@ -1,0 +1,250 @@
+"""One dispatcher pass over one push pool: admit, render, submit, record.
+
+Every step is safe to repeat, because dispatch messages arrive twice, late
+and out of order, and a pass can die between any two steps:
+
+* a claim is the store's conditional write, so two passes never claim one
+  run (``core.services.admission``);
+* a submission is keyed by ``(run id, attempt)`` (``Job.idempotency_key``),
+  so the provider answers a repeated submit with the infrastructure it
+  already started;
+* ``mark_submitted`` is conditioned on the attempt, so a late recording for
+  an attempt the reaper has abandoned is refused, and the infrastructure it
+  started is stopped rather than left running unaccounted.
+
+A retryable provider error leaves the run claimed and ends the pass with
+:class:`DispatchIncomplete`, so the message is retried with back-off; the
+retry *resumes* claimed-but-unsubmitted runs with the same key.  A pass on
+the final delivery (``final_attempt``) crashes them instead, and a terminal
+error crashes the run at once, releasing its slots either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.errors import Conflict, InfrastructureError, InvalidInput, NotFound, Transient
+from core.models import Deployment, FlowRun, WorkPool
+from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
+from core.services.admission import DEFAULT_LEASE, DEFAULT_WINDOW, admit
+from core.services.jobs import build_job
+from core.states import StateType, new_state
+
+ProviderFactory = Callable[[WorkPool], Provider]
+RunTokenFactory = Callable[[FlowRun], str]
+
+# A claim younger than this may still be in its claimant's hands; resuming
+# it would only repeat a submit the claimant is about to make.
+DEFAULT_RESUME_AFTER = timedelta(seconds=30)
+DEFAULT_MAX_CLAIMS = 50
+
+
+@dataclass(frozen=True)
+class Submitted:
+    run_id: str
+    attempt: int
+    infrastructure_pid: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Failed:
+    run_id: str
+    attempt: int
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    pool_name: str
+    submitted: tuple[Submitted, ...] = ()
+    crashed: tuple[Failed, ...] = ()
+    retry: tuple[Failed, ...] = ()  # left claimed; the next delivery resumes them
+    resumed: int = 0
+    more: bool = False  # the claim cap was reached: another pass has work
+    skipped: str = ""  # why nothing was attempted (stale message, pull pool)
+
+    @property
+    def wants_another_pass(self) -> bool:
+        """Slots were freed or work was left: the caller should trigger again."""
+        return self.more or bool(self.crashed)
+
+
+class DispatchIncomplete(Transient):
+    """Some submissions hit retryable errors; retry the pass with back-off."""
+
+    def __init__(self, report: DispatchReport) -> None:
+        failures = "; ".join(f"{f.run_id}: {f.message}" for f in report.retry)
+        super().__init__(f"dispatch of work pool {report.pool_name!r} incomplete: {failures}")
+        self.report = report
+
+
+@dataclass
+class _Pass:
+    pool: WorkPool
+    provider: Provider
+    now: datetime
+    final_attempt: bool
+    deployments: dict[str, Deployment | None] = field(default_factory=dict)
+    submitted: list[Submitted] = field(default_factory=list)
+    crashed: list[Failed] = field(default_factory=list)
+    retry: list[Failed] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    """The dispatch use case with its dependencies; built once per process."""
+
+    store: Store
+    clock: Clock
+    pool_types: PoolTypes
+    provider_for: ProviderFactory
+    run_token: RunTokenFactory
+    api_url: str
+    window: timedelta = DEFAULT_WINDOW
+    lease: timedelta = DEFAULT_LEASE
+    resume_after: timedelta = DEFAULT_RESUME_AFTER
+    max_claims: int | None = DEFAULT_MAX_CLAIMS
+
+    def dispatch(
+        self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
+    ) -> DispatchReport:
+        """Admit and submit the pool's due runs; resume stalled claims first.
+
+        Raises :class:`DispatchIncomplete` when a retryable error left runs
+        claimed (unless ``final_attempt``, which crashes them instead).
+        """
+        try:
+            pool = self.store.get_pool(pool_name)
+        except NotFound:
+            return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
+        if self.pool_types.mode(pool.type) is PoolMode.PULL:
+            return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
+        work = _Pass(
+            pool=pool,
+            provider=self.provider_for(pool),
+            now=self.clock(),
+            final_attempt=final_attempt,
+        )
+        stalled = self._stalled(pool, work.now) if resume else []
+        for run in stalled:
+            self._submit(work, run)
+        admission = admit(
+            self.store,
+            pool_name,
+            clock=self.clock,
+            window=self.window,
+            lease=self.lease,
+            max_claims=self.max_claims,
+        )
+        for run in admission.claimed:
+            self._submit(work, run)
+        report = DispatchReport(
+            pool_name=pool_name,
+            submitted=tuple(work.submitted),
+            crashed=tuple(work.crashed),
+            retry=tuple(work.retry),
+            resumed=len(stalled),
+            more=self.max_claims is not None and len(admission.claimed) >= self.max_claims,
+        )
+        if report.retry:
+            raise DispatchIncomplete(report)
+        return report
+
+    def _stalled(self, pool: WorkPool, now: datetime) -> list[FlowRun]:
+        """Claims whose submission did not finish (a retryable error, or a
+        pass that died) and whose lease still runs: resubmitted with the same
+        key, so an ambiguous earlier submit is not doubled."""
+        return [
+            run
+            for run in self.store.list_active(pool.id)
+            if run.state.type is StateType.PENDING
+            and run.infrastructure_pid is None
+            and run.lease_expires is not None
+            and run.lease_expires > now
+            and now - run.state.timestamp >= self.resume_after
+        ]
+
+    def _deployment(self, work: _Pass, run: FlowRun) -> Deployment | None:
+        if run.deployment_id is None:
+            return None
+        if run.deployment_id not in work.deployments:
+            try:
+                found: Deployment | None = self.store.get_deployment(run.deployment_id)
+            except NotFound:
+                found = None
+            work.deployments[run.deployment_id] = found
+        deployment = work.deployments[run.deployment_id]
+        if deployment is None:
+            raise InvalidInput(f"deployment {run.deployment_id!r} of this run no longer exists")
+        return deployment
+
+    def _submit(self, work: _Pass, run: FlowRun) -> None:
+        try:
+            job = build_job(
+                pool=work.pool,
+                run=run,
+                deployment=self._deployment(work, run),
+                api_url=self.api_url,
+                run_token=self.run_token(run),
+            )
+            request = work.provider.build_request(job)
+            infra_id = work.provider.submit(request, idempotency_key=job.idempotency_key)
+        except InvalidInput as exc:
+            self._crash(work, run, f"The job could not be built: {exc.detail}", retryable=False)
+            return
+        except InfrastructureError as exc:
+            if exc.retryable and not work.final_attempt:
+                work.retry.append(Failed(run.id, run.attempt, exc.detail, retryable=True))
+                return
+            prefix = "Submission failed" if not exc.retryable else "Submission kept failing"
+            self._crash(work, run, f"{prefix}: {exc.detail}", retryable=exc.retryable)
+            return
+        work.submitted.append(self._record(work, run, infra_id))
+
+    def _record(self, work: _Pass, run: FlowRun, infra_id: str) -> Submitted:
+        """Record the infrastructure id; stop infrastructure nobody will own."""
+        try:
+            stored = self.store.mark_submitted(run, infrastructure_pid=infra_id, at=work.now)
+        except (Conflict, NotFound) as exc:
+            note = self._stop(work, infra_id, f"not recorded ({exc.detail})")
+            return Submitted(run.id, run.attempt, infra_id, note=note)
+        if stored.state.type is StateType.CANCELLING:
+            note = self._stop(work, infra_id, "the run was cancelled while submitting")
+            return Submitted(run.id, run.attempt, infra_id, note=note)
+        return Submitted(run.id, run.attempt, infra_id)
+
+    @staticmethod
+    def _stop(work: _Pass, infra_id: str, why: str) -> str:
+        try:
+            work.provider.cancel(infra_id)
+        except InfrastructureError as exc:
+            return f"{why}; stopping it failed: {exc.detail}"
+        return f"{why}; stopped"
+
+    def _crash(self, work: _Pass, run: FlowRun, message: str, *, retryable: bool) -> None:
+        """CRASHED with ``message``, releasing the slots, unless the attempt
+        has already moved on (cancelled, reaped) in the meantime."""
+        state = new_state(StateType.CRASHED, at=work.now, message=message)
+        current = run
+        for _ in range(2):
+            try:
+                self.store.record_state(current, state)
+            except Conflict:
+                current = self.store.get_run(run.id)
+                if not _same_unsubmitted_attempt(current, run):
+                    return
+                continue
+            work.crashed.append(Failed(run.id, run.attempt, message, retryable=retryable))
+            return
+
+
+def _same_unsubmitted_attempt(current: FlowRun, claimed: FlowRun) -> bool:
+    return (
+        current.attempt == claimed.attempt
+        and current.state.type is StateType.PENDING
+        and current.infrastructure_pid is None
+    )

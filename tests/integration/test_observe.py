@@ -1,0 +1,150 @@
+"""Infrastructure events and polls applied to stored runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.errors import InfrastructureError
+from core.ports import InfraPhase, InfraStatus
+from core.services.observe import apply_status, poll_pool, rotation
+from core.states import StateType, new_state
+from tests.contract.builders import NOW, add_pool, add_run, claim
+from tests.integration.support import FakeClock, RecordingProvider
+
+RUNNING = InfraStatus(phase=InfraPhase.RUNNING)
+EXITED_0 = InfraStatus(phase=InfraPhase.EXITED, exit_code=0)
+
+
+def submitted_run(store, pool, queue, pid="infra-1"):
+    run = claim(store, add_run(store, pool, queue))
+    return store.mark_submitted(run, infrastructure_pid=pid, at=NOW)
+
+
+def test_events_walk_a_run_to_completion_and_free_its_slots(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store, limit=1)
+    run = submitted_run(store, pool, queue)
+
+    started = apply_status(store, run_id=run.id, infra_id="infra-1", status=RUNNING, clock=clock)
+    done = apply_status(store, run_id=run.id, infra_id="infra-1", status=EXITED_0, clock=clock)
+
+    assert (started.was, started.now, started.released_slot) == (
+        StateType.PENDING,
+        StateType.RUNNING,
+        False,
+    )
+    assert (done.now, done.released_slot, done.pool_name) == (StateType.COMPLETED, True, pool.name)
+    assert store.get_run(run.id).state_type is StateType.COMPLETED
+    assert store.counters(pool.id).pool_active == 0
+
+
+def test_duplicate_late_and_foreign_events_change_nothing(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = submitted_run(store, pool, queue)
+    apply_status(store, run_id=run.id, infra_id="infra-1", status=RUNNING, clock=clock)
+    before = store.get_run(run.id)
+
+    pending = InfraStatus(phase=InfraPhase.PENDING)
+    assert (
+        apply_status(store, run_id=run.id, infra_id="infra-1", status=RUNNING, clock=clock) is None
+    )
+    assert (
+        apply_status(store, run_id=run.id, infra_id="infra-1", status=pending, clock=clock) is None
+    )
+    assert apply_status(store, run_id=run.id, infra_id="old", status=EXITED_0, clock=clock) is None
+    assert (
+        apply_status(store, run_id="nope", infra_id="infra-1", status=EXITED_0, clock=clock) is None
+    )
+    assert store.get_run(run.id) == before
+
+
+def test_exit_zero_after_the_run_reported_failure_keeps_the_failure(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = submitted_run(store, pool, queue)
+    store.record_state(run, new_state(StateType.FAILED, at=NOW, message="flow raised"))
+
+    assert (
+        apply_status(store, run_id=run.id, infra_id="infra-1", status=EXITED_0, clock=clock) is None
+    )
+    assert store.get_run(run.id).state.message == "flow raised"
+
+
+def test_an_event_that_overtakes_the_submitter_records_the_infrastructure_itself(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = claim(store, add_run(store, pool, queue))
+
+    observed = apply_status(
+        store, run_id=run.id, infra_id="task-9", status=RUNNING, clock=clock, attempt=1
+    )
+
+    stored = store.get_run(run.id)
+    assert observed.now is StateType.RUNNING
+    assert (stored.state_type, stored.infrastructure_pid) == (StateType.RUNNING, "task-9")
+    # The submitter's own recording, arriving later, agrees and changes nothing.
+    assert store.mark_submitted(run, infrastructure_pid="task-9", at=NOW) == stored
+
+
+def test_an_event_for_a_previous_attempt_is_ignored(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = claim(store, add_run(store, pool, queue))
+    back = new_state(StateType.SCHEDULED, at=NOW, name="AwaitingRetry", scheduled_time=NOW)
+    run = claim(store, store.record_state(run, back))  # attempt 2, unsubmitted
+
+    assert (
+        apply_status(store, run_id=run.id, infra_id="t", status=RUNNING, clock=clock, attempt=1)
+        is None
+    )
+    assert store.get_run(run.id).infrastructure_pid is None
+
+
+def test_polling_applies_exits_and_vanished_infrastructure(store):
+    clock = FakeClock()
+    provider = RecordingProvider()
+    pool, queue = add_pool(store)
+    runs = []
+    for _ in range(3):
+        run = claim(store, add_run(store, pool, queue))
+        infra_id = provider.submit({"run_id": run.id, "attempt": 1}, idempotency_key=run.id)
+        runs.append(store.mark_submitted(run, infrastructure_pid=infra_id, at=NOW))
+    provider.finish(runs[0].infrastructure_pid, exit_code=2)
+    provider.vanish(runs[1].infrastructure_pid)
+
+    report = poll_pool(store, pool, provider, clock=clock)
+
+    assert report.checked == 3
+    assert store.get_run(runs[0].id).state.message == "Infrastructure exited with code 2"
+    gone = store.get_run(runs[1].id)
+    assert (gone.state_type, gone.state.message) == (
+        StateType.CRASHED,
+        f"{runs[1].infrastructure_pid} no longer exists",
+    )
+    assert store.get_run(runs[2].id).state_type is StateType.PENDING
+    assert report.released_pools == {pool.name}
+    assert store.counters(pool.id).pool_active == 1
+
+
+def test_a_failing_status_call_is_reported_not_applied(store):
+    class Down(RecordingProvider):
+        def status(self, infra_id):
+            raise InfrastructureError("describe_tasks throttled", retryable=True)
+
+    pool, queue = add_pool(store)
+    run = submitted_run(store, pool, queue)
+    report = poll_pool(store, pool, Down(), clock=FakeClock())
+    assert report.errors == (f"{run.id}: describe_tasks throttled",)
+    assert store.get_run(run.id).state_type is StateType.PENDING
+
+
+def test_polling_rotates_through_more_runs_than_one_batch(store):
+    pool, queue = add_pool(store)
+    runs = [submitted_run(store, pool, queue, pid=f"i-{n}") for n in range(5)]
+    seen: set[str] = set()
+    for minute in range(3):
+        batch = rotation(runs, now=NOW + timedelta(minutes=minute), limit=2)
+        assert len(batch) == 2
+        seen.update(r.id for r in batch)
+    assert seen == {r.id for r in runs}
