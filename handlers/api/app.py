@@ -27,7 +27,15 @@ from pydantic import ValidationError
 from core.errors import PushpoolError, Unauthorized
 from core.services.auth import ANONYMOUS_ADMIN, Principal, authenticate
 from handlers.api.request import request_scope
-from handlers.api.routes import deployments, flow_runs, tokens, work_pools, work_queues, workers
+from handlers.api.routes import (
+    deployments,
+    flow_runs,
+    scheduled,
+    tokens,
+    work_pools,
+    work_queues,
+    workers,
+)
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -135,7 +143,7 @@ resolver.enable_swagger(
     security=[{"bearer": []}],
 )
 
-for module in (work_pools, work_queues, workers, deployments, flow_runs, tokens):
+for module in (work_pools, work_queues, workers, scheduled, deployments, flow_runs, tokens):
     resolver.include_router(module.router, prefix=PREFIX)
 
 

@@ -205,6 +205,7 @@ class WorkerFlowRun(Out):
 
 class PreviewRequest(Body):
     hours: float = Field(default=1.0, gt=0, le=24 * 366)
+    work_queue_names: list[str] | None = None
 
 
 class PreviewRun(Out):
