@@ -1,0 +1,248 @@
+"""The per-minute tick: everything that happens because time passed.
+
+1. materialise deployment schedules into SCHEDULED runs, a bounded number
+   per deployment within a bounded horizon, with ids derived from
+   (deployment, time) so a repeated or concurrent tick creates nothing twice;
+   paused deployments are skipped, paused pools are not (their runs wait);
+2. mark runs still SCHEDULED 15 s after their time as Late;
+3. poll providers that emit no events (and, for those that do, only runs
+   that have been quiet for a while, in case an event was lost);
+4. reap leases, start timeouts and counter drift (``core.services.reaper``);
+5. say which push pools need a dispatch and when: now for due work, and one
+   message per distinct second for runs due before the next tick.
+
+It returns a :class:`TickReport`; the handler sends ``report.dispatch``
+through its ``DispatchTrigger`` and logs the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.errors import Conflict, NotFound, PushpoolError
+from core.models import Deployment, FlowRun, WorkPool, WorkQueue
+from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
+from core.schedules import scheduled_run_id, upcoming
+from core.services.admission import DEFAULT_LEASE
+from core.services.observe import DEFAULT_POLL_BATCH, PollReport, poll_runs
+from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
+from core.states import LATE_AFTER, StateType, new_state
+
+# SQS delays a message by at most 15 minutes.
+MAX_DISPATCH_DELAY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class TickSettings:
+    horizon: timedelta = timedelta(hours=1)
+    max_runs_per_deployment: int = 50
+    # Delayed dispatch messages cover runs due before the next tick; the
+    # next tick covers the ones after (so no run gets two messages).
+    dispatch_horizon: timedelta = timedelta(seconds=60)
+    max_messages_per_pool: int = 60
+    late_batch: int = 500
+    poll_batch: int = DEFAULT_POLL_BATCH
+    # Runs of event-emitting providers are polled only after this much quiet.
+    quiet_after: timedelta = timedelta(minutes=5)
+    lease: timedelta = DEFAULT_LEASE
+    start_timeout_for: StartTimeout = start_timeout
+
+    def __post_init__(self) -> None:
+        if not timedelta(0) <= self.dispatch_horizon <= MAX_DISPATCH_DELAY:
+            raise ValueError("dispatch_horizon must be between 0 and 15 minutes")
+
+
+@dataclass(frozen=True)
+class DispatchRequest:
+    pool_name: str
+    not_before: datetime | None = None  # None: now
+
+
+@dataclass(frozen=True)
+class TickReport:
+    created: tuple[str, ...] = ()
+    late: int = 0
+    reap: ReapReport = field(default_factory=ReapReport)
+    polls: tuple[PollReport, ...] = ()
+    dispatch: tuple[DispatchRequest, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ticker:
+    store: Store
+    clock: Clock
+    pool_types: PoolTypes
+    provider_for: Callable[[WorkPool], Provider]
+    settings: TickSettings = field(default_factory=TickSettings)
+
+    def tick(self) -> TickReport:
+        now = self.clock()
+        errors: list[str] = []
+        created = self.materialise(now=now, errors=errors)
+        late = self.mark_late(now=now)
+        pools = self.store.list_pools()
+        # Poll before reaping: a run whose exit was missed should end with
+        # its real outcome, not "did not start in time".
+        polls = self.poll(pools, now=now, errors=errors)
+        reaped = reap(
+            self.store,
+            clock=self.clock,
+            pools=pools,
+            lease=self.settings.lease,
+            start_timeout_for=self.settings.start_timeout_for,
+        )
+        dispatch = self.dispatch_requests(pools, now=now, errors=errors)
+        return TickReport(
+            created=tuple(created),
+            late=late,
+            reap=reaped,
+            polls=tuple(polls),
+            dispatch=tuple(dispatch),
+            errors=tuple(errors),
+        )
+
+    # -- 1. schedules ------------------------------------------------------------------
+    def materialise(self, *, now: datetime, errors: list[str]) -> list[str]:
+        created: list[str] = []
+        for deployment in self.store.list_deployments():
+            if deployment.paused or not any(s.active for s in deployment.schedules):
+                continue
+            try:
+                created.extend(self._materialise_one(deployment, now=now))
+            except PushpoolError as exc:
+                errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
+        return created
+
+    def _materialise_one(self, deployment: Deployment, *, now: datetime) -> list[str]:
+        limit = self.settings.max_runs_per_deployment
+        times = upcoming(
+            deployment.schedules, start=now, end=now + self.settings.horizon, limit=limit
+        )
+        if not times:
+            return []
+        pool = self.store.get_pool(deployment.work_pool_name)
+        queue = self.store.get_queue(pool.id, deployment.work_queue_name)
+        # One read spares a conditional write per already-created run.
+        known = {r.id for r in self.store.list_runs(deployment_id=deployment.id, limit=2 * limit)}
+        created: list[str] = []
+        for when in times:
+            run = scheduled_run(deployment, pool, queue, when=when, now=now)
+            if run.id not in known and self.store.create_run(run):
+                created.append(run.id)
+        return created
+
+    # -- 2. Late ------------------------------------------------------------------------
+    def mark_late(self, *, now: datetime) -> int:
+        cutoff = now - LATE_AFTER
+        marked = 0
+        for pool_id in sorted(self.store.due_pools(cutoff)):
+            for run in self.store.list_due(pool_id, cutoff):
+                if marked >= self.settings.late_batch:
+                    return marked
+                if run.state.name != "Scheduled":
+                    continue
+                late = new_state(
+                    StateType.SCHEDULED,
+                    at=now,
+                    name="Late",
+                    scheduled_time=run.next_scheduled_start_time,
+                    message=run.state.message,
+                )
+                try:
+                    self.store.record_state(run, late)
+                except (Conflict, NotFound):
+                    continue  # claimed or deleted meanwhile
+                marked += 1
+        return marked
+
+    # -- 3. polls -------------------------------------------------------------------------
+    def poll(self, pools: list[WorkPool], *, now: datetime, errors: list[str]) -> list[PollReport]:
+        reports: list[PollReport] = []
+        for pool in pools:
+            try:
+                if self._mode(pool) is PoolMode.PULL:
+                    continue  # workers report their own runs
+                runs = [r for r in self.store.list_active(pool.id) if r.infrastructure_pid]
+                if not runs:
+                    continue
+                provider = self.provider_for(pool)
+                if not provider.supports_polling:
+                    continue
+                if provider.emits_events:
+                    quiet = now - self.settings.quiet_after
+                    runs = [r for r in runs if r.updated <= quiet]
+                reports.append(
+                    poll_runs(
+                        self.store,
+                        runs,
+                        provider,
+                        clock=self.clock,
+                        limit=self.settings.poll_batch,
+                    )
+                )
+            except PushpoolError as exc:
+                errors.append(f"work pool {pool.name}: {exc}")
+        return reports
+
+    # -- 5. dispatch --------------------------------------------------------------------
+    def dispatch_requests(
+        self, pools: list[WorkPool], *, now: datetime, errors: list[str]
+    ) -> list[DispatchRequest]:
+        by_id = {pool.id: pool for pool in pools}
+        until = now + self.settings.dispatch_horizon
+        requests: list[DispatchRequest] = []
+        for pool_id, earliest in sorted(self.store.due_pools(until).items()):
+            pool = by_id.get(pool_id)
+            if pool is None or pool.is_paused:
+                continue  # created after our read, or unpausing will trigger it
+            try:
+                if self._mode(pool) is PoolMode.PULL:
+                    continue
+            except PushpoolError as exc:
+                errors.append(f"work pool {pool.name}: {exc}")
+                continue
+            if earliest <= now:
+                requests.append(DispatchRequest(pool.name))
+            later = self.store.list_due(pool_id, until)
+            seconds = sorted({ceil_second(r.next_scheduled_start_time) for r in later})
+            seconds = [s for s in seconds if s > now][: self.settings.max_messages_per_pool]
+            requests.extend(DispatchRequest(pool.name, not_before=s) for s in seconds)
+        return requests
+
+    def _mode(self, pool: WorkPool) -> PoolMode:
+        return self.pool_types.mode(pool.type)
+
+
+def ceil_second(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second (SQS delays are whole seconds)."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
+def scheduled_run(
+    deployment: Deployment, pool: WorkPool, queue: WorkQueue, *, when: datetime, now: datetime
+) -> FlowRun:
+    """The run ``deployment``'s schedule creates for ``when`` (id from both)."""
+    return FlowRun(
+        id=scheduled_run_id(deployment.id, when),
+        name=f"{deployment.name}-{when:%Y%m%d-%H%M%S}",
+        flow_id=deployment.flow_id,
+        deployment_id=deployment.id,
+        work_pool_id=pool.id,
+        work_pool_name=pool.name,
+        work_queue_id=queue.id,
+        work_queue_name=queue.name,
+        parameters=deployment.parameters,
+        state=new_state(
+            StateType.SCHEDULED,
+            at=now,
+            scheduled_time=when,
+            message="Created by the deployment's schedule",
+        ),
+        next_scheduled_start_time=when,
+        created=now,
+        updated=now,
+    )
