@@ -167,11 +167,11 @@ def ls(output: OutputOption = Output.TABLE) -> None:
         print_json(deployments)
         return
     grid = table("Deployments", caption="(**) denotes a paused deployment")
-    grid.add_column("Name", style="blue", no_wrap=True)
-    grid.add_column("ID", style="cyan", no_wrap=True)
-    grid.add_column("Work Pool", style="green", no_wrap=True)
-    grid.add_column("Queue", style="magenta", no_wrap=True)
-    grid.add_column("Schedules", no_wrap=True)
+    grid.add_column("Name", style="blue", overflow="fold")
+    grid.add_column("ID", style="cyan", overflow="fold")
+    grid.add_column("Work Pool", style="green", overflow="fold")
+    grid.add_column("Queue", style="magenta", overflow="fold")
+    grid.add_column("Schedules", justify="right")
     for d in deployments:
         label = f"{d['flow_name']}/{d['name']}" + (" (**)" if d["paused"] else "")
         grid.add_row(

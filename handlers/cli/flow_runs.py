@@ -48,11 +48,11 @@ def ls(
         print_json(runs)
         return
     grid = table("Flow Runs")
-    grid.add_column("ID", style="cyan", no_wrap=True)
-    grid.add_column("Name", style="green", no_wrap=True)
+    grid.add_column("ID", style="cyan", overflow="fold")
+    grid.add_column("Name", style="green", overflow="fold")
     grid.add_column("State", no_wrap=True)
-    grid.add_column("Work Pool / Queue", style="magenta", no_wrap=True)
-    grid.add_column("Scheduled", style="yellow", no_wrap=True)
+    grid.add_column("Work Pool / Queue", style="magenta", overflow="fold")
+    grid.add_column("Scheduled", style="yellow")
     for run in runs:
         grid.add_row(
             run["id"],

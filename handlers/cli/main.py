@@ -6,6 +6,7 @@ from __future__ import annotations
 import handlers.cli.common
 import handlers.cli.deployments
 import handlers.cli.flow_runs
+import handlers.cli.server
 import handlers.cli.templates
 import handlers.cli.tokens
 import handlers.cli.work_pools

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.pretty import Pretty
+from rich.markup import escape
+from rich.pretty import pretty_repr
 from rich.table import Table
 
 from handlers.cli.common import console
@@ -55,10 +56,12 @@ def inspect_block(kind: str, data: Mapping[str, Any]) -> None:
     shown = {
         key: ago(value) if key in {"created", "updated"} else value for key, value in data.items()
     }
-    console.print(kind + "(")
+    lines = [f"{kind}("]
     for key, value in shown.items():
-        console.print(f"    {key}=", Pretty(value), ",", sep="", end="\n")
-    console.print(")")
+        text = pretty_repr(value, max_width=console.width - 8).replace("\n", "\n    ")
+        lines.append(f"    {key}={text},")
+    lines.append(")")
+    console.print(escape("\n".join(lines)))
 
 
 def bar(used: int, limit: int | None, *, width: int = 20) -> str:

@@ -133,7 +133,7 @@ def ls(output: OutputOption = Output.TABLE) -> None:
     grid = table("Work Pools", caption="(**) denotes a paused pool")
     grid.add_column("Name", style="green", no_wrap=True)
     grid.add_column("Type", style="magenta", no_wrap=True)
-    grid.add_column("ID", justify="right", style="cyan", no_wrap=True)
+    grid.add_column("ID", justify="right", style="cyan", overflow="fold")
     grid.add_column("Concurrency Limit", style="blue", no_wrap=True)
     grid.add_column("Status", no_wrap=True)
     for pool in pools:
@@ -175,12 +175,11 @@ def show_preview(runs: list[dict[str, Any]], output: Output) -> None:
         print_json(runs)
         return
     grid = table("Preview", caption="(**) denotes a late run")
-    grid.add_column("Scheduled Start Time", justify="left", style="yellow", no_wrap=True)
-    grid.add_column("Run ID", justify="left", style="cyan", no_wrap=True)
-    grid.add_column("Name", style="green", no_wrap=True)
-    grid.add_column("Queue", style="magenta", no_wrap=True)
-    grid.add_column("Deployment ID", style="blue", no_wrap=True)
-    grid.add_column("Waits because", style="red", no_wrap=True)
+    grid.add_column("Scheduled Start Time", justify="left", style="yellow")
+    grid.add_column("Run ID", justify="left", style="cyan", overflow="fold")
+    grid.add_column("Name", style="green", overflow="fold")
+    grid.add_column("Queue", style="magenta", overflow="fold")
+    grid.add_column("Waits because", style="red")
     for item in runs:
         run = item["flow_run"]
         when = short_time(run["expected_start_time"])
@@ -189,7 +188,6 @@ def show_preview(runs: list[dict[str, Any]], output: Output) -> None:
             run["id"],
             escape(run["name"]),
             escape(run["work_queue_name"]),
-            run["deployment_id"] or "",
             "released now" if item["released"] else (item["reason"] or ""),
         )
     console.print(grid)
