@@ -94,7 +94,9 @@ def start_api() -> Iterator[LiveApi]:
         server.stop()
 
 
-def make_env(api: LiveApi, tmp_path: Path, *, auth: bool = False, store_url: str | None = None) -> Env:
+def make_env(
+    api: LiveApi, tmp_path: Path, *, auth: bool = False, store_url: str | None = None
+) -> Env:
     clock = Clock()
     url = store_url or f"sqlite:///{tmp_path / 'pushpool.db'}"
     settings = Settings(store_url=url, auth=auth, api_url=api.url, run_token_key=b"k" * 32)
@@ -122,7 +124,9 @@ def make_queue(http: httpx.Client, pool: str, name: str, **body: Any) -> dict[st
 def make_deployment(
     http: httpx.Client, pool: str, *, name: str = "dep", queue: str | None = None, **body: Any
 ) -> dict[str, Any]:
-    flow = ok(http.post("/flows/", json={"name": "flow"}), None)  # type: ignore[arg-type]
+    response = http.post("/flows/", json={"name": "flow"})
+    assert response.status_code in (200, 201), response.text
+    flow = response.json()
     payload = {"name": name, "flow_id": flow["id"], "work_pool_name": pool, **body}
     if queue:
         payload["work_queue_name"] = queue
