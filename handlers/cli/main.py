@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Command modules register themselves on the groups in ``app``; one import each.
 import handlers.cli.common
+import handlers.cli.demo
 import handlers.cli.deployments
 import handlers.cli.flow_runs
 import handlers.cli.server
