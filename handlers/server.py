@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
 from core.errors import InvalidInput
+from core.ports import Provider
 from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap, utc_now
 from handlers.local import LocalStack, LocalTrigger
@@ -85,6 +89,7 @@ def build(
     with_worker: bool = False,
     tick_seconds: float = 5.0,
     settings: Settings | None = None,
+    providers: Mapping[str, Provider] | None = None,
 ) -> Stack:
     """Bind the socket, then build the container around the URL it gives."""
     check_exposure(host, auth=auth)
@@ -93,7 +98,7 @@ def build(
     base = settings or Settings.from_env()
     configured = base.with_(store_url=store_url or base.store_url, api_url=url, auth=auth)
     trigger = LocalTrigger(utc_now)
-    container = bootstrap(settings=configured, trigger=trigger)
+    container = bootstrap(settings=configured, trigger=trigger, providers=providers)
     loops = LocalStack(
         container,
         trigger,
@@ -130,6 +135,23 @@ class BackgroundServer:
         self.sock.close()
 
 
+def _note_signals() -> dict[int, Any]:
+    """Handlers that only note SIGINT/SIGTERM.
+
+    uvicorn shuts down on these, then re-raises the signal with the handler
+    that was installed before it; with the default one the process would die
+    right there, before the claims it holds are handed back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
 def serve(
     *,
     host: str = DEFAULT_HOST,
@@ -157,11 +179,13 @@ def serve(
     )
     server = uvicorn.Server(config)
     stack.loops.start()
+    previous = _note_signals()
     try:
         server.run(sockets=[stack.sock])
     finally:
         released = stack.loops.stop()
         stack.sock.close()
+        _restore_signals(previous)
     if announce:
         for line in released:
             print(f"released on shutdown: {line}", flush=True)
