@@ -54,7 +54,7 @@ def open_store(url: str, *, clock: Clock | None = None) -> Store:
             )
         from core.store.dynamodb import DynamoStore  # noqa: PLC0415 (lazy by design)
 
-        store: Store = DynamoStore(table_name=table)
+        store: Store = DynamoStore(table_name=table, clock=clock)
         return store
     raise InvalidInput(
         f"unknown store URL {url!r}; use sqlite:///path/file.db or dynamodb://TABLE",

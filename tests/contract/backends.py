@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,10 +13,18 @@ import pytest
 from moto import mock_aws
 
 from core.ports import Store
+from tests.contract.moto_serial import serialize_moto_dynamodb
 
 __all__ = ["mock_aws"]
 
 REGION = "us-east-1"
+
+# The stores every contract test runs on; DynamoDB's exist once its adapter does.
+KINDS = ["sqlite"]
+if importlib.util.find_spec("core.store.dynamodb") is not None:
+    KINDS += ["dynamodb-moto", "dynamodb-server"]
+# Those that several processes can open by URL (moto in-process is private).
+SHAREABLE_KINDS = [kind for kind in KINDS if kind != "dynamodb-moto"]
 
 
 def free_port() -> int:
@@ -42,6 +51,7 @@ def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | Non
 
     Child processes inherit the environment, so they reach the same server.
     """
+    serialize_moto_dynamodb()  # moto is not linearizable by itself; see moto_serial
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -17,10 +17,11 @@ import pytest
 
 from core.ports import Store
 from core.states import StateType
+from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.builders import NOW, add_pool, add_queue, add_run
 from tests.contract.claimers import Limits, Tally, checker_process, claimer_process, run_claimers
 
-RUNS_PER_QUEUE = 12
+RUNS_PER_QUEUE = 8
 
 
 def seed(store: Store) -> Limits:
@@ -64,6 +65,7 @@ def test_eight_threads_never_exceed_a_limit_or_claim_twice(store):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("store_kind", SHAREABLE_KINDS)
 def test_two_processes_of_four_threads_never_exceed_a_limit_or_claim_twice(store_url):
     from core.store import open_store
 

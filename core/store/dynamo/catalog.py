@@ -1,0 +1,184 @@
+"""Flows, deployments, tokens and the small cache on DynamoDB.
+
+None of these is on the hot path of a run, so they favour simple shapes:
+deployments share one partition (the tick reads them all every minute in
+one query), names are claimed by name items, tokens are found by the hash
+of their secret, and cache entries are single items.
+"""
+
+from __future__ import annotations
+
+from core.errors import Conflict, NotFound
+from core.models import Deployment, Flow, Token
+from core.store.dynamo import schema
+from core.store.dynamo.base import DynamoBase, Exists
+from core.store.dynamo.codec import get_s, n, names, s
+from core.store.dynamo.items import deployment_item, deployment_name_item
+from core.store.dynamo.pools import EXISTS, delete, put_new, rename_ops, stale
+from core.store.dynamo.table import Op
+
+
+class CatalogMixin(DynamoBase):
+    # -- flows ------------------------------------------------------------------
+    def ensure_flow(self, flow: Flow) -> Flow:
+        """Return the flow named ``flow.name``, creating it if there is none.
+
+        The common case (the flow exists) is one read.  Creation claims the
+        name and the id in one transaction; losing a race to another creator
+        returns the winner's flow.
+        """
+        existing = self._table.get(schema.key(schema.FLOW_NAMES, flow.name))
+        if existing is not None:
+            return Flow.model_validate_json(get_s(existing, "doc") or "")
+        doc = s(flow.model_dump_json())
+        try:
+            self._table.transact(
+                [
+                    Op(
+                        {
+                            "Put": {
+                                "Item": {**schema.key(schema.FLOW_NAMES, flow.name), "doc": doc},
+                                "ConditionExpression": "attribute_not_exists(#pk)",
+                                "ExpressionAttributeNames": {"#pk": "pk"},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            }
+                        },
+                        Exists,
+                    ),
+                    put_new(
+                        {**schema.key(schema.flow_pk(flow.id), schema.FLOW_SK), "doc": doc},
+                        Conflict(f"a flow with id {flow.id!r} already exists"),
+                    ),
+                ]
+            )
+        except Exists as exc:
+            if exc.item is None:
+                raise Conflict(f"flow {flow.name!r} could not be created; retry") from exc
+            return Flow.model_validate_json(get_s(exc.item, "doc") or "")
+        return flow
+
+    def get_flow(self, flow_id: str) -> Flow:
+        item = self._table.get(schema.key(schema.flow_pk(flow_id), schema.FLOW_SK))
+        if item is None:
+            raise NotFound(f"flow with id {flow_id!r} not found")
+        return Flow.model_validate_json(get_s(item, "doc") or "")
+
+    # -- deployments --------------------------------------------------------------
+    def create_deployment(self, deployment: Deployment) -> None:
+        self._table.transact(
+            [
+                put_new(
+                    deployment_item(deployment),
+                    Conflict(f"a deployment with id {deployment.id!r} already exists"),
+                ),
+                put_new(deployment_name_item(deployment), _duplicate(deployment)),
+            ]
+        )
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        item = self._table.get(schema.key(schema.DEPLOYMENTS, deployment_id))
+        if item is None:
+            raise NotFound(f"deployment with id {deployment_id!r} not found")
+        return Deployment.model_validate_json(get_s(item, "doc") or "")
+
+    def find_deployment(self, flow_name: str, name: str) -> Deployment:
+        claim = self._table.get(schema.key(schema.deployment_name_pk(flow_name), name))
+        if claim is None:
+            raise NotFound(f"deployment {flow_name}/{name} not found")
+        return self.get_deployment(get_s(claim, "dep_id") or "")
+
+    def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]:
+        params: dict[str, object] = {
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeValues": {":pk": s(schema.DEPLOYMENTS)},
+            "ConsistentRead": True,
+        }
+        if pool_name is not None:
+            params["FilterExpression"] = "#pool_name = :pool"
+            params["ExpressionAttributeValues"] = {
+                ":pk": s(schema.DEPLOYMENTS),
+                ":pool": s(pool_name),
+            }
+        params["ExpressionAttributeNames"] = names("#pk", str(params.get("FilterExpression", "")))
+        found = [
+            Deployment.model_validate_json(get_s(item, "doc") or "")
+            for item in self._table.query(**params)
+        ]
+        return sorted(found, key=lambda d: (d.flow_name, d.name))
+
+    def update_deployment(self, deployment: Deployment) -> Deployment:
+        stored = self.get_deployment(deployment.id)
+        new = deployment.model_copy(update={"version": deployment.version + 1})
+        what = f"deployment {deployment.flow_name}/{deployment.name}"
+        condition = "#version = :version"
+        ops = [
+            Op(
+                {
+                    "Put": {
+                        "Item": deployment_item(new),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names(condition),
+                        "ExpressionAttributeValues": {":version": n(deployment.version)},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                lambda item: stale(what, deployment.version, item),
+            )
+        ]
+        if (stored.flow_name, stored.name) != (deployment.flow_name, deployment.name):
+            if stored.flow_name == deployment.flow_name:
+                ops += rename_ops(
+                    schema.deployment_name_pk(deployment.flow_name),
+                    old_sk=stored.name,
+                    new_sk=deployment.name,
+                    attr="dep_id",
+                    owner=deployment.id,
+                    error=_duplicate(deployment),
+                )
+            else:
+                old = schema.key(schema.deployment_name_pk(stored.flow_name), stored.name)
+                ops += [delete(old), put_new(deployment_name_item(new), _duplicate(deployment))]
+        self._table.transact(ops)
+        return new
+
+    def delete_deployment(self, deployment: Deployment) -> None:
+        what = f"deployment {deployment.flow_name}/{deployment.name}"
+        try:
+            stored = self.get_deployment(deployment.id)
+        except NotFound as exc:
+            raise NotFound(f"{what} not found") from exc
+        self._table.transact(
+            [
+                delete(
+                    schema.key(schema.DEPLOYMENTS, deployment.id), NotFound(f"{what} not found")
+                ),
+                delete(schema.key(schema.deployment_name_pk(stored.flow_name), stored.name)),
+            ]
+        )
+
+    # -- tokens and cache -----------------------------------------------------------
+    def put_token(self, token: Token) -> None:
+        item = {
+            **schema.key(schema.token_pk(token.secret_hash), schema.ITEM_SK),
+            "doc": s(token.model_dump_json()),
+        }
+        self._table.call("put_item", TableName=self._table.name, Item=item)
+
+    def find_token(self, secret_hash: str) -> Token | None:
+        item = self._table.get(schema.key(schema.token_pk(secret_hash), schema.ITEM_SK))
+        return None if item is None else Token.model_validate_json(get_s(item, "doc") or "")
+
+    def get_cached(self, key: str) -> str | None:
+        item = self._table.get(schema.key(schema.cache_pk(key), schema.ITEM_SK))
+        return None if item is None else get_s(item, "value")
+
+    def put_cached(self, key: str, value: str) -> None:
+        item = {**schema.key(schema.cache_pk(key), schema.ITEM_SK), "value": s(value)}
+        self._table.call("put_item", TableName=self._table.name, Item=item)
+
+
+def _duplicate(deployment: Deployment) -> Conflict:
+    return Conflict(f"deployment {deployment.flow_name}/{deployment.name} already exists")
+
+
+__all__ = ["EXISTS", "CatalogMixin"]

@@ -1,0 +1,162 @@
+"""How each domain object becomes an item, and back.
+
+A model travels as its JSON (``doc``) beside the attributes that keys,
+indexes and conditions need.  The few fields that change without a version
+bump (a queue's ``last_polled``, a pool's ``last_dispatched``) and the slot
+counters live in their own attributes or items, so frequent small writes
+never rewrite a large document.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.models import Deployment, FlowRun, Worker, WorkPool, WorkQueue
+from core.states import SLOT_HOLDING, StateType
+from core.store.dynamo import schema
+from core.store.dynamo.codec import (
+    Item,
+    b,
+    epoch_seconds,
+    get_n,
+    get_s,
+    n,
+    parse_stamp,
+    s,
+    shard,
+    stamp,
+)
+
+# -- pools and queues -------------------------------------------------------------
+
+
+def pool_doc_item(pool: WorkPool) -> Item:
+    return {
+        **schema.key(schema.pool_pk(pool.id), schema.POOL_SK),
+        "name": s(pool.name),
+        "version": n(pool.version),
+        "default_q": s(pool.default_queue_id),
+        "doc": s(pool.model_dump_json(exclude={"last_dispatched"})),
+    }
+
+
+def pool_slots_item(pool: WorkPool) -> Item:
+    item = {
+        **schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK),
+        "active": n(0),
+        "paused": b(pool.is_paused),
+    }
+    if pool.concurrency_limit is not None:
+        item["lim"] = n(pool.concurrency_limit)
+    return item
+
+
+def pool_from(items: list[Item]) -> WorkPool | None:
+    """The pool from its document, slot and last-seen items (any order)."""
+    by_sk = {get_s(item, "sk"): item for item in items}
+    doc = by_sk.get(schema.POOL_SK)
+    if doc is None:
+        return None
+    pool = WorkPool.model_validate_json(get_s(doc, "doc") or "")
+    seen = get_s(by_sk.get(schema.SEEN_SK, {}), "at")
+    if seen is not None:
+        pool = pool.model_copy(update={"last_dispatched": parse_stamp(seen)})
+    return pool
+
+
+def queue_item(queue: WorkQueue) -> Item:
+    item = {
+        **schema.key(schema.pool_pk(queue.pool_id), schema.queue_sk(queue.id)),
+        "name": s(queue.name),
+        "version": n(queue.version),
+        "doc": s(queue.model_dump_json(exclude={"last_polled"})),
+        "active": n(0),
+        "paused": b(queue.is_paused),
+    }
+    if queue.concurrency_limit is not None:
+        item["lim"] = n(queue.concurrency_limit)
+    if queue.last_polled is not None:
+        item["polled"] = s(stamp(queue.last_polled))
+    return item
+
+
+def queue_from(item: Item) -> WorkQueue:
+    queue = WorkQueue.model_validate_json(get_s(item, "doc") or "")
+    polled = get_s(item, "polled")
+    return queue.model_copy(update={"last_polled": parse_stamp(polled) if polled else None})
+
+
+def worker_from(item: Item) -> Worker:
+    heartbeat = get_s(item, "hb") or ""
+    created = get_s(item, "created") or heartbeat
+    return Worker(
+        pool_id=(get_s(item, "pk") or "").removeprefix("P#"),
+        name=get_s(item, "worker") or "",
+        last_heartbeat_time=parse_stamp(heartbeat),
+        heartbeat_interval_seconds=get_n(item, "interval"),
+        created=parse_stamp(created),
+    )
+
+
+# -- deployments -------------------------------------------------------------------
+
+
+def deployment_item(deployment: Deployment) -> Item:
+    return {
+        **schema.key(schema.DEPLOYMENTS, deployment.id),
+        "version": n(deployment.version),
+        "flow_name": s(deployment.flow_name),
+        "name": s(deployment.name),
+        "pool_name": s(deployment.work_pool_name),
+        "doc": s(deployment.model_dump_json()),
+    }
+
+
+def deployment_name_item(deployment: Deployment) -> Item:
+    return {
+        **schema.key(schema.deployment_name_pk(deployment.flow_name), deployment.name),
+        "dep_id": s(deployment.id),
+    }
+
+
+# -- runs --------------------------------------------------------------------------
+
+
+def run_item(run: FlowRun, *, shards: int, retention: timedelta) -> Item:
+    """The run item, carrying exactly the index keys its state calls for.
+
+    SCHEDULED runs carry the ``scheduled`` and ``due`` index keys; slot
+    holders the ``active`` keys; finished runs a TTL.  A state change is a
+    whole-item put, so keys the new state does not want simply disappear.
+    """
+    when = stamp(run.next_scheduled_start_time)
+    item: Item = {
+        **schema.key(schema.run_pk(run.id), schema.RUN_SK),
+        "version": n(run.version),
+        "state": s(run.state_type.value),
+        "attempt": n(run.attempt),
+        "pool_id": s(run.work_pool_id),
+        "queue_id": s(run.work_queue_id),
+        "runs_s": s(f"RUNS#{shard(run.id, shards)}"),
+        "runs_t": s(f"{when}#{run.id}"),
+        "doc": s(run.model_dump_json()),
+    }
+    if run.deployment_id is not None:
+        item["dep_id"] = s(run.deployment_id)
+    if run.infrastructure_pid is not None:
+        item["pid"] = s(run.infrastructure_pid)
+    if run.state_type is StateType.SCHEDULED:
+        item["sched_q"] = s(run.work_queue_id)
+        item["sched_t"] = s(f"{when}#{run.id}")
+        item["due_s"] = s(f"DUE#{shard(run.id, shards)}")
+        item["due_t"] = s(f"{when}#{run.work_pool_id}#{run.id}")
+    if run.state_type in SLOT_HOLDING:
+        item["act_s"] = s(f"ACTIVE#{shard(run.work_pool_id, shards)}")
+        item["act_k"] = s(f"{run.work_pool_id}#{run.id}")
+    if run.state.is_terminal:
+        item[schema.TTL_ATTRIBUTE] = n(epoch_seconds(run.state.timestamp + retention))
+    return item
+
+
+def run_from(item: Item) -> FlowRun:
+    return FlowRun.model_validate_json(get_s(item, "doc") or "")

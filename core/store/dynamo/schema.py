@@ -1,0 +1,161 @@
+"""The single table: its keys, its indexes and how to create it.
+
+Every item has a string partition key ``pk`` and sort key ``sk``.  The four
+global secondary indexes are sparse: an item appears in one only while it
+carries that index's key attributes, so each index holds exactly the items
+one access pattern needs (see docs/storage.md for the full layout).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+# -- keys -----------------------------------------------------------------------
+
+POOL_NAMES = "POOLNAME"
+FLOW_NAMES = "FLOWNAME"
+DEPLOYMENTS = "DEPLOYMENTS"
+
+
+def pool_pk(pool_id: str) -> str:
+    return f"P#{pool_id}"
+
+
+POOL_SK = "POOL"  # the pool document (its template can be large)
+SLOTS_SK = "POOL#SLOTS"  # small, hot: the pool's slot counter, pause flag, limit
+SEEN_SK = "POOL#SEEN"  # last dispatcher pass (kept off the hot counter item)
+POOL_PREFIX = "POOL"
+
+
+def queue_sk(queue_id: str) -> str:
+    return f"QUEUE#{queue_id}"
+
+
+QUEUE_PREFIX = "QUEUE#"
+
+
+def queue_name_sk(name: str) -> str:
+    return f"QNAME#{name}"
+
+
+def worker_sk(name: str) -> str:
+    return f"WORKER#{name}"
+
+
+WORKER_PREFIX = "WORKER#"
+
+
+def queue_pointer_pk(queue_id: str) -> str:
+    return f"Q#{queue_id}"
+
+
+QUEUE_POINTER_SK = "QUEUE"
+
+
+def run_pk(run_id: str) -> str:
+    return f"R#{run_id}"
+
+
+RUN_SK = "RUN"
+
+
+def flow_pk(flow_id: str) -> str:
+    return f"F#{flow_id}"
+
+
+FLOW_SK = "FLOW"
+
+
+def deployment_name_pk(flow_name: str) -> str:
+    return f"DNAME#{flow_name}"
+
+
+def token_pk(secret_hash: str) -> str:
+    return f"TOKEN#{secret_hash}"
+
+
+def cache_pk(key: str) -> str:
+    return f"CACHE#{key}"
+
+
+ITEM_SK = "ITEM"
+
+
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+# -- indexes --------------------------------------------------------------------
+
+SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time#run id; while SCHEDULED
+DUE_INDEX = "due"  # due_s = DUE#shard, due_t = time#pool id#run id; while SCHEDULED
+ACTIVE_INDEX = "active"  # act_s = ACTIVE#shard, act_k = pool id#run id; while holding slots
+RUNS_INDEX = "runs"  # runs_s = RUNS#shard, runs_t = time#run id; every run
+
+TTL_ATTRIBUTE = "expires"
+
+_INDEXES: list[tuple[str, str, str, dict[str, Any]]] = [
+    (SCHEDULED_INDEX, "sched_q", "sched_t", {"ProjectionType": "ALL"}),
+    (DUE_INDEX, "due_s", "due_t", {"ProjectionType": "KEYS_ONLY"}),
+    (ACTIVE_INDEX, "act_s", "act_k", {"ProjectionType": "ALL"}),
+    (
+        RUNS_INDEX,
+        "runs_s",
+        "runs_t",
+        {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["pool_id", "queue_id", "dep_id"]},
+    ),
+]
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """The ``CreateTable`` request: on-demand billing, keys and every index."""
+    attributes = {"pk", "sk"} | {a for _, p, s, _ in _INDEXES for a in (p, s)}
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": projection,
+            }
+            for index, partition, sort, projection in _INDEXES
+        ],
+    }
+
+
+def create_table(client: Any, table_name: str) -> bool:
+    """Create the table, its indexes and its TTL; True if it was created.
+
+    Idempotent: an existing table is left as it is apart from switching TTL
+    on, so ``pushpool store init`` can be run again safely.
+    """
+    created = True
+    try:
+        client.create_table(**table_definition(table_name))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        created = False
+    client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+    )
+    ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in {"ENABLED", "ENABLING"}:
+        client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    return created

@@ -1,0 +1,61 @@
+"""``DynamoStore``: the ``core.ports.Store`` port on one DynamoDB table."""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.ports import Clock
+from core.store.dynamo.catalog import CatalogMixin
+from core.store.dynamo.pools import PoolsMixin
+from core.store.dynamo.slots import SlotsMixin
+from core.store.dynamo.table import Backoff, Table
+
+DEFAULT_RETENTION = timedelta(days=30)
+DEFAULT_SHARDS = 4
+DEFAULT_SETTLE = timedelta(seconds=10)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DynamoStore(PoolsMixin, CatalogMixin, SlotsMixin):
+    """Every ``Store`` method on a single on-demand table (see docs/storage.md).
+
+    ``client`` is a boto3 DynamoDB client; without one, a client is made on
+    first use from boto3's standard settings (``AWS_ENDPOINT_URL_DYNAMODB``,
+    region, credentials).  ``sleep`` and ``random`` drive the retry back-off
+    and ``clock`` the counter-repair settle window, so tests inject them.
+    Finished runs expire ``retention`` after they ended (DynamoDB TTL).
+    ``shards`` spreads the due/active/runs indexes over that many partition
+    keys; it is part of the data layout, so never change it on a live table.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any = None,
+        clock: Clock | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
+        shards: int = DEFAULT_SHARDS,
+        settle: timedelta = DEFAULT_SETTLE,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._table = Table(
+            table_name, client=client, sleep=sleep, random=random, backoff=backoff or Backoff()
+        )
+        self._clock = clock or _utc_now
+        self._retention = retention
+        self._shards = shards
+        self._settle = settle
+
+    @property
+    def table_name(self) -> str:
+        return self._table.name
