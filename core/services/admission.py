@@ -11,12 +11,13 @@ spinning.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.admission import Plan, Snapshot, plan
 from core.errors import CapacityFull, Conflict
-from core.models import FlowRun, WorkPool
+from core.models import FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, Store
 from core.states import StateType, new_state
 
@@ -25,7 +26,13 @@ from core.states import StateType, new_state
 # from waiting a whole tick for that.
 DEFAULT_WINDOW = timedelta(seconds=1)
 DEFAULT_LEASE = timedelta(minutes=5)
+# A claim younger than this may still be in its claimant's hands; a claim
+# older than this, unsubmitted and within its lease, is *stalled*: its
+# claimant died or hit a retryable error, and a dispatcher pass resumes it
+# with the same idempotency key (see ``core.services.dispatch``).
+DEFAULT_RESUME_AFTER = timedelta(seconds=30)
 MAX_REPLANS = 3
+PASS_MARK_FRESH = timedelta(seconds=30)
 CLAIM_MESSAGE = "Claimed for submission"
 
 
@@ -87,19 +94,21 @@ def admit(
     lease: timedelta = DEFAULT_LEASE,
     max_claims: int | None = None,
     max_replans: int = MAX_REPLANS,
+    pool: WorkPool | None = None,
 ) -> Admission:
     """Claim what the waterfall releases for ``pool_name`` now.
 
     Claimed runs are PENDING with a submit lease of ``lease``; the caller
     submits them.  ``max_claims`` bounds one pass (a Lambda has a deadline);
-    the rest stays SCHEDULED for the next pass.  Raises ``NotFound`` if the
+    the rest stays SCHEDULED for the next pass.  ``pool``, if the caller
+    has just read it, saves reading it again.  Raises ``NotFound`` if the
     pool is gone.
     """
-    pool = store.get_pool(pool_name)
+    pool = pool or store.get_pool(pool_name)
     claimed: list[FlowRun] = []
     lost = replans = waiting = 0
     now = clock()
-    polled: list[str] = []
+    queues: Sequence[WorkQueue] = ()
     for attempt in range(max_replans + 1):
         now = clock()
         if attempt:
@@ -108,7 +117,7 @@ def admit(
         if pool.is_paused:
             break
         snap = snapshot(store, pool, now=now, window=window, horizon=window)
-        polled = [q.id for q in snap.queues if not q.is_paused]
+        queues = snap.queues
         current = plan(snap)
         waiting = len(current.waiting)
         budget = None if max_claims is None else max_claims - len(claimed)
@@ -118,10 +127,29 @@ def admit(
         lost += outcome.lost
         if not outcome.lost:
             break
-    # A dispatcher pass is what makes a push pool and its queues READY.
-    store.record_dispatch(pool.id, now)
-    store.record_poll(pool.id, polled, now)
+    _record_pass(store, pool, queues, now=now)
     return Admission(pool=pool, claimed=tuple(claimed), lost=lost, replans=replans, waiting=waiting)
+
+
+def _record_pass(
+    store: Store, pool: WorkPool, queues: Sequence[WorkQueue], *, now: datetime
+) -> None:
+    """A dispatcher pass is what makes a push pool and its queues READY.
+
+    Statuses look back 60 s (queues) and 2 min (pools), so a mark younger
+    than ``PASS_MARK_FRESH`` is left alone: busy pools do not pay two writes
+    per pass for a status that cannot change.
+    """
+    fresh = now - PASS_MARK_FRESH
+    if pool.last_dispatched is None or pool.last_dispatched <= fresh:
+        store.record_dispatch(pool.id, now)
+    stale = [
+        q.id
+        for q in queues
+        if not q.is_paused and (q.last_polled is None or q.last_polled <= fresh)
+    ]
+    if stale:
+        store.record_poll(pool.id, stale, now)
 
 
 @dataclass
@@ -147,3 +175,14 @@ def _claim_all(
         except Conflict:
             outcome.lost += 1
     return outcome
+
+
+def is_stalled(run: FlowRun, *, now: datetime, resume_after: timedelta) -> bool:
+    """Claimed, not submitted, old enough to resume, and its lease still runs."""
+    return (
+        run.state.type is StateType.PENDING
+        and run.infrastructure_pid is None
+        and run.lease_expires is not None
+        and run.lease_expires > now
+        and now - run.state.timestamp >= resume_after
+    )

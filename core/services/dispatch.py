@@ -24,20 +24,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from core.errors import Conflict, InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.services.admission import DEFAULT_LEASE, DEFAULT_WINDOW, admit
+from core.services.admission import (
+    DEFAULT_LEASE,
+    DEFAULT_RESUME_AFTER,
+    DEFAULT_WINDOW,
+    admit,
+    is_stalled,
+)
 from core.services.jobs import build_job
 from core.states import StateType, new_state
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
 
-# A claim younger than this may still be in its claimant's hands; resuming
-# it would only repeat a submit the claimant is about to make.
-DEFAULT_RESUME_AFTER = timedelta(seconds=30)
 DEFAULT_MAX_CLAIMS = 50
 
 
@@ -85,13 +89,18 @@ class DispatchIncomplete(Transient):
 @dataclass
 class _Pass:
     pool: WorkPool
-    provider: Provider
+    provider_for: ProviderFactory
     now: datetime
     final_attempt: bool
     deployments: dict[str, Deployment | None] = field(default_factory=dict)
     submitted: list[Submitted] = field(default_factory=list)
     crashed: list[Failed] = field(default_factory=list)
     retry: list[Failed] = field(default_factory=list)
+
+    @cached_property
+    def provider(self) -> Provider:
+        """Built on first use: a pass with nothing to submit creates no client."""
+        return self.provider_for(self.pool)
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,7 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
         work = _Pass(
             pool=pool,
-            provider=self.provider_for(pool),
+            provider_for=self.provider_for,
             now=self.clock(),
             final_attempt=final_attempt,
         )
@@ -139,6 +148,7 @@ class Dispatcher:
             window=self.window,
             lease=self.lease,
             max_claims=self.max_claims,
+            pool=pool,
         )
         for run in admission.claimed:
             self._submit(work, run)
@@ -161,11 +171,7 @@ class Dispatcher:
         return [
             run
             for run in self.store.list_active(pool.id)
-            if run.state.type is StateType.PENDING
-            and run.infrastructure_pid is None
-            and run.lease_expires is not None
-            and run.lease_expires > now
-            and now - run.state.timestamp >= self.resume_after
+            if is_stalled(run, now=now, resume_after=self.resume_after)
         ]
 
     def _deployment(self, work: _Pass, run: FlowRun) -> Deployment | None:

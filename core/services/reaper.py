@@ -9,6 +9,9 @@ can fail without a word.  Each pass looks at every slot-holding run:
 * submitted but not RUNNING within the pool's start timeout: CRASHED;
 * CANCELLING with nothing ever submitted: CANCELLED (there is nothing to stop);
 
+notes pools with *stalled* claims (unsubmitted, older than ``resume_after``,
+lease still running) so the tick can trigger a dispatcher pass that resumes
+them with the same idempotency key long before the lease gives up on them;
 and then recounts the pool's slot counters from its runs, repairing drift.
 Every change is a conditional write; a run that moved meanwhile is left to
 whoever moved it.  Infrastructure that *vanished* is found by the tick's
@@ -24,7 +27,7 @@ from datetime import datetime, timedelta
 from core.errors import Conflict, NotFound
 from core.models import FlowRun, WorkPool
 from core.ports import Clock, CounterRepair, Store
-from core.services.admission import DEFAULT_LEASE
+from core.services.admission import DEFAULT_LEASE, DEFAULT_RESUME_AFTER, is_stalled
 from core.states import State, StateType, new_state
 
 DEFAULT_START_TIMEOUT = timedelta(minutes=10)
@@ -66,6 +69,7 @@ class Reaped:
 class ReapReport:
     reaped: tuple[Reaped, ...] = ()
     repairs: tuple[CounterRepair, ...] = ()
+    stalled_pools: frozenset[str] = frozenset()
 
     @property
     def released_pools(self) -> frozenset[str]:
@@ -119,15 +123,19 @@ def reap(
     pools: Iterable[WorkPool] | None = None,
     lease: timedelta = DEFAULT_LEASE,
     start_timeout_for: StartTimeout = start_timeout,
+    resume_after: timedelta = DEFAULT_RESUME_AFTER,
 ) -> ReapReport:
     """One pass over ``pools`` (default: all): expire leases, crash runs that
     never started, then repair the pools' slot counters."""
     now = clock()
     reaped: list[Reaped] = []
     repairs: list[CounterRepair] = []
+    stalled: set[str] = set()
     for pool in store.list_pools() if pools is None else pools:
         timeout = start_timeout_for(pool)
         for run in store.list_active(pool.id):
+            if is_stalled(run, now=now, resume_after=resume_after):
+                stalled.add(pool.name)
             state = verdict(run, now=now, lease=lease, start_timeout=timeout)
             if state is not None and _apply(store, run, state):
                 reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message))
@@ -135,7 +143,9 @@ def reap(
             repairs.extend(store.repair_counters(pool.id))
         except NotFound:
             continue  # deleted during the pass
-    return ReapReport(reaped=tuple(reaped), repairs=tuple(repairs))
+    return ReapReport(
+        reaped=tuple(reaped), repairs=tuple(repairs), stalled_pools=frozenset(stalled)
+    )
 
 
 def _apply(store: Store, run: FlowRun, state: State) -> bool:

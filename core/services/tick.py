@@ -8,8 +8,9 @@
 3. poll providers that emit no events (and, for those that do, only runs
    that have been quiet for a while, in case an event was lost);
 4. reap leases, start timeouts and counter drift (``core.services.reaper``);
-5. say which push pools need a dispatch and when: now for due work, and one
-   message per distinct second for runs due before the next tick.
+5. say which push pools need a dispatch and when: now for due work and for
+   stalled claims (a pass resumes them), and one message per distinct
+   second for runs due before the next tick.
 
 It returns a :class:`TickReport`; the handler sends ``report.dispatch``
 through its ``DispatchTrigger`` and logs the rest.
@@ -94,7 +95,9 @@ class Ticker:
             lease=self.settings.lease,
             start_timeout_for=self.settings.start_timeout_for,
         )
-        dispatch = self.dispatch_requests(pools, now=now, errors=errors)
+        dispatch = self.dispatch_requests(
+            pools, now=now, errors=errors, stalled=reaped.stalled_pools
+        )
         return TickReport(
             created=tuple(created),
             late=late,
@@ -189,24 +192,32 @@ class Ticker:
 
     # -- 5. dispatch --------------------------------------------------------------------
     def dispatch_requests(
-        self, pools: list[WorkPool], *, now: datetime, errors: list[str]
+        self,
+        pools: list[WorkPool],
+        *,
+        now: datetime,
+        errors: list[str],
+        stalled: frozenset[str] = frozenset(),
     ) -> list[DispatchRequest]:
-        by_id = {pool.id: pool for pool in pools}
         until = now + self.settings.dispatch_horizon
+        due = self.store.due_pools(until)
         requests: list[DispatchRequest] = []
-        for pool_id, earliest in sorted(self.store.due_pools(until).items()):
-            pool = by_id.get(pool_id)
-            if pool is None or pool.is_paused:
-                continue  # created after our read, or unpausing will trigger it
+        for pool in sorted(pools, key=lambda p: p.name):
+            earliest = due.get(pool.id)
+            resume = pool.name in stalled  # claims are resumed even in a paused pool
+            if not resume and (earliest is None or pool.is_paused):
+                continue  # nothing to do, or unpausing will trigger it
             try:
                 if self._mode(pool) is PoolMode.PULL:
-                    continue
+                    continue  # workers resume and claim for themselves
             except PushpoolError as exc:
                 errors.append(f"work pool {pool.name}: {exc}")
                 continue
-            if earliest <= now:
+            if resume or (earliest is not None and earliest <= now):
                 requests.append(DispatchRequest(pool.name))
-            later = self.store.list_due(pool_id, until)
+            if earliest is None or pool.is_paused:
+                continue
+            later = self.store.list_due(pool.id, until)
             seconds = sorted({ceil_second(r.next_scheduled_start_time) for r in later})
             seconds = [s for s in seconds if s > now][: self.settings.max_messages_per_pool]
             requests.extend(DispatchRequest(pool.name, not_before=s) for s in seconds)

@@ -157,23 +157,33 @@ def provider_factory(provider: RecordingProvider):  # type: ignore[no-untyped-de
 
 
 class HookedStore:
-    """A store whose methods can run a hook first: a competitor's move, a crash.
+    """A store whose methods can run hooks around the real call.
 
-    ``hooks[name](*args, **kwargs)`` runs before the real method; raising
-    from it injects a failure at exactly that step boundary.  Hooks are
-    one-shot unless ``sticky``.
+    ``before(name, hook)`` runs ``hook(*args, **kwargs)`` before the real
+    method, ``after(name, hook)`` runs ``hook(result)`` once it has
+    committed; raising from either injects a failure at exactly that step
+    boundary.  Hooks are one-shot unless ``sticky``.
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.hooks: dict[str, Any] = {}
-        self.sticky: set[str] = set()
+        self.hooks: dict[tuple[str, str], Any] = {}
+        self.sticky: set[tuple[str, str]] = set()
         self.calls: Counter[str] = Counter()
 
     def before(self, name: str, hook: Any, *, sticky: bool = False) -> None:
-        self.hooks[name] = hook
+        self._add(("before", name), hook, sticky)
+
+    def after(self, name: str, hook: Any, *, sticky: bool = False) -> None:
+        self._add(("after", name), hook, sticky)
+
+    def _add(self, key: tuple[str, str], hook: Any, sticky: bool) -> None:
+        self.hooks[key] = hook
         if sticky:
-            self.sticky.add(name)
+            self.sticky.add(key)
+
+    def _take(self, key: tuple[str, str]) -> Any:
+        return self.hooks.get(key) if key in self.sticky else self.hooks.pop(key, None)
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
@@ -182,10 +192,14 @@ class HookedStore:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] += 1
-            hook = self.hooks.get(name) if name in self.sticky else self.hooks.pop(name, None)
+            hook = self._take(("before", name))
             if hook is not None:
                 hook(*args, **kwargs)
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
+            hook = self._take(("after", name))
+            if hook is not None:
+                hook(result)
+            return result
 
         return call
 

@@ -64,6 +64,20 @@ def test_admit_records_the_pass_on_the_pool_and_its_unpaused_queues(store):
     assert store.get_queue_by_id(paused.id).last_polled is None
 
 
+def test_busy_pools_do_not_rewrite_fresh_readiness_marks(store):
+    clock = FakeClock()
+    hooked = HookedStore(store)
+    pool, _ = add_pool(store)
+    admit(hooked, pool.name, clock=clock)
+    clock.advance(seconds=29)
+    admit(hooked, pool.name, clock=clock)
+    assert (hooked.calls["record_dispatch"], hooked.calls["record_poll"]) == (1, 1)
+    clock.advance(seconds=1)
+    admit(hooked, pool.name, clock=clock)
+    assert (hooked.calls["record_dispatch"], hooked.calls["record_poll"]) == (2, 2)
+    assert store.get_pool(pool.name).last_dispatched == clock()
+
+
 def test_paused_pool_admits_nothing(store):
     pool, queue = add_pool(store, paused=True)
     run = add_run(store, pool, queue)

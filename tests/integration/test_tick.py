@@ -210,3 +210,21 @@ def test_dispatch_delays_are_whole_seconds_up_to_sqs_limit():
     assert ceil_second(NOW) == NOW
     with pytest.raises(ValueError, match="15 minutes"):
         TickSettings(dispatch_horizon=timedelta(minutes=16))
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_stalled_claims_get_a_dispatch_to_resume_them_long_before_their_lease_ends(store, paused):
+    clock = FakeClock()
+    pool, queue = add_pool(store, pool_type="ecs:push")
+    run = claim(store, add_run(store, pool, queue))  # its dispatcher died after the claim
+    if paused:
+        pool = store.update_pool(store.get_pool(pool.name).model_copy(update={"is_paused": True}))
+    t = ticker(store, clock)
+
+    assert t.tick().dispatch == ()  # young: its dispatcher may still be working
+    clock.advance(seconds=30)
+    report = t.tick()
+
+    assert report.reap.stalled_pools == {pool.name}
+    assert report.dispatch == (DispatchRequest(pool.name),)
+    assert store.get_run(run.id).attempt == 1  # resumed, not requeued
