@@ -133,6 +133,44 @@ class PoolTypeRegistry:
         """A fresh copy of the type's default base job template."""
         return copy.deepcopy(_load_template(self.describe(pool_type).template_file))
 
+    def load_provider(self, pool_type: str, **clients: Any) -> Provider:
+        """Import ``providers.<module>`` for this pool type and build its provider.
+
+        Errors are terminal ``InfrastructureError``s that say what to install:
+        retrying cannot make a missing module or SDK appear.
+        """
+        info = self.describe(pool_type)
+        module_name = f"providers.{info.provider}"
+        hint = f"; install it with pip install 'pushpool[{info.extra}]'" if info.extra else ""
+        try:
+            module = importlib.import_module(module_name)
+            factory = getattr(module, "make_provider", None)
+            if not callable(factory):
+                raise InfrastructureError(
+                    f"{module_name} has no make_provider() factory; pool type {pool_type!r} "
+                    "cannot be served",
+                    retryable=False,
+                )
+            provider: Provider = factory(**clients)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                raise InfrastructureError(
+                    f"pool type {pool_type!r} has no provider in this installation "
+                    f"({module_name} is missing)",
+                    retryable=False,
+                ) from exc
+            raise InfrastructureError(
+                f"the provider for pool type {pool_type!r} needs {exc.name!r}, which is not "
+                f"installed{hint}",
+                retryable=False,
+            ) from exc
+        except ImportError as exc:
+            raise InfrastructureError(
+                f"the provider for pool type {pool_type!r} could not import its SDK: {exc}{hint}",
+                retryable=False,
+            ) from exc
+        return provider
+
 
 REGISTRY = PoolTypeRegistry()
 
@@ -149,34 +187,5 @@ def describe(pool_type: str) -> PoolTypeInfo:
 
 
 def load_provider(pool_type: str, **clients: Any) -> Provider:
-    """Import ``providers.<module>`` for this pool type and build its provider.
-
-    Errors are terminal ``InfrastructureError``s that say what to install:
-    retrying cannot make a missing module or SDK appear.
-    """
-    info = REGISTRY.describe(pool_type)
-    module_name = f"providers.{info.provider}"
-    hint = f"; install it with pip install 'pushpool[{info.extra}]'" if info.extra else ""
-    try:
-        module = importlib.import_module(module_name)
-        factory = getattr(module, "make_provider", None)
-        if not callable(factory):
-            raise InfrastructureError(
-                f"{module_name} has no make_provider() factory; pool type {pool_type!r} "
-                "cannot be served",
-                retryable=False,
-            )
-        provider: Provider = factory(**clients)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise InfrastructureError(
-                f"pool type {pool_type!r} has no provider in this installation "
-                f"({module_name} is missing)",
-                retryable=False,
-            ) from exc
-        raise InfrastructureError(
-            f"the provider for pool type {pool_type!r} needs {exc.name!r}, which is not "
-            f"installed{hint}",
-            retryable=False,
-        ) from exc
-    return provider
+    """``REGISTRY.load_provider``: the provider for ``pool_type``, imported lazily."""
+    return REGISTRY.load_provider(pool_type, **clients)

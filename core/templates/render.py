@@ -43,9 +43,17 @@ def substitute(template: Any, values: dict[str, Any]) -> Any:
 def _substitute_string(template: str, values: dict[str, Any]) -> Any:
     whole = PLACEHOLDER.fullmatch(template)
     if whole:
-        return lookup(values, parse_path(whole.group(1)))
+        return _value(values, whole.group(1))
 
     def replace(match: re.Match[str]) -> str:
-        return as_text(lookup(values, parse_path(match.group(1))))
+        return as_text(_value(values, match.group(1)))
 
     return PLACEHOLDER.sub(replace, template)
+
+
+def _value(values: dict[str, Any], name: str) -> Any:
+    """A variable literally named ``a.b`` wins over the path ``a`` -> ``b``,
+    as validation accepts it as declared."""
+    if name in values:
+        return values[name]
+    return lookup(values, parse_path(name))

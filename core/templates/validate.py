@@ -11,7 +11,9 @@ the reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
@@ -204,15 +206,30 @@ def _candidate(template: Mapping[str, Any], variables: Mapping[str, Any], *, pat
 
 
 def _validator(schema: Mapping[str, Any], *, path: str) -> Validator:
-    """A validator for ``schema``: its own ``$schema`` draft, else 2020-12."""
-    cls = validator_for(schema, default=Draft202012Validator)
+    """A validator for ``schema``: its own ``$schema`` draft, else 2020-12.
+
+    Checking a schema against its meta-schema costs milliseconds and every
+    dispatch validates the same few pool schemas, so validators are kept by
+    the schema's canonical JSON text.
+    """
     try:
-        cls.check_schema(schema)
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"not JSON: {exc}", path=path) from exc
+    try:
+        return _compiled(text)
     except SchemaError as exc:
         where = path
         for key in exc.absolute_path:
             where = join(where, key)
         raise InvalidInput(f"not a valid JSON Schema: {exc.message}", path=where) from exc
+
+
+@lru_cache(maxsize=256)
+def _compiled(schema_text: str) -> Validator:
+    schema = json.loads(schema_text)
+    cls = validator_for(schema, default=Draft202012Validator)
+    cls.check_schema(schema)
     validator: Validator = cls(schema)
     return validator
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from core.errors import PushpoolError
-from core.templates import render, validate_job_variables, validate_template
+from core.templates import render, resolve_variables, validate_job_variables, validate_template
 from handlers.cli.app import work_pool_app
 from providers.registry import REGISTRY
 
@@ -121,6 +121,9 @@ def render_template(
             template, deployment_values, path="deployment_job_variables"
         )
         run_values = validate_job_variables(template, run_values, path="job_variables")
+        if template:  # what a submission checks too: required variables, once merged
+            merged = resolve_variables(template, deployment_values, run_values)
+            validate_job_variables(template, merged, path="job_variables", required=True)
         rendered = render(
             template, deployment_variables=deployment_values, run_variables=run_values
         )

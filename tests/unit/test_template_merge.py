@@ -120,6 +120,7 @@ def test_a_variable_literally_named_with_a_dot_is_not_split():
         "variables": {"properties": {"a.b": {"type": "string"}}},
     }
     assert resolve_variables(template, None, {"a.b": "x"}) == {"a.b": "x"}
+    assert render(template, run_variables={"a.b": "x"}) == {"k": "x"}
 
 
 def test_non_string_env_values_become_text():

@@ -1,0 +1,197 @@
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  table_index_actions = [
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+    "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+  ]
+  table_resources = [aws_dynamodb_table.table.arn, "${aws_dynamodb_table.table.arn}/index/*"]
+}
+
+resource "aws_dynamodb_table" "table" {
+  name         = "${var.name}-table"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  dynamic "attribute" {
+    for_each = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+  dynamic "global_secondary_index" {
+    for_each = ["gsi1", "gsi2", "gsi3"]
+    content {
+      name            = global_secondary_index.value
+      hash_key        = "${global_secondary_index.value}pk"
+      range_key       = "${global_secondary_index.value}sk"
+      projection_type = "ALL"
+    }
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+  #checkov:skip=CKV_AWS_119:SSE with the AWS-owned key; a customer-managed KMS key is the user's choice and adds cost per request.
+}
+
+# ------------------------------------------------------------------ secrets
+
+resource "random_password" "admin_token" {
+  length  = 48
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "admin_token_secret" {
+  name_prefix = "${var.name}-admin-token-"
+  description = "pushpool admin API token (seed). Read it once to configure the CLI."
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
+  #checkov:skip=CKV2_AWS_57:The admin token is rotated by creating a new token through the API.
+}
+
+resource "aws_secretsmanager_secret_version" "admin_token_secret" {
+  secret_id     = aws_secretsmanager_secret.admin_token_secret.id
+  secret_string = random_password.admin_token.result
+}
+
+resource "random_password" "run_token_signing_key" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "run_token_signing_key_secret" {
+  name_prefix = "${var.name}-run-token-key-"
+  description = "HMAC key that signs per-run tokens handed to flow runs."
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
+  #checkov:skip=CKV2_AWS_57:Rotating the signing key invalidates tokens of runs in flight; rotate between runs.
+}
+
+resource "aws_secretsmanager_secret_version" "run_token_signing_key_secret" {
+  secret_id     = aws_secretsmanager_secret.run_token_signing_key_secret.id
+  secret_string = random_password.run_token_signing_key.result
+}
+
+resource "aws_secretsmanager_secret" "gcp_credentials_secret" {
+  count       = var.enable_gcp ? 1 : 0
+  name_prefix = "${var.name}-gcp-credentials-"
+  description = "Google service-account JSON for Cloud Run pools (put the key JSON here after deploying)."
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
+  #checkov:skip=CKV2_AWS_57:Holds a credential issued by Google; rotate it in Google Cloud and update the value.
+}
+
+resource "aws_secretsmanager_secret" "azure_credentials_secret" {
+  count       = var.enable_azure ? 1 : 0
+  name_prefix = "${var.name}-azure-credentials-"
+  description = "Azure service principal (tenant_id, client_id, client_secret) as JSON for ACI pools."
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
+  #checkov:skip=CKV2_AWS_57:Holds a credential issued by Azure; rotate it in Azure and update the value.
+}
+
+resource "aws_secretsmanager_secret" "modal_token_secret" {
+  count       = var.enable_modal ? 1 : 0
+  name_prefix = "${var.name}-modal-token-"
+  description = "Modal token (token_id, token_secret) as JSON for modal:push pools."
+  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
+  #checkov:skip=CKV2_AWS_57:Holds a credential issued by Modal; rotate it in Modal and update the value.
+}
+
+# ------------------------------------------------------------------ queues
+
+resource "aws_sqs_queue" "dispatch_dead_letter_queue" {
+  name_prefix               = "${var.name}-dispatch-dlq-"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "dispatch_queue" {
+  name_prefix                = "${var.name}-dispatch-"
+  visibility_timeout_seconds = 360
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dispatch_dead_letter_queue.arn
+    maxReceiveCount     = var.dispatch_max_receive_count
+  })
+}
+
+resource "aws_sqs_queue" "dispatch_queue_gcp" {
+  count                      = var.enable_gcp ? 1 : 0
+  name_prefix                = "${var.name}-dispatch-gcp-"
+  visibility_timeout_seconds = 360
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dispatch_dead_letter_queue.arn
+    maxReceiveCount     = var.dispatch_max_receive_count
+  })
+}
+
+resource "aws_sqs_queue" "dispatch_queue_azure" {
+  count                      = var.enable_azure ? 1 : 0
+  name_prefix                = "${var.name}-dispatch-azure-"
+  visibility_timeout_seconds = 360
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dispatch_dead_letter_queue.arn
+    maxReceiveCount     = var.dispatch_max_receive_count
+  })
+}
+
+resource "aws_sqs_queue" "dispatch_queue_modal" {
+  count                      = var.enable_modal ? 1 : 0
+  name_prefix                = "${var.name}-dispatch-modal-"
+  visibility_timeout_seconds = 360
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dispatch_dead_letter_queue.arn
+    maxReceiveCount     = var.dispatch_max_receive_count
+  })
+}
+
+resource "aws_sqs_queue" "tick_dead_letter_queue" {
+  name_prefix               = "${var.name}-tick-dlq-"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+# ------------------------------------------------------------------ managed pools
+
+resource "aws_ecs_cluster" "managed_cluster" {
+  name = "${var.name}-managed"
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "managed_cluster" {
+  cluster_name       = aws_ecs_cluster.managed_cluster.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+resource "aws_iam_role" "managed_task_execution_role" {
+  name_prefix = "${var.name}-task-exec-"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "ecs-tasks.amazonaws.com" }, Action = "sts:AssumeRole" }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "managed_task_execution_role" {
+  role       = aws_iam_role.managed_task_execution_role.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_cloudwatch_log_group" "managed_task_log_group" {
+  name_prefix       = "/${var.name}/managed-tasks-"
+  retention_in_days = var.log_retention_days
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs' default encryption; a customer-managed KMS key is the user's choice.
+  #checkov:skip=CKV_AWS_338:Retention is the user's choice (log_retention_days); a year's minimum is not imposed.
+}

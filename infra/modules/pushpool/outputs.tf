@@ -1,0 +1,26 @@
+# The same outputs as template.yaml.
+
+output "api_url" {
+  description = "Base URL of the pushpool API (use it with `pushpool config set api-url`)."
+  value       = "${aws_apigatewayv2_api.http_api.api_endpoint}/api"
+}
+
+output "admin_token_secret_arn" {
+  description = "Secret holding the admin token (aws secretsmanager get-secret-value --secret-id ...)."
+  value       = aws_secretsmanager_secret.admin_token_secret.arn
+}
+
+output "table_name" {
+  description = "The DynamoDB table."
+  value       = aws_dynamodb_table.table.name
+}
+
+output "dispatch_queue_url" {
+  description = "The dispatch queue of ECS push and managed pools."
+  value       = aws_sqs_queue.dispatch_queue.url
+}
+
+output "managed_cluster_arn" {
+  description = "ECS cluster that runs `managed` pools."
+  value       = aws_ecs_cluster.managed_cluster.arn
+}

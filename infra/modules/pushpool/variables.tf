@@ -1,0 +1,83 @@
+# Each variable mirrors a parameter of template.yaml (ManagedSubnetIds -> managed_subnet_ids, ...);
+# tests/deploy/test_terraform.py holds the two lists to each other.
+
+variable "name" {
+  description = "Prefix for every resource name."
+  type        = string
+  default     = "pushpool"
+}
+
+variable "artifacts_dir" {
+  description = "Folder holding code.zip and the gcp/azure/modal layer zips built by scripts/build_lambdas.py."
+  type        = string
+}
+
+variable "managed_subnet_ids" {
+  description = "Subnets for tasks of `managed` pools (awsvpc). Empty disables managed pools."
+  type        = list(string)
+  default     = []
+}
+
+variable "managed_security_group_ids" {
+  description = "Security groups for tasks of `managed` pools."
+  type        = list(string)
+  default     = []
+}
+
+variable "ecs_cluster_arns" {
+  description = "ARNs of your own ECS clusters that ecs:push pools may run tasks on (the managed cluster is always allowed)."
+  type        = list(string)
+  default     = []
+}
+
+variable "pass_role_arns" {
+  description = "Task and execution roles pools may declare; the dispatcher may pass only these (and the managed execution role) to ECS."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_gcp" {
+  description = "Deploy the Cloud Run dispatch function, its queue and the GCP credentials secret."
+  type        = bool
+  default     = false
+}
+
+variable "enable_azure" {
+  description = "Deploy the Azure Container Instances dispatch function, its queue and the Azure credentials secret."
+  type        = bool
+  default     = false
+}
+
+variable "enable_modal" {
+  description = "Deploy the Modal dispatch function, its queue and the Modal token secret."
+  type        = bool
+  default     = false
+}
+
+variable "dispatch_max_concurrency" {
+  description = "Most concurrent dispatch invocations per queue (SQS event source maximum concurrency)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.dispatch_max_concurrency >= 2 && var.dispatch_max_concurrency <= 1000
+    error_message = "dispatch_max_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "dispatch_max_receive_count" {
+  description = "Deliveries of a dispatch message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "run_retention_days" {
+  description = "Days finished flow runs are kept before DynamoDB's TTL removes them."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch keeps function, API and managed-task logs."
+  type        = number
+  default     = 30
+}

@@ -1,0 +1,108 @@
+"""infra/ parses, uses every variable it declares, mirrors the SAM template's
+parameters, and creates the same resources (kind and name) as the translated
+SAM template."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from tests.deploy.conftest import ALL_FEATURES, INFRA
+
+MODULE = INFRA / "modules" / "pushpool"
+
+# CloudFormation type -> Terraform type, for resources both sides declare.
+KIND = {
+    "AWS::ApiGatewayV2::Api": "aws_apigatewayv2_api",
+    "AWS::ApiGatewayV2::Stage": "aws_apigatewayv2_stage",
+    "AWS::DynamoDB::Table": "aws_dynamodb_table",
+    "AWS::ECS::Cluster": "aws_ecs_cluster",
+    "AWS::Events::Rule": "aws_cloudwatch_event_rule",
+    "AWS::IAM::Role": "aws_iam_role",
+    "AWS::Lambda::EventSourceMapping": "aws_lambda_event_source_mapping",
+    "AWS::Lambda::Function": "aws_lambda_function",
+    "AWS::Lambda::LayerVersion": "aws_lambda_layer_version",
+    "AWS::Lambda::Permission": "aws_lambda_permission",
+    "AWS::Logs::LogGroup": "aws_cloudwatch_log_group",
+    "AWS::SQS::Queue": "aws_sqs_queue",
+    "AWS::Scheduler::Schedule": "aws_scheduler_schedule",
+    "AWS::SecretsManager::Secret": "aws_secretsmanager_secret",
+}
+
+# Terraform resources that CloudFormation folds into a property of another
+# resource (so they have no counterpart in the list above).
+FOLDED_INTO_PROPERTIES = {
+    "aws_apigatewayv2_integration": "the HttpApi event's integration",
+    "aws_apigatewayv2_route": "the HttpApi event's route",
+    "aws_cloudwatch_event_target": "AWS::Events::Rule Targets",
+    "aws_ecs_cluster_capacity_providers": "AWS::ECS::Cluster CapacityProviders",
+    "aws_iam_role_policy": "AWS::IAM::Role Policies",
+    "aws_iam_role_policy_attachment": "AWS::IAM::Role ManagedPolicyArns",
+    "aws_secretsmanager_secret_version": "AWS::SecretsManager::Secret GenerateSecretString",
+    "random_password": "AWS::SecretsManager::Secret GenerateSecretString",
+}
+
+
+def snake(name: str) -> str:
+    # SAM suffixes layer logical ids with a content hash; the name is what precedes it.
+    name = re.sub(r"[0-9a-f]{10}$", "", name)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def label(raw: str) -> str:
+    """python-hcl2 keeps the quotes of block labels."""
+    return raw.strip('"')
+
+
+def parsed(folder: Path) -> list[dict[str, Any]]:
+    return [hcl2.load(path.open()) for path in sorted(folder.rglob("*.tf"))]
+
+
+def terraform_resources() -> set[tuple[str, str]]:
+    found = set()
+    for document in parsed(MODULE):
+        for block in document.get("resource", []):
+            for kind, named in block.items():
+                for name in named:
+                    found.add((label(kind), label(name)))
+    return found
+
+
+def test_every_terraform_file_parses():
+    documents = parsed(INFRA)
+    assert len(documents) >= 7
+
+
+def test_every_declared_variable_is_used():
+    for folder in (MODULE, INFRA / "examples" / "basic"):
+        text = "\n".join(p.read_text() for p in folder.glob("*.tf"))
+        declared = {label(n) for d in parsed(folder) for v in d.get("variable", []) for n in v}
+        unused = {name for name in declared if f"var.{name}" not in text}
+        assert declared and not unused, f"{folder}: unused variables {sorted(unused)}"
+
+
+def test_variables_mirror_the_sam_parameters(sam_template):
+    declared = {label(n) for d in parsed(MODULE) for v in d.get("variable", []) for n in v}
+    parameters = {snake(p) for p in sam_template["Parameters"]}
+    terraform_only = {"name", "artifacts_dir"}  # SAM takes these from the stack and `sam package`
+    assert declared - terraform_only == parameters
+
+
+def test_terraform_creates_the_same_resources_as_the_sam_template(translate):
+    cloudformation = {
+        (KIND[resource["Type"]], snake(name))
+        for name, resource in translate(ALL_FEATURES)["Resources"].items()
+    }
+    terraform = {
+        (kind, name) for kind, name in terraform_resources() if kind not in FOLDED_INTO_PROPERTIES
+    }
+    assert sorted(cloudformation - terraform) == []
+    assert sorted(terraform - cloudformation) == []
+
+
+def test_outputs_match(sam_template):
+    outputs = {label(n) for d in parsed(MODULE) for o in d.get("output", []) for n in o}
+    assert outputs == {snake(o) for o in sam_template["Outputs"]}
