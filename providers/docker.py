@@ -19,16 +19,17 @@ Lambda that imports ``providers.registry`` does not load it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
-import shlex
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
+from providers.shared import TerminalMemo, command_list, flag, retryable_http_status, string_map
 
 RUN_LABEL = "pushpool.io/flow-run-id"
 ATTEMPT_LABEL = "pushpool.io/attempt"
@@ -54,18 +55,8 @@ class DockerRequest:
 
     def as_json(self) -> dict[str, Any]:
         """The request with the registry password masked (for golden files and dry runs)."""
-        registry = None if self.registry is None else {**self.registry, "password": "***"}
-        return {
-            "name": self.name,
-            "image": self.image,
-            "pull_policy": self.pull_policy,
-            "create": self.create,
-            "networks": list(self.networks),
-            "registry": registry,
-            "stream_output": self.stream_output,
-            "auto_remove": self.auto_remove,
-            "prefix": self.prefix,
-        }
+        masked = None if self.registry is None else {**self.registry, "password": "***"}
+        return {**asdict(self), "networks": list(self.networks), "registry": masked}
 
 
 def container_name(job: Job) -> str:
@@ -91,17 +82,15 @@ def build_request(job: Job) -> DockerRequest:
             f"image_pull_policy {pull_policy!r} is not one of {', '.join(PULL_POLICIES)}",
             retryable=False,
         )
-    auto_remove = bool(config.get("auto_remove"))
-    labels = {str(k): str(v) for k, v in (config.get("labels") or {}).items() if v is not None}
+    auto_remove = flag(config.get("auto_remove"))
+    labels = string_map(config.get("labels"), what="labels")
     labels |= {RUN_LABEL: job.run_id, ATTEMPT_LABEL: str(job.attempt)}
     if auto_remove:
         labels[AUTO_REMOVE_LABEL] = "true"
     networks = tuple(str(n) for n in config.get("networks") or ())
     ours: dict[str, Any] = {
-        "command": _command(config.get("command")),
-        "environment": {
-            str(k): _text(v) for k, v in (config.get("env") or {}).items() if v is not None
-        },
+        "command": command_list(config.get("command")) or None,
+        "environment": string_map(config.get("env"), what="env"),
         "labels": labels,
         "volumes": [str(v) for v in config.get("volumes") or ()],
         "detach": True,
@@ -122,24 +111,10 @@ def build_request(job: Job) -> DockerRequest:
         create=create,
         networks=networks,
         registry=_registry(config.get("registry_credentials")),
-        stream_output=bool(config.get("stream_output", True)),
+        stream_output=flag(config.get("stream_output", True)),
         auto_remove=auto_remove,
         prefix=f"[{config.get('name') or job.run_name}] ",
     )
-
-
-def _command(command: object) -> list[str] | None:
-    if isinstance(command, str):
-        return shlex.split(command) or None
-    if isinstance(command, list | tuple):
-        return [_text(part) for part in command] or None
-    return None
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _registry(credentials: object) -> dict[str, Any] | None:
@@ -173,13 +148,14 @@ class DockerProvider:
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         output: TextIO | None = None,
     ) -> None:
+        importlib.import_module("docker")  # a missing extra fails at load, with the registry's hint
         self._client = client
         self._base_url = base_url
         self._timeout = timeout
         self._grace = grace_seconds
         self._output = output
         self._lock = threading.Lock()
-        self._final: dict[str, InfraStatus] = {}
+        self._final = TerminalMemo()
         self._cancelled: set[str] = set()
         self._streaming: set[str] = set()
         self._logged_in: set[str] = set()
@@ -340,8 +316,7 @@ class DockerProvider:
         labels = (attrs.get("Config") or {}).get("Labels") or {}
         if labels.get(AUTO_REMOVE_LABEL) == "true" and not self._remove(infra_id):
             return status  # removal failed: keep asking, so the next call retries it
-        self._final[infra_id] = status
-        return status
+        return self._final.remember(infra_id, status)
 
     def wait(self, infra_id: str, *, timeout: float | None = None) -> InfraStatus:
         """Block until the container stops (Docker's wait), then report its status."""
@@ -374,13 +349,15 @@ class DockerProvider:
                 self.client.api.kill(infra_id)
 
     def _remove(self, infra_id: str) -> bool:
+        """Remove a finished container; False if Docker could not (the next status retries)."""
         errors = _docker_errors()
 
         try:
-            self.client.api.remove_container(infra_id)
+            with _translated(f"remove container {infra_id[:12]}", let_through=(errors.NotFound,)):
+                self.client.api.remove_container(infra_id)
         except errors.NotFound:
             return True  # someone (Docker's own AutoRemove) was first
-        except Exception:
+        except InfrastructureError:
             return False
         return True
 
@@ -432,28 +409,17 @@ def _translated(
     except let_through:
         raise
     except errors.APIError as exc:
-        code = exc.status_code or 0
-        retryable = code == 429 or code >= 500
         raise InfrastructureError(
-            f"docker: {action} failed ({code}): {exc.explanation or exc}", retryable=retryable
+            f"docker: {action} failed ({exc.status_code}): {exc.explanation or exc}",
+            retryable=retryable_http_status(exc.status_code),
         ) from exc
     except (errors.DockerException, requests.exceptions.RequestException) as exc:
         raise InfrastructureError(f"docker: {action} failed: {exc}", retryable=True) from exc
 
 
-def make_provider(
-    *,
-    client: Any = None,
-    base_url: str | None = None,
-    timeout: int = 60,
-    grace_seconds: int = DEFAULT_GRACE_SECONDS,
-    output: TextIO | None = None,
-) -> DockerProvider:
-    """The registry's entry point.  ``base_url`` None: ``DOCKER_HOST`` or the local socket."""
-    return DockerProvider(
-        client=client,
-        base_url=base_url,
-        timeout=timeout,
-        grace_seconds=grace_seconds,
-        output=output,
-    )
+def make_provider(**options: Any) -> DockerProvider:
+    """The registry's entry point (options: see ``DockerProvider``).
+
+    ``base_url`` None means ``DOCKER_HOST`` or the local socket, as the docker CLI does.
+    """
+    return DockerProvider(**options)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -34,23 +33,11 @@ from typing import Any, TextIO
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
+from providers.shared import command_list, flag, string_map
 
 INHERITED_ENV: tuple[str, ...] = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "SYSTEMROOT",  # Windows needs it to start anything
-    "VIRTUAL_ENV",
+    *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV"),
+    *("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT"),  # SYSTEMROOT: Windows
 )
 """Variables of the worker's environment a child inherits (when set)."""
 
@@ -83,51 +70,28 @@ class ProcessRequest:
 def build_request(job: Job) -> ProcessRequest:
     """The child to start for ``job``'s rendered configuration (pure)."""
     config = job.configuration
-    argv = _argv(config.get("command"))
-    env = {str(k): _text(v) for k, v in (config.get("env") or {}).items() if v is not None}
-    working_dir = config.get("working_dir") or None
-    return ProcessRequest(
-        argv=argv,
-        env=env,
-        working_dir=str(working_dir) if working_dir is not None else None,
-        stream_output=_flag(config.get("stream_output"), default=True),
-        prefix=f"[{config.get('name') or job.run_name}] ",
-    )
-
-
-def _argv(command: object) -> tuple[str, ...]:
-    if isinstance(command, str):
-        try:
-            argv = tuple(shlex.split(command))
-        except ValueError as exc:
-            raise InfrastructureError(
-                f"command {command!r} cannot be split into arguments: {exc}", retryable=False
-            ) from exc
-    elif isinstance(command, list | tuple):
-        argv = tuple(_text(part) for part in command)
-    else:
-        argv = ()
+    try:
+        argv = tuple(command_list(config.get("command")))
+    except ValueError as exc:  # shlex: an unbalanced quote
+        raise InfrastructureError(
+            f"command {config.get('command')!r} cannot be split into arguments: {exc}",
+            retryable=False,
+        ) from exc
     if not argv:
         raise InfrastructureError(
             "a process pool job needs a command: set `command` in the deployment or the "
             "pool's job variables",
             retryable=False,
         )
-    return argv
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _flag(value: object, *, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+    working_dir = config.get("working_dir")
+    stream_output = config.get("stream_output")
+    return ProcessRequest(
+        argv=argv,
+        env=string_map(config.get("env"), what="env"),
+        working_dir=str(working_dir) if working_dir else None,
+        stream_output=True if stream_output in (None, "") else flag(stream_output),
+        prefix=f"[{config.get('name') or job.run_name}] ",
+    )
 
 
 @dataclass
@@ -207,21 +171,12 @@ class ProcessProvider:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: cancel reaches grandchildren
             )
-        except FileNotFoundError as exc:
+        except OSError as exc:
             _remove(temp_dir)
-            missing = request.argv[0] if exc.filename == request.argv[0] else cwd
+            # EAGAIN (too many processes right now) may pass; a missing program will not.
+            missing = isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError)
             raise InfrastructureError(
-                f"cannot start {request.argv[0]!r}: {missing!r} does not exist", retryable=False
-            ) from exc
-        except (PermissionError, NotADirectoryError) as exc:
-            _remove(temp_dir)
-            raise InfrastructureError(
-                f"cannot start {request.argv[0]!r}: {exc}", retryable=False
-            ) from exc
-        except OSError as exc:  # e.g. EAGAIN: too many processes right now
-            _remove(temp_dir)
-            raise InfrastructureError(
-                f"cannot start {request.argv[0]!r}: {exc}", retryable=True
+                f"cannot start {request.argv[0]!r} in {cwd}: {exc}", retryable=not missing
             ) from exc
         token = _start_token(popen.pid) or f"t{time.time_ns()}"
         return f"{popen.pid}:{token}", _Tracked(popen=popen, temp_dir=temp_dir)
@@ -281,11 +236,6 @@ class ProcessProvider:
                 reason=f"killed by signal {_signal_name(-code)}",
             )
         return InfraStatus(phase=InfraPhase.EXITED, exit_code=code, reason=_tail(tracked))
-
-    def output_tail(self, infra_id: str) -> list[str]:
-        """The last lines the child printed (kept even when not streamed)."""
-        tracked = self._tracked.get(infra_id)
-        return list(tracked.tail) if tracked else []
 
     # -- cancel ---------------------------------------------------------------
 
@@ -429,23 +379,6 @@ def _remove(path: str | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def make_provider(
-    *,
-    grace_seconds: float = DEFAULT_GRACE_SECONDS,
-    output: TextIO | None = None,
-    inherit_env: Sequence[str] = INHERITED_ENV,
-    base_env: Mapping[str, str] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    monotonic: Callable[[], float] = time.monotonic,
-    spawn: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
-) -> ProcessProvider:
-    """The registry's entry point: a provider for process pools."""
-    return ProcessProvider(
-        grace_seconds=grace_seconds,
-        output=output,
-        inherit_env=inherit_env,
-        base_env=base_env,
-        sleep=sleep,
-        monotonic=monotonic,
-        spawn=spawn,
-    )
+def make_provider(**options: Any) -> ProcessProvider:
+    """The registry's entry point (options: see ``ProcessProvider``)."""
+    return ProcessProvider(**options)

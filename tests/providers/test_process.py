@@ -173,13 +173,13 @@ def test_a_given_working_dir_is_used_and_kept(provider, tmp_path):
 
 
 def test_output_is_discarded_from_stdout_when_not_streamed_but_its_tail_is_kept(provider, output):
-    infra_id, status = run(
+    _, status = run(
         provider, {"command": py("print('quiet'); raise SystemExit(4)"), "stream_output": False}
     )
 
     assert output.getvalue() == ""
-    assert provider.output_tail(infra_id) == ["quiet"]
     assert status.exit_code == 4
+    assert status.reason == "last output:\nquiet"
 
 
 def test_a_missing_program_is_a_terminal_error_and_leaves_no_temporary_directory(provider):
@@ -273,12 +273,15 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(output):
     while "ready" not in output.getvalue() and time.monotonic() < deadline:
         time.sleep(0.02)
 
+    started = time.monotonic()
+
     provider.cancel(infra_id)
 
+    waited = time.monotonic() - started
     status = wait_terminal(provider, infra_id)
     assert status.phase is InfraPhase.CANCELLED
     assert status.exit_code == -signal.SIGKILL
-    assert sum(naps) >= 0.3  # it waited out the grace period before escalating
+    assert naps and waited >= 0.3  # it waited out the grace period before escalating
 
 
 def test_a_child_that_exits_on_sigterm_is_not_escalated(output):
