@@ -95,12 +95,17 @@ def _check_schedules(schedules: Sequence[Schedule]) -> tuple[Schedule, ...]:
 def _placement(
     ctx: Context, pool_name: str, queue_name: str | None, job_variables: JSON
 ) -> tuple[str, str, JSON]:
-    """Pool and queue names as stored, and the validated job variables."""
+    """Pool and queue names as stored, and the validated job variables.
+
+    The variables are checked before a missing queue is created, so a
+    refused request leaves no queue behind.
+    """
     pool = ctx.store.get_pool(pool_name)
-    queue = ensure_queue(ctx, pool, queue_name or DEFAULT_QUEUE_NAME)
     checked = templates.validate_job_variables(
         pool.base_job_template, job_variables, path="job_variables"
     )
+    name = clean_name(queue_name or DEFAULT_QUEUE_NAME, kind="work queue")
+    queue = ensure_queue(ctx, pool, name)
     return pool.name, queue.name, checked
 
 
@@ -115,10 +120,10 @@ def apply_deployment(ctx: Context, spec: DeploymentSpec) -> tuple[Deployment, bo
     name = clean_name(spec.name, kind="deployment")
     flow = ctx.store.get_flow(spec.flow_id)
     _check_entry(spec.entrypoint, spec.command)
+    schedules = _check_schedules(spec.schedules)
     pool_name, queue_name, variables = _placement(
         ctx, spec.work_pool_name, spec.work_queue_name, spec.job_variables
     )
-    schedules = _check_schedules(spec.schedules)
     now = ctx.clock()
     try:
         existing: Deployment | None = ctx.store.find_deployment(flow.name, name)
@@ -168,6 +173,7 @@ def update_deployment(ctx: Context, deployment_id: str, changes: DeploymentChang
         if "job_variables" in given and changes.job_variables is not None
         else current.job_variables
     )
+    schedules = _check_schedules(changes.schedules) if changes.schedules is not None else None
     pool_name, queue_name, variables = _placement(ctx, pool_name, queue_name, variables)
     update: dict[str, object] = {
         "work_pool_name": pool_name,
@@ -179,8 +185,8 @@ def update_deployment(ctx: Context, deployment_id: str, changes: DeploymentChang
     }
     if changes.parameters is not None:
         update["parameters"] = dict(changes.parameters)
-    if changes.schedules is not None:
-        update["schedules"] = _check_schedules(changes.schedules)
+    if schedules is not None:
+        update["schedules"] = schedules
     if changes.paused is not None:
         update["paused"] = changes.paused
     if "description" in given:

@@ -113,12 +113,12 @@ def create_flow_run(
         )
     deployment = ctx.store.get_deployment(deployment_id)
     pool = ctx.store.get_pool(deployment.work_pool_name)
-    queue = ensure_queue(ctx, pool, work_queue_name or deployment.work_queue_name)
     variables = templates.validate_job_variables(
         pool.base_job_template, job_variables or {}, path="job_variables"
     )
     now = ctx.clock()
     initial = _build_state(proposal, at=now)
+    queue = ensure_queue(ctx, pool, work_queue_name or deployment.work_queue_name)
     due = initial.scheduled_time or now
     if idempotency_key:
         run_id = str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{deployment.id}:{idempotency_key}"))

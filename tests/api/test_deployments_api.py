@@ -150,3 +150,18 @@ def test_entrypoint_and_command_are_exclusive(env: Env):
         "command": "x",
     }
     assert env.http.post("/deployments/", json=body).status_code == 422
+
+
+def test_a_refused_deployment_or_run_creates_no_queue(env: Env):
+    make_pool(env.http, "p", base_job_template=RESTRICTED)
+    fid = flow_id(env)
+    body = {"name": "d", "flow_id": fid, "work_pool_name": "p", "work_queue_name": "new"}
+    assert env.http.post("/deployments/", json={**body, "job_variables": {"gpu": 1}}).status_code == 422
+    bad_schedule = {"schedules": [{"schedule": {"cron": "nope"}}]}
+    assert env.http.post("/deployments/", json={**body, **bad_schedule}).status_code == 422
+    deployment = ok(env.http.post("/deployments/", json={**body, "work_queue_name": None}), 201)
+    path = f"/deployments/{deployment['id']}/create_flow_run"
+    refused = env.http.post(path, json={"work_queue_name": "adhoc", "job_variables": {"cpu": 99}})
+    assert refused.status_code == 422
+    queues = ok(env.http.post("/work_pools/p/queues/filter", json={}))
+    assert [q["name"] for q in queues] == ["default"]
