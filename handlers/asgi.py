@@ -34,8 +34,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-def to_event(scope: Scope, body: bytes) -> dict[str, Any]:
-    """The API Gateway v2 event for one ASGI HTTP request."""
+def _headers(scope: Scope) -> tuple[dict[str, str], list[str]]:
+    """Headers as API Gateway passes them: lower-case, repeats comma-joined,
+    cookies apart."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for raw_name, raw_value in scope.get("headers", []):
@@ -44,6 +45,12 @@ def to_event(scope: Scope, body: bytes) -> dict[str, Any]:
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers, cookies
+
+
+def to_event(scope: Scope, body: bytes) -> dict[str, Any]:
+    """The API Gateway v2 event for one ASGI HTTP request."""
+    headers, cookies = _headers(scope)
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
     query = scope.get("query_string", b"").decode("latin-1")

@@ -88,6 +88,24 @@ def _build_state(proposal: StateProposal, *, at: datetime) -> State:
         raise InvalidInput(str(exc), path="state.name") from exc
 
 
+def _run_id(ctx: Context, deployment_id: str, idempotency_key: str | None) -> str:
+    """A new id, or the one the same key produced before (so a retry finds it)."""
+    if idempotency_key:
+        return str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{deployment_id}:{idempotency_key}"))
+    return ctx.ids()
+
+
+def _check_proposal(state: StateProposal | None) -> StateProposal:
+    proposal = state or StateProposal(type=StateType.SCHEDULED)
+    if proposal.type is not StateType.SCHEDULED:
+        raise InvalidInput(
+            f"runs are created SCHEDULED (got {proposal.type}); "
+            "set state.type to SCHEDULED with state_details.scheduled_time",
+            path="state.type",
+        )
+    return proposal
+
+
 def create_flow_run(
     ctx: Context,
     deployment_id: str,
@@ -104,13 +122,7 @@ def create_flow_run(
     The same ``idempotency_key`` for the same deployment returns the run
     created the first time instead of a second one.
     """
-    proposal = state or StateProposal(type=StateType.SCHEDULED)
-    if proposal.type is not StateType.SCHEDULED:
-        raise InvalidInput(
-            f"runs are created SCHEDULED (got {proposal.type}); "
-            "set state.type to SCHEDULED with state_details.scheduled_time",
-            path="state.type",
-        )
+    proposal = _check_proposal(state)
     deployment = ctx.store.get_deployment(deployment_id)
     pool = ctx.store.get_pool(deployment.work_pool_name)
     variables = templates.validate_job_variables(
@@ -120,10 +132,7 @@ def create_flow_run(
     initial = _build_state(proposal, at=now)
     queue = ensure_queue(ctx, pool, work_queue_name or deployment.work_queue_name)
     due = initial.scheduled_time or now
-    if idempotency_key:
-        run_id = str(uuid.uuid5(_RUN_ID_NAMESPACE, f"{deployment.id}:{idempotency_key}"))
-    else:
-        run_id = ctx.ids()
+    run_id = _run_id(ctx, deployment.id, idempotency_key)
     run = FlowRun(
         id=run_id,
         name=(name or "").strip() or run_name(run_id),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from handlers.bootstrap import Settings, new_id, utc_now
 from handlers.client import Client
 from handlers.demo.scenario import DEPLOYMENT, FLOW, POOL, Scenario, Summary, summarise
 from handlers.demo.view import Tracker, live_view, print_summary
-from handlers.server import BackgroundServer, build
+from handlers.server import BackgroundServer, Stack, build
 
 
 def set_up(api: Client, scenario: Scenario) -> list[dict[str, Any]]:
@@ -81,6 +83,28 @@ def _watch(
             screen.update(view, refresh=live)
 
 
+@contextmanager
+def embedded_stack(workdir: Path) -> Iterator[Stack]:
+    """API (with tokens), loops and a process worker on a SQLite file in ``workdir``."""
+    store_url = f"sqlite:///{workdir / 'demo.db'}"
+    stack = build(
+        port=0,
+        store_url=store_url,
+        auth=True,
+        with_worker=True,
+        tick_seconds=1.0,
+        settings=Settings(store_url=store_url),
+    )
+    server = BackgroundServer(stack.container, stack.sock)
+    server.start()
+    stack.loops.start()
+    try:
+        yield stack
+    finally:
+        stack.loops.stop()
+        server.stop()
+
+
 def run_demo(
     scenario: Scenario | None = None,
     *,
@@ -92,43 +116,23 @@ def run_demo(
     """Run the scenario on a fresh embedded stack; return what happened."""
     scenario = scenario or Scenario()
     console = console or Console()
-    with tempfile.TemporaryDirectory(prefix="pushpool-demo-") as tmp:
-        base = Path(workdir or tmp)
-        store_url = f"sqlite:///{base / 'demo.db'}"
-        stack = build(
-            port=0,
-            store_url=store_url,
-            auth=True,
-            with_worker=True,
-            tick_seconds=1.0,
-            settings=Settings(store_url=store_url),
-        )
-        server = BackgroundServer(stack.container, stack.sock)
-        server.start()
-        stack.loops.start()
+    with (
+        tempfile.TemporaryDirectory(prefix="pushpool-demo-") as tmp,
+        embedded_stack(Path(workdir or tmp)) as stack,
+    ):
         store = stack.container.store
-        try:
-            admin = create_token(
-                store,
-                scope="admin",
-                secret=secrets.token_urlsafe(32),
-                token_id=new_id(),
-                now=utc_now(),
+        admin = create_token(
+            store, scope="admin", secret=secrets.token_urlsafe(32), token_id=new_id(), now=utc_now()
+        )
+        with Client(stack.url, api_key=admin) as api:
+            set_up(api, scenario)
+            released_at = utc_now()
+            api.update_pool(POOL, is_paused=False)
+            console.print(
+                f"[bold]pushpool demo[/bold]: API at {stack.url}; {scenario.runs} runs queued "
+                "in a paused pool, now resumed."
             )
-            with Client(stack.url, api_key=admin) as api:
-                set_up(api, scenario)
-                released_at = utc_now()
-                api.update_pool(POOL, is_paused=False)
-                console.print(
-                    f"[bold]pushpool demo[/bold]: API at {stack.url}; {scenario.runs} runs queued "
-                    f"in a paused pool, now resumed."
-                )
-                _watch(api, scenario, console, live=live, timeout=timeout)
-            summary = summarise(
-                store, scenario, pool_name=POOL, released_at=released_at, now=utc_now()
-            )
-        finally:
-            stack.loops.stop()
-            server.stop()
+            _watch(api, scenario, console, live=live, timeout=timeout)
+        summary = summarise(store, scenario, pool_name=POOL, released_at=released_at, now=utc_now())
     print_summary(console, summary)
     return summary

@@ -122,14 +122,12 @@ def _max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
     return best
 
 
-def summarise(
-    store: Store, scenario: Scenario, *, pool_name: str, released_at: datetime, now: datetime
-) -> Summary:
-    """What happened to the pool's runs, from the store's state histories."""
-    pool = store.get_pool(pool_name)
-    runs = store.list_runs(pool_id=pool.id, limit=10_000)
-    # One dispatcher pass claims with one timestamp, in the waterfall's order:
-    # (queue priority, scheduled time, run id) breaks the tie the same way.
+def _claim_order(runs: list[FlowRun], scenario: Scenario) -> dict[str, int]:
+    """Each claimed run's 1-based position in the order of claims.
+
+    One dispatcher pass claims with one timestamp, in the waterfall's order:
+    (queue priority, scheduled time, run id) breaks the tie the same way.
+    """
     priority = {q.name: q.priority for q in scenario.queues}
     claimed = sorted(
         ((c, r) for r in runs if (c := _claimed_at(r)) is not None),
@@ -140,49 +138,56 @@ def summarise(
             p[1].id,
         ),
     )
-    position = {run.id: index for index, (_, run) in enumerate(claimed, start=1)}
-    outcomes = []
-    intervals: dict[str, list[tuple[datetime, datetime]]] = {}
-    for run in sorted(runs, key=lambda r: (r.created, r.id)):
-        claimed_at = _claimed_at(run)
-        ended = run.state.timestamp if run.state.is_terminal else None
-        if claimed_at is not None:
-            intervals.setdefault(run.work_queue_name, []).append((claimed_at, ended or now))
-        outcomes.append(
-            Outcome(
-                id=run.id,
-                name=run.name,
-                queue=run.work_queue_name,
-                admitted=position.get(run.id),
-                claimed_at=claimed_at,
-                ended_at=ended,
-                end_state=run.state.type.value,
-                wait_seconds=(claimed_at - released_at).total_seconds() if claimed_at else None,
-            )
-        )
-    queues = []
-    for spec in scenario.queues:
-        waits = [
-            o.wait_seconds for o in outcomes if o.queue == spec.name and o.wait_seconds is not None
-        ]
-        queues.append(
-            QueueUse(
-                name=spec.name,
-                priority=spec.priority,
-                limit=spec.limit,
-                max_in_use=_max_overlap(intervals.get(spec.name, [])),
-                runs=sum(1 for o in outcomes if o.queue == spec.name),
-                mean_wait=sum(waits) / len(waits) if waits else 0.0,
-                max_wait=max(waits, default=0.0),
-            )
-        )
-    every = [i for spans in intervals.values() for i in spans]
+    return {run.id: index for index, (_, run) in enumerate(claimed, start=1)}
+
+
+def _outcome(run: FlowRun, position: int | None, released_at: datetime) -> Outcome:
+    claimed_at = _claimed_at(run)
+    return Outcome(
+        id=run.id,
+        name=run.name,
+        queue=run.work_queue_name,
+        admitted=position,
+        claimed_at=claimed_at,
+        ended_at=run.state.timestamp if run.state.is_terminal else None,
+        end_state=run.state.type.value,
+        wait_seconds=(claimed_at - released_at).total_seconds() if claimed_at else None,
+    )
+
+
+def _queue_use(spec: QueueSpec, outcomes: list[Outcome], now: datetime) -> QueueUse:
+    mine = [o for o in outcomes if o.queue == spec.name]
+    waits = [o.wait_seconds for o in mine if o.wait_seconds is not None]
+    return QueueUse(
+        name=spec.name,
+        priority=spec.priority,
+        limit=spec.limit,
+        max_in_use=_max_overlap(_held(mine, now)),
+        runs=len(mine),
+        mean_wait=sum(waits) / len(waits) if waits else 0.0,
+        max_wait=max(waits, default=0.0),
+    )
+
+
+def _held(outcomes: list[Outcome], now: datetime) -> list[tuple[datetime, datetime]]:
+    """When each claimed run held its slots: from its claim to its end (or now)."""
+    return [(o.claimed_at, o.ended_at or now) for o in outcomes if o.claimed_at is not None]
+
+
+def summarise(
+    store: Store, scenario: Scenario, *, pool_name: str, released_at: datetime, now: datetime
+) -> Summary:
+    """What happened to the pool's runs, from the store's state histories."""
+    pool = store.get_pool(pool_name)
+    runs = sorted(store.list_runs(pool_id=pool.id, limit=10_000), key=lambda r: (r.created, r.id))
+    position = _claim_order(runs, scenario)
+    outcomes = [_outcome(run, position.get(run.id), released_at) for run in runs]
     terminal = all(StateType(o.end_state) in TERMINAL for o in outcomes)
     return Summary(
         outcomes=outcomes,
-        queues=queues,
+        queues=[_queue_use(spec, outcomes, now) for spec in scenario.queues],
         pool_limit=scenario.pool_limit,
-        pool_max_in_use=_max_overlap(every),
+        pool_max_in_use=_max_overlap(_held(outcomes, now)),
         seconds=(now - released_at).total_seconds(),
         finished=terminal and len(outcomes) == scenario.runs,
         end_states=dict(Counter(o.end_state for o in outcomes)),

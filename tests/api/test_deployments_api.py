@@ -156,7 +156,10 @@ def test_a_refused_deployment_or_run_creates_no_queue(env: Env):
     make_pool(env.http, "p", base_job_template=RESTRICTED)
     fid = flow_id(env)
     body = {"name": "d", "flow_id": fid, "work_pool_name": "p", "work_queue_name": "new"}
-    assert env.http.post("/deployments/", json={**body, "job_variables": {"gpu": 1}}).status_code == 422
+    assert (
+        env.http.post("/deployments/", json={**body, "job_variables": {"gpu": 1}}).status_code
+        == 422
+    )
     bad_schedule = {"schedules": [{"schedule": {"cron": "nope"}}]}
     assert env.http.post("/deployments/", json={**body, **bad_schedule}).status_code == 422
     deployment = ok(env.http.post("/deployments/", json={**body, "work_queue_name": None}), 201)

@@ -150,3 +150,42 @@ def test_garbage_bytes_and_odd_paths_never_crash(env: Env):
             assert raw.get(path).status_code in (404, 422), path
     finally:
         raw.close()
+
+
+class Failing:
+    """A store whose every pool listing fails the way ``error`` does."""
+
+    def __init__(self, store: object, error: Exception) -> None:
+        self._store, self._error = store, error
+
+    def list_pools(self) -> object:
+        raise self._error
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_a_throttled_store_answers_503_and_says_a_retry_helps(env: Env):
+    from core.errors import Transient
+    from handlers.bootstrap import bootstrap
+
+    flaky = Failing(env.store, Transient("DynamoDB is throttling; retry with back-off"))
+    env.api.use(bootstrap(store=flaky, settings=env.container.settings))  # type: ignore[arg-type]
+    response = env.http.post("/work_pools/filter", json={})
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "DynamoDB is throttling; retry with back-off",
+        "retryable": True,
+    }
+
+
+def test_a_bug_answers_a_plain_500_that_leaks_nothing(env: Env, caplog):
+    from handlers.bootstrap import bootstrap
+
+    broken = Failing(env.store, RuntimeError("secret internals at /srv/x"))
+    env.api.use(bootstrap(store=broken, settings=env.container.settings))  # type: ignore[arg-type]
+    response = env.http.post("/work_pools/filter", json={})
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert "server log" in response.json()["detail"]
+    assert "secret internals" in caplog.text
