@@ -168,10 +168,14 @@ def serve(
     if announce:
         print(f"pushpool API at {stack.url} (Swagger UI: {stack.url}/docs)", flush=True)
         print(f"store: {settings.store_url}", flush=True)
-        print(
-            "auth: bearer tokens required" if auth else "auth: off (loopback only)",
-            flush=True,
-        )
+        if auth:
+            print(
+                "auth: bearer tokens required; create one with "
+                f"'pushpool token create --scope admin --store {settings.store_url}'",
+                flush=True,
+            )
+        else:
+            print("auth: off (loopback only)", flush=True)
         if with_worker:
             print("process pools: served by this process (--with-worker)", flush=True)
     config = uvicorn.Config(
