@@ -39,6 +39,7 @@ from handlers.bootstrap import Container
 log = logging.getLogger("pushpool.local")
 
 LOCAL_WORKER = f"local-{socket.gethostname()}"
+HEARTBEAT_SECONDS = 30
 
 
 class LocalTrigger:
@@ -118,6 +119,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._failures: dict[str, int] = {}
+        self._beats: dict[str, float] = {}
         self._warned: dict[str, tuple[str, float]] = {}
         self.dispatcher = Dispatcher(
             store=container.store,
@@ -235,8 +237,10 @@ class LocalStack:
         now = self.container.clock()
         for pool in pools:
             try:
-                if pool.type in self.types.served:
-                    store.heartbeat(pool.id, LOCAL_WORKER, at=now, interval_seconds=30)
+                if pool.type in self.types.served and self._beat_due(pool.id):
+                    store.heartbeat(
+                        pool.id, LOCAL_WORKER, at=now, interval_seconds=HEARTBEAT_SECONDS
+                    )
                 if not store.list_active(pool.id):
                     continue
                 provider = self.container.provider(pool.type)
@@ -249,6 +253,14 @@ class LocalStack:
                 continue
             if report.released_pools:
                 self.trigger.request_dispatch(pool.name)
+
+    def _beat_due(self, pool_id: str) -> bool:
+        """A heartbeat every ``HEARTBEAT_SECONDS / 3``, not on every observe pass."""
+        now = time.monotonic()
+        if now - self._beats.get(pool_id, -HEARTBEAT_SECONDS) < HEARTBEAT_SECONDS / 3:
+            return False
+        self._beats[pool_id] = now
+        return True
 
     def _served_here(self, pool: WorkPool) -> bool:
         return self.types.mode(pool.type) is not PoolMode.PULL
