@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 # Command modules register themselves on the groups in ``app``; one import each.
-import handlers.cli.templates  # noqa: F401
-from handlers.cli import store as _store  # noqa: F401 - registers `store init`
+import handlers.cli.common
+import handlers.cli.demo
+import handlers.cli.deployments
+import handlers.cli.flow_runs
+import handlers.cli.server
+import handlers.cli.store
+import handlers.cli.templates
+import handlers.cli.tokens
+import handlers.cli.work_pools
+import handlers.cli.work_queues  # noqa: F401
 from handlers.cli.app import app
 
 

@@ -1,0 +1,217 @@
+"""The resolver, its error mapping, authentication, and the Lambda entry point.
+
+Every answer that is not a success is JSON ``{"detail": ...}`` saying what to
+fix, with the status the project's errors carry (``core.errors``).  Anything
+else that escapes a route is a bug: it is logged with its traceback and
+answered with a plain 500 that leaks nothing.
+
+Powertools keeps the current event in a class attribute, so one resolver
+serves one request at a time: ``handle`` holds a lock while resolving.  That
+costs nothing on Lambda (one request per instance) and keeps the local
+server correct; the store's conditional writes, not this lock, are what keep
+limits safe across processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from pydantic import ValidationError
+
+from core.errors import InvalidInput, PushpoolError, Unauthorized
+from core.services.auth import ANONYMOUS_ADMIN, Principal, authenticate
+from handlers.api.request import request_scope
+from handlers.api.routes import (
+    deployments,
+    flow_runs,
+    scheduled,
+    tokens,
+    work_pools,
+    work_queues,
+    workers,
+)
+from handlers.bootstrap import Container, bootstrap
+
+log = logging.getLogger("pushpool.api")
+
+PREFIX = "/api"
+PUBLIC = {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/openapi.json")}
+TITLE = "pushpool"
+DESCRIPTION = (
+    "Work pools, work queues, deployments and flow runs, shaped like Prefect's REST API. "
+    "Every route but /api/health needs 'Authorization: Bearer <token>'."
+)
+
+resolver = APIGatewayHttpResolver(enable_validation=True)
+_lock = threading.Lock()
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, default=str),
+        headers=headers,
+    )
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        return "the request body is not valid JSON"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field; remove it"
+    if kind == "missing" and where == "body":
+        return "a JSON request body is required"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in e.items() if k in {"loc", "msg", "type"}}
+        for e in exc.errors()  # type: ignore[union-attr]
+    ]
+
+
+@resolver.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[Any]:
+    errors = _errors(exc)
+    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid request"
+    return _json(422, {"detail": detail, "errors": errors})
+
+
+@resolver.exception_handler(ValidationError)
+def _invalid_value(exc: ValidationError) -> Response[Any]:
+    errors = _errors(exc)
+    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid value"
+    return _json(422, {"detail": detail, "errors": errors})
+
+
+@resolver.exception_handler(PushpoolError)
+def _domain_error(exc: PushpoolError) -> Response[Any]:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    body: dict[str, Any] = {"detail": exc.detail}
+    if exc.retryable:
+        body["retryable"] = True
+    return _json(exc.status, body, headers)
+
+
+@resolver.exception_handler(Exception)
+def _bug(exc: Exception) -> Response[Any]:
+    log.exception("unhandled error in the API", exc_info=exc)
+    return _json(500, {"detail": "internal error; the server log has the details"})
+
+
+@resolver.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    event = resolver.current_event
+    return _json(404, {"detail": f"no route {event.http_method} {event.path}; see /api/docs"})
+
+
+@resolver.get(f"{PREFIX}/health", summary="Health check", tags=["Root"])
+def health() -> bool:
+    return True
+
+
+@resolver.get(f"{PREFIX}/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[Any]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=resolver.get_openapi_json_schema(
+            title=TITLE,
+            version="0.1.0",
+            description=DESCRIPTION,
+            security_schemes={"bearer": HTTPBearer()},
+            security=[{"bearer": []}],
+        ),
+    )
+
+
+resolver.enable_swagger(
+    path=f"{PREFIX}/docs",
+    title=TITLE,
+    description=DESCRIPTION,
+    security_schemes={"bearer": HTTPBearer()},
+    security=[{"bearer": []}],
+)
+
+for module in (work_pools, work_queues, workers, scheduled, deployments, flow_runs, tokens):
+    resolver.include_router(module.router, prefix=PREFIX)
+
+
+def _route_of(event: dict[str, Any]) -> tuple[str, str]:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method = str(http.get("method") or event.get("httpMethod") or "GET").upper()
+    path = str(event.get("rawPath") or http.get("path") or "/")
+    return method, path.rstrip("/") or "/"
+
+
+def _principal(event: dict[str, Any], container: Container) -> Principal:
+    if not container.settings.auth or _route_of(event) in PUBLIC:
+        return ANONYMOUS_ADMIN
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    key = container.settings.run_token_key
+    return authenticate(
+        container.store,
+        headers.get("authorization"),
+        now=container.clock(),
+        signing_key=key if key is not None else _signing_key(container),
+    )
+
+
+def _signing_key(container: Container) -> bytes | None:
+    try:
+        return container.signing_key
+    except PushpoolError:
+        return None
+
+
+def _check_body(event: dict[str, Any]) -> None:
+    """Refuse a body that is not UTF-8 text before the resolver tries to read it."""
+    body = event.get("body")
+    if not body or not event.get("isBase64Encoded"):
+        return
+    try:
+        base64.b64decode(str(body), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the request body is not UTF-8 JSON") from exc
+
+
+def handle(event: dict[str, Any], context: Any = None, *, container: Container) -> dict[str, Any]:
+    """Serve one API Gateway v2 event with ``container``'s store and settings."""
+    with _lock:
+        try:
+            _check_body(event)
+            principal = _principal(event, container)
+        except PushpoolError as exc:
+            return _early_answer(exc)
+        with request_scope(container, principal):
+            return resolver.resolve(event, context)
+
+
+def _early_answer(exc: PushpoolError) -> dict[str, Any]:
+    """An error answer in API Gateway v2 form, for requests refused before routing."""
+    headers = {"Content-Type": content_types.APPLICATION_JSON}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return {
+        "statusCode": exc.status,
+        "headers": headers,
+        "body": json.dumps({"detail": exc.detail}),
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    return handle(event, context, container=bootstrap())

@@ -1,0 +1,1 @@
+"""Route modules, one per object; each exposes a Powertools ``router``."""

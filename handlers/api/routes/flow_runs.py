@@ -1,0 +1,104 @@
+"""``/flow_runs/``: read, filter, set state (the claim), report infrastructure.
+
+``set_state`` answers Prefect's ``OrchestrationResult``: 201 when the state
+was accepted, 200 with REJECT or ABORT and the reason otherwise.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from core.errors import Forbidden
+from core.services import runs as run_service
+from core.services.orchestration import SetStateStatus
+from core.states import StateType
+from handlers.api.request import caller, ctx, name, no_content, reply
+from handlers.api.schemas.runs import (
+    FlowRun,
+    FlowRunFilter,
+    FlowRunUpdate,
+    OrchestrationResult,
+    SetStateRequest,
+)
+
+router = APIGatewayHttpRouter()
+TAGS = ["Flow Runs"]
+
+
+@router.get("/flow_runs/<run_id>", summary="Read a flow run", tags=TAGS)
+def read_flow_run(run_id: str) -> FlowRun:
+    run = run_service.get_run(ctx(), name(run_id))
+    caller().require_run(run)
+    return FlowRun.of(run)
+
+
+def _filter(where: FlowRunFilter) -> run_service.RunFilter:
+    runs = where.flow_runs
+    state = runs.state if runs else None
+    pools = where.work_pools.name.any_ if where.work_pools and where.work_pools.name else None
+    principal = caller()
+    if principal.scope == "worker":
+        mine = [principal.pool_name or ""]
+        pools = [p for p in pools if p in mine] if pools is not None else mine
+    elif not principal.is_admin:
+        principal.require_admin()
+    queues = (
+        where.work_pool_queues.name.any_
+        if where.work_pool_queues and where.work_pool_queues.name
+        else None
+    )
+    if runs and runs.work_queue_name and runs.work_queue_name.any_ is not None:
+        queues = runs.work_queue_name.any_
+    deployment_ids = (
+        where.deployments.id.any_ if where.deployments and where.deployments.id else None
+    )
+    if runs and runs.deployment_id and runs.deployment_id.any_ is not None:
+        deployment_ids = runs.deployment_id.any_
+    types = state.type.any_ if state and state.type else None
+    return run_service.RunFilter(
+        ids=runs.id.any_ if runs and runs.id else None,
+        names=runs.name.any_ if runs and runs.name else None,
+        state_types=[StateType(t) for t in types] if types is not None else None,
+        state_names=state.name.any_ if state and state.name else None,
+        deployment_ids=deployment_ids,
+        pool_names=pools,
+        queue_names=queues,
+        offset=where.offset,
+        limit=where.limit,
+    )
+
+
+@router.post("/flow_runs/filter", summary="Read flow runs", tags=TAGS)
+def read_flow_runs(body: FlowRunFilter | None = None) -> list[FlowRun]:
+    where = _filter(body or FlowRunFilter())
+    return [FlowRun.of(r) for r in run_service.list_runs(ctx(), where)]
+
+
+@router.post("/flow_runs/count", summary="Count flow runs", tags=TAGS)
+def count_flow_runs(body: FlowRunFilter | None = None) -> int:
+    where = _filter(body or FlowRunFilter(limit=1000))
+    return len(run_service.list_runs(ctx(), where))
+
+
+@router.post("/flow_runs/<run_id>/set_state", summary="Propose a state", tags=TAGS)
+def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[OrchestrationResult]:
+    context = ctx()
+    run = run_service.get_run(context, name(run_id))
+    principal = caller()
+    principal.require_run(run)
+    if body.force and principal.scope == "run":
+        raise Forbidden("a run token may not force a state; report the state without force")
+    result = run_service.set_state(context, run.id, body.state.proposal(), force=body.force)
+    status = 201 if result.status is SetStateStatus.ACCEPT else 200
+    return reply(status, OrchestrationResult.of(result))
+
+
+@router.patch("/flow_runs/<run_id>", summary="Report a run's infrastructure", tags=TAGS)
+def update_flow_run(run_id: str, body: FlowRunUpdate) -> Response[None]:
+    context = ctx()
+    run = run_service.get_run(context, name(run_id))
+    caller().require_run(run)
+    if body.infrastructure_pid is not None:
+        run_service.report_infrastructure(context, run.id, body.infrastructure_pid)
+    return no_content()

@@ -1,0 +1,68 @@
+"""``/work_pools/{name}/queues``: a pool's queues (Prefect's paths and codes)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from core.services import queues as queue_service
+from handlers.api.request import caller, ctx, name, no_content, reply
+from handlers.api.schemas.pools import WorkQueue, WorkQueueCreate, WorkQueueFilter, WorkQueueUpdate
+
+router = APIGatewayHttpRouter()
+TAGS = ["Work Pools"]
+
+
+@router.post("/work_pools/<pool>/queues", summary="Create a work queue", tags=TAGS)
+def create_work_queue(pool: str, body: WorkQueueCreate) -> Response[WorkQueue]:
+    caller().require_admin()
+    context = ctx()
+    queue = queue_service.create_queue(
+        context,
+        name(pool),
+        name=body.name,
+        description=body.description or "",
+        is_paused=body.is_paused,
+        concurrency_limit=body.concurrency_limit,
+        priority=body.priority,
+    )
+    work_pool, stored = queue_service.get_queue(context, name(pool), queue.name)
+    return reply(201, WorkQueue.of(queue_service.view(context, work_pool, stored)))
+
+
+@router.post("/work_pools/<pool>/queues/filter", summary="Read a pool's work queues", tags=TAGS)
+def read_work_queues(pool: str, body: WorkQueueFilter | None = None) -> list[WorkQueue]:
+    pool = name(pool)
+    caller().require_pool(pool)
+    where = body or WorkQueueFilter()
+    names = where.work_queues.name.any_ if where.work_queues and where.work_queues.name else None
+    context = ctx()
+    work_pool, queues = queue_service.list_queues(context, pool, names=names)
+    page = queues[where.offset : where.offset + where.limit]
+    return [WorkQueue.of(v) for v in queue_service.views(context, work_pool, page)]
+
+
+@router.get("/work_pools/<pool>/queues/<queue>", summary="Read a work queue", tags=TAGS)
+def read_work_queue(pool: str, queue: str) -> WorkQueue:
+    pool = name(pool)
+    caller().require_pool(pool)
+    context = ctx()
+    work_pool, stored = queue_service.get_queue(context, pool, name(queue))
+    return WorkQueue.of(queue_service.view(context, work_pool, stored))
+
+
+@router.patch("/work_pools/<pool>/queues/<queue>", summary="Update a work queue", tags=TAGS)
+def update_work_queue(pool: str, queue: str, body: WorkQueueUpdate) -> Response[None]:
+    caller().require_admin()
+    changes = body.model_dump(exclude_unset=True, exclude={"last_polled"})
+    queue_service.update_queue(
+        ctx(), name(pool), name(queue), queue_service.QueueChanges(**changes)
+    )
+    return no_content()
+
+
+@router.delete("/work_pools/<pool>/queues/<queue>", summary="Delete a work queue", tags=TAGS)
+def delete_work_queue(pool: str, queue: str) -> Response[None]:
+    caller().require_admin()
+    queue_service.delete_queue(ctx(), name(pool), name(queue))
+    return no_content()

@@ -1,0 +1,212 @@
+"""Work pools, work queues and workers (Prefect's ``WorkPool``,
+``WorkQueueResponse`` and ``WorkerResponse`` shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from core.models import JSON
+from core.services.pools import PoolView
+from core.services.queues import QueueView
+from core.services.workers import WorkerView
+from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+
+
+class WorkPoolCreate(Body):
+    name: str = Field(description="Unique; may not contain / % & > < or start with 'prefect'.")
+    type: str = Field(default="process", description="The pool type, e.g. process, ecs:push.")
+    description: str | None = None
+    base_job_template: JSON = Field(
+        default_factory=dict, description="{} uses the type's default template."
+    )
+    is_paused: bool = False
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    storage_configuration: Any = Field(default=None, description=IGNORED)
+
+
+class WorkPoolUpdate(Body):
+    description: str | None = None
+    is_paused: bool | None = None
+    base_job_template: JSON | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    storage_configuration: Any = Field(default=None, description=IGNORED)
+
+
+class WorkPoolFilterFields(Body):
+    id: AnyOf | None = None
+    name: AnyOf | None = None
+    type: AnyOf | None = None
+
+
+class WorkPoolFilter(Page):
+    work_pools: WorkPoolFilterFields | None = None
+
+
+class WorkPool(Out):
+    id: str
+    created: datetime
+    updated: datetime
+    name: str
+    description: str | None
+    type: str
+    base_job_template: JSON
+    is_paused: bool
+    concurrency_limit: int | None
+    status: str
+    default_queue_id: str
+    active_slots: int
+
+    @classmethod
+    def of(cls, view: PoolView) -> WorkPool:
+        pool = view.pool
+        return cls(
+            id=pool.id,
+            created=pool.created,
+            updated=pool.updated,
+            name=pool.name,
+            description=pool.description or None,
+            type=pool.type,
+            base_job_template=pool.base_job_template,
+            is_paused=pool.is_paused,
+            concurrency_limit=pool.concurrency_limit,
+            status=view.status.value,
+            default_queue_id=pool.default_queue_id,
+            active_slots=view.active_slots,
+        )
+
+
+class WorkQueueCreate(Body):
+    name: str
+    description: str | None = None
+    is_paused: bool = False
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=1, description="1 is the highest.")
+
+
+class WorkQueueUpdate(Body):
+    name: str | None = None
+    description: str | None = None
+    is_paused: bool | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=1)
+    last_polled: Any = Field(default=None, description=IGNORED)
+
+
+class WorkQueueFilterFields(Body):
+    name: AnyOf | None = None
+
+
+class WorkQueueFilter(Page):
+    work_queues: WorkQueueFilterFields | None = None
+
+
+class WorkQueue(Out):
+    id: str
+    created: datetime
+    updated: datetime
+    name: str
+    description: str | None
+    is_paused: bool
+    concurrency_limit: int | None
+    priority: int
+    work_pool_id: str
+    work_pool_name: str
+    last_polled: datetime | None
+    status: str
+    active_slots: int
+
+    @classmethod
+    def of(cls, view: QueueView) -> WorkQueue:
+        queue = view.queue
+        return cls(
+            id=queue.id,
+            created=queue.created,
+            updated=queue.updated,
+            name=queue.name,
+            description=queue.description or None,
+            is_paused=queue.is_paused,
+            concurrency_limit=queue.concurrency_limit,
+            priority=queue.priority,
+            work_pool_id=view.pool.id,
+            work_pool_name=view.pool.name,
+            last_polled=queue.last_polled,
+            status=view.status.value,
+            active_slots=view.active_slots,
+        )
+
+
+class WorkerHeartbeat(Body):
+    name: str
+    heartbeat_interval_seconds: int | None = Field(default=None, ge=1)
+    worker_metadata: Any = Field(default=None, description=IGNORED)
+
+
+class WorkerFilterFields(Body):
+    status: AnyOf | None = None
+
+
+class WorkerFilter(Page):
+    workers: WorkerFilterFields | None = None
+
+
+class Worker(Out):
+    id: str
+    created: datetime
+    updated: datetime
+    name: str
+    work_pool_id: str
+    last_heartbeat_time: datetime
+    heartbeat_interval_seconds: int | None
+    status: str
+
+    @classmethod
+    def of(cls, view: WorkerView) -> Worker:
+        worker = view.worker
+        return cls(
+            id=derived_id("worker", view.pool.id, worker.name),
+            created=worker.created,
+            updated=worker.last_heartbeat_time,
+            name=worker.name,
+            work_pool_id=view.pool.id,
+            last_heartbeat_time=worker.last_heartbeat_time,
+            heartbeat_interval_seconds=worker.heartbeat_interval_seconds,
+            status=view.status.value,
+        )
+
+
+class ConcurrencyStatusRequest(Body):
+    page: int = Field(default=1, ge=1)
+    limit: int = Field(default=200, ge=1, le=1000)
+    flow_run_limit: int = Field(default=10, ge=0, le=200)
+
+
+class SlotHolder(Out):
+    id: str
+    name: str
+    state_type: str
+    state_name: str
+    state_timestamp: datetime
+
+
+class QueueConcurrency(Out):
+    queue_id: str
+    queue_name: str
+    priority: int
+    active_slots: int
+    concurrency_limit: int | None
+    is_paused: bool
+    flow_runs: list[SlotHolder]
+    flow_run_count: int
+
+
+class PoolConcurrency(Out):
+    active_slots: int
+    concurrency_limit: int | None
+    queues: list[QueueConcurrency]
+    count: int
+    limit: int
+    pages: int
+    page: int

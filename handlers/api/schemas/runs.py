@@ -1,0 +1,215 @@
+"""Flow runs, states and orchestration results (Prefect's ``FlowRun``,
+``State``, ``OrchestrationResult`` and ``FlowRunFilter`` shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models import JSON
+from core.models import FlowRun as FlowRunModel
+from core.services.runs import Orchestration, StateProposal
+from core.states import State as StateModel
+from core.states import StateType
+from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+
+
+class StateDetailsIn(BaseModel):
+    """Prefect clients send every StateDetails field; only scheduled_time matters here."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scheduled_time: datetime | None = None
+
+
+class StateCreate(Body):
+    type: StateType
+    name: str | None = None
+    message: str | None = None
+    data: Any = Field(default=None, description=IGNORED)
+    state_details: StateDetailsIn | None = None
+    timestamp: Any = Field(default=None, description=IGNORED)
+    id: Any = Field(default=None, description=IGNORED)
+
+    def proposal(self) -> StateProposal:
+        details = self.state_details or StateDetailsIn()
+        return StateProposal(
+            type=self.type,
+            name=self.name,
+            message=self.message or "",
+            scheduled_time=details.scheduled_time,
+        )
+
+
+class StateDetails(Out):
+    flow_run_id: str
+    scheduled_time: datetime | None = None
+
+
+class State(Out):
+    id: str
+    type: str
+    name: str
+    timestamp: datetime
+    message: str | None
+    data: None = None
+    state_details: StateDetails
+
+    @classmethod
+    def of(cls, state: StateModel, run_id: str) -> State:
+        return cls(
+            id=derived_id("state", run_id, state.type, state.timestamp.isoformat()),
+            type=state.type.value,
+            name=state.name,
+            timestamp=state.timestamp,
+            message=state.message or None,
+            state_details=StateDetails(flow_run_id=run_id, scheduled_time=state.scheduled_time),
+        )
+
+
+class FlowRun(Out):
+    id: str
+    created: datetime
+    updated: datetime
+    name: str
+    flow_id: str
+    deployment_id: str | None
+    work_pool_id: str
+    work_pool_name: str
+    work_queue_id: str
+    work_queue_name: str
+    parameters: JSON
+    job_variables: JSON
+    state_id: str
+    state_type: str
+    state_name: str
+    state: State
+    expected_start_time: datetime
+    next_scheduled_start_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    infrastructure_pid: str | None
+    run_count: int
+    attempt: int
+    tags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, run: FlowRunModel) -> FlowRun:
+        state = State.of(run.state, run.id)
+        history = (*run.state_history, run.state)
+        started = next((s.timestamp for s in history if s.type is StateType.RUNNING), None)
+        ended = run.state.timestamp if run.state.is_terminal else None
+        scheduled = run.state.type is StateType.SCHEDULED
+        return cls(
+            id=run.id,
+            created=run.created,
+            updated=run.updated,
+            name=run.name,
+            flow_id=run.flow_id,
+            deployment_id=run.deployment_id,
+            work_pool_id=run.work_pool_id,
+            work_pool_name=run.work_pool_name,
+            work_queue_id=run.work_queue_id,
+            work_queue_name=run.work_queue_name,
+            parameters=run.parameters,
+            job_variables=run.job_variables,
+            state_id=state.id,
+            state_type=state.type,
+            state_name=state.name,
+            state=state,
+            expected_start_time=run.next_scheduled_start_time,
+            next_scheduled_start_time=run.next_scheduled_start_time if scheduled else None,
+            start_time=started,
+            end_time=ended,
+            infrastructure_pid=run.infrastructure_pid,
+            run_count=sum(1 for s in history if s.type is StateType.RUNNING),
+            attempt=run.attempt,
+        )
+
+
+class SetStateRequest(Body):
+    state: StateCreate
+    force: bool = False
+
+
+class OrchestrationDetails(Out):
+    type: Literal["accept_details", "reject_details", "abort_details", "wait_details"]
+    reason: str | None = None
+
+
+class OrchestrationResult(Out):
+    state: State | None
+    status: str
+    details: OrchestrationDetails
+
+    @classmethod
+    def of(cls, result: Orchestration) -> OrchestrationResult:
+        kind = f"{result.status.value.lower()}_details"
+        return cls(
+            state=State.of(result.run.state, result.run.id),
+            status=result.status.value,
+            details=OrchestrationDetails(type=kind, reason=result.reason or None),  # type: ignore[arg-type]
+        )
+
+
+class FlowRunUpdate(Body):
+    infrastructure_pid: str | None = None
+    name: Any = Field(default=None, description=IGNORED)
+
+
+class StateFilter(Body):
+    type: AnyOf | None = None
+    name: AnyOf | None = None
+
+
+class FlowRunFilterFields(Body):
+    id: AnyOf | None = None
+    name: AnyOf | None = None
+    state: StateFilter | None = None
+    deployment_id: AnyOf | None = None
+    work_queue_name: AnyOf | None = None
+
+
+class NameFilter(Body):
+    name: AnyOf | None = None
+
+
+class IdFilter(Body):
+    id: AnyOf | None = None
+
+
+class FlowRunFilter(Page):
+    flow_runs: FlowRunFilterFields | None = None
+    deployments: IdFilter | None = None
+    work_pools: NameFilter | None = None
+    work_pool_queues: NameFilter | None = None
+    flows: Any = Field(default=None, description=IGNORED)
+    task_runs: Any = Field(default=None, description=IGNORED)
+    sort: Any = Field(default=None, description="Runs come newest scheduled time first.")
+
+
+class ScheduledRunsRequest(Body):
+    work_queue_names: list[str] | None = None
+    scheduled_before: datetime | None = None
+    scheduled_after: datetime | None = None
+    limit: int | None = Field(default=None, ge=0, le=1000)
+
+
+class WorkerFlowRun(Out):
+    work_pool_id: str
+    work_queue_id: str
+    flow_run: FlowRun
+
+
+class PreviewRequest(Body):
+    hours: float = Field(default=1.0, gt=0, le=24 * 366)
+    work_queue_names: list[str] | None = None
+
+
+class PreviewRun(Out):
+    flow_run: FlowRun
+    late: bool
+    released: bool
+    reason: str | None

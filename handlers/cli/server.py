@@ -1,0 +1,35 @@
+"""``pushpool server``: the API, tick and dispatch loops in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from handlers.cli.app import app
+from handlers.cli.common import guard
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+
+
+@app.command("server")
+@guard
+def server(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="sqlite:///path or dynamodb://TABLE (default: a local file)."),
+    ] = None,
+    auth: Annotated[
+        bool, typer.Option("--auth", help="Require bearer tokens (needed off loopback).")
+    ] = False,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run process pools' flow runs here.")
+    ] = False,
+) -> None:
+    """Serve the API with the tick and dispatch loops on one machine."""
+    from handlers.server import serve  # noqa: PLC0415 (uvicorn and the API load only here)
+
+    serve(host=host, port=port, store_url=store, auth=auth, with_worker=with_worker)

@@ -1,0 +1,228 @@
+"""A small HTTP client for pushpool's API, shared by the CLI and the worker.
+
+Methods mirror the routes and return the decoded JSON; any non-success
+answer raises ``ApiError`` carrying the server's ``detail``, so callers show
+one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class ApiError(Exception):
+    """The API refused a request (``status`` > 0) or could not be reached (0)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        return detail if isinstance(detail, str) else str(detail)
+    return str(body)[:300]
+
+
+class Client:
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            base_url=self.api_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            raise ApiError(
+                0,
+                f"cannot reach the pushpool API at {self.api_url} ({exc.__class__.__name__}); "
+                "start one with 'pushpool server' or set --api-url / PUSHPOOL_API_URL",
+            ) from exc
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _detail(response))
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def _obj(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        return cast(dict[str, Any], self.request(method, path, body))
+
+    def _list(self, method: str, path: str, body: Any = None) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self.request(method, path, body))
+
+    # -- root -----------------------------------------------------------------
+    def health(self) -> bool:
+        return bool(self.request("GET", "/health"))
+
+    # -- work pools -------------------------------------------------------------
+    def create_pool(self, **body: Any) -> dict[str, Any]:
+        return self._obj("POST", "/work_pools/", body)
+
+    def read_pool(self, name: str) -> dict[str, Any]:
+        return self._obj("GET", f"/work_pools/{_seg(name)}")
+
+    def list_pools(self, **where: Any) -> list[dict[str, Any]]:
+        return self._list("POST", "/work_pools/filter", where)
+
+    def update_pool(self, name: str, **changes: Any) -> None:
+        self.request("PATCH", f"/work_pools/{_seg(name)}", changes)
+
+    def delete_pool(self, name: str) -> None:
+        self.request("DELETE", f"/work_pools/{_seg(name)}")
+
+    def concurrency_status(self, name: str) -> dict[str, Any]:
+        path = f"/work_pools/{_seg(name)}/concurrency_status"
+        return self._obj("POST", path, {"flow_run_limit": 50})
+
+    def preview(self, name: str, *, hours: float, queues: Sequence[str] | None = None) -> Any:
+        body: dict[str, Any] = {"hours": hours}
+        if queues is not None:
+            body["work_queue_names"] = list(queues)
+        return self.request("POST", f"/work_pools/{_seg(name)}/preview", body)
+
+    def get_scheduled_flow_runs(
+        self,
+        pool: str,
+        *,
+        queue_names: Sequence[str] | None = None,
+        scheduled_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {}
+        if queue_names:
+            body["work_queue_names"] = list(queue_names)
+        if scheduled_before is not None:
+            body["scheduled_before"] = scheduled_before.isoformat()
+        if limit is not None:
+            body["limit"] = limit
+        path = f"/work_pools/{_seg(pool)}/get_scheduled_flow_runs"
+        return self._list("POST", path, body)
+
+    # -- work queues ---------------------------------------------------------------
+    def create_queue(self, pool: str, **body: Any) -> dict[str, Any]:
+        return self._obj("POST", f"/work_pools/{_seg(pool)}/queues", body)
+
+    def read_queue(self, pool: str, name: str) -> dict[str, Any]:
+        path = f"/work_pools/{_seg(pool)}/queues/{_seg(name)}"
+        return self._obj("GET", path)
+
+    def list_queues(self, pool: str) -> list[dict[str, Any]]:
+        return self._list("POST", f"/work_pools/{_seg(pool)}/queues/filter", {})
+
+    def update_queue(self, pool: str, name: str, **changes: Any) -> None:
+        self.request("PATCH", f"/work_pools/{_seg(pool)}/queues/{_seg(name)}", changes)
+
+    def delete_queue(self, pool: str, name: str) -> None:
+        self.request("DELETE", f"/work_pools/{_seg(pool)}/queues/{_seg(name)}")
+
+    # -- workers ------------------------------------------------------------------------
+    def heartbeat(self, pool: str, name: str, *, interval_seconds: int | None = None) -> None:
+        body = {"name": name, "heartbeat_interval_seconds": interval_seconds}
+        self.request("POST", f"/work_pools/{_seg(pool)}/workers/heartbeat", body)
+
+    def list_workers(self, pool: str) -> list[dict[str, Any]]:
+        return self._list("POST", f"/work_pools/{_seg(pool)}/workers/filter", {})
+
+    # -- flows and deployments -------------------------------------------------------------
+    def create_flow(self, name: str) -> dict[str, Any]:
+        return self._obj("POST", "/flows/", {"name": name})
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._obj("POST", "/deployments/", dict(body))
+
+    def read_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self._obj("GET", f"/deployments/{_seg(deployment_id)}")
+
+    def read_deployment_by_name(self, flow_name: str, name: str) -> dict[str, Any]:
+        path = f"/deployments/name/{_seg(flow_name)}/{_seg(name)}"
+        return self._obj("GET", path)
+
+    def list_deployments(self, **where: Any) -> list[dict[str, Any]]:
+        return self._list("POST", "/deployments/filter", where)
+
+    def update_deployment(self, deployment_id: str, **changes: Any) -> None:
+        self.request("PATCH", f"/deployments/{_seg(deployment_id)}", changes)
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self.request("DELETE", f"/deployments/{_seg(deployment_id)}")
+
+    def create_flow_run(self, deployment_id: str, **body: Any) -> dict[str, Any]:
+        path = f"/deployments/{_seg(deployment_id)}/create_flow_run"
+        return self._obj("POST", path, body)
+
+    # -- flow runs ---------------------------------------------------------------------------
+    def read_run(self, run_id: str) -> dict[str, Any]:
+        return self._obj("GET", f"/flow_runs/{_seg(run_id)}")
+
+    def list_runs(self, **where: Any) -> list[dict[str, Any]]:
+        return self._list("POST", "/flow_runs/filter", where)
+
+    def set_state(
+        self,
+        run_id: str,
+        state_type: str,
+        *,
+        name: str | None = None,
+        message: str | None = None,
+        scheduled_time: datetime | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        state: dict[str, Any] = {"type": state_type}
+        if name:
+            state["name"] = name
+        if message:
+            state["message"] = message
+        if scheduled_time is not None:
+            state["state_details"] = {"scheduled_time": scheduled_time.isoformat()}
+        path = f"/flow_runs/{_seg(run_id)}/set_state"
+        return self._obj("POST", path, {"state": state, "force": force})
+
+    def report_infrastructure(self, run_id: str, infrastructure_pid: str) -> None:
+        body = {"infrastructure_pid": infrastructure_pid}
+        self.request("PATCH", f"/flow_runs/{_seg(run_id)}", body)
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self.set_state(run_id, "CANCELLING", message="Cancelled on request.")
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def create_token(
+        self, scope: str, *, pool_name: str | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        body = {"scope": scope, "pool_name": pool_name, "run_id": run_id}
+        return self._obj("POST", "/tokens/", body)

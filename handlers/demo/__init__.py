@@ -1,0 +1,1 @@
+"""``pushpool demo``: the whole product on one laptop, in one command."""

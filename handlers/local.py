@@ -1,0 +1,318 @@
+"""The local control plane: what Lambda, SQS and EventBridge do in the cloud,
+done by threads in one process for ``pushpool server`` and ``pushpool demo``.
+
+* ``LocalTrigger`` is the in-process ``DispatchTrigger``: a run created now,
+  a slot released or a pool unpaused wakes the dispatch loop at once (the
+  cloud sends an SQS message instead); a run due later wakes it at its
+  second.
+* the dispatch loop runs ``Dispatcher.dispatch`` for each woken pool;
+* the tick loop runs ``Ticker.tick`` (schedules, Late, reaper, polls) and
+  turns its dispatch requests into wake-ups;
+* the observe loop polls submitted runs of the pools served here every
+  fraction of a second and stops the infrastructure of CANCELLING runs, so
+  a finished run frees its slot promptly.
+
+With ``serve_pull_types={"process"}`` (``--with-worker``), process pools are
+served like push pools by this process: it claims, starts the subprocess and
+watches it, and heartbeats as a worker so the pool shows READY.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from core.errors import Conflict, InfrastructureError, NotFound, PushpoolError
+from core.models import JSON, WorkPool
+from core.ports import Clock, PoolMode, PoolTypes
+from core.services.dispatch import Dispatcher
+from core.services.observe import poll_pool
+from core.services.tick import Ticker
+from core.states import StateType, new_state
+from handlers.bootstrap import Container
+
+log = logging.getLogger("pushpool.local")
+
+LOCAL_WORKER = f"local-{socket.gethostname()}"
+HEARTBEAT_SECONDS = 30
+
+
+class LocalTrigger:
+    """Wake-ups per pool, now or at a time; the dispatch loop ``take``s them."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._heap: list[tuple[datetime, str]] = []
+        self._closed = False
+
+    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (not_before or self._clock(), pool_name))
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> list[str]:
+        """Pools due now (each once), waiting up to ``timeout`` seconds for one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._closed:
+                now = self._clock()
+                due: set[str] = set()
+                while self._heap and self._heap[0][0] <= now:
+                    due.add(heapq.heappop(self._heap)[1])
+                if due:
+                    return sorted(due)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                if self._heap:
+                    remaining = min(remaining, (self._heap[0][0] - now).total_seconds())
+                self._cond.wait(max(remaining, 0.001))
+            return []
+
+
+class ServedTypes:
+    """The pool-type catalogue as this process sees it: pull types it serves
+    itself (a built-in worker) count as pushed by it."""
+
+    def __init__(self, types: PoolTypes, served: Iterable[str]) -> None:
+        self._types = types
+        self.served = frozenset(served)
+
+    def known(self) -> list[str]:
+        return self._types.known()
+
+    def mode(self, pool_type: str) -> PoolMode:
+        return PoolMode.PUSH if pool_type in self.served else self._types.mode(pool_type)
+
+    def default_template(self, pool_type: str) -> JSON:
+        return self._types.default_template(pool_type)
+
+
+class LocalStack:
+    """The dispatch, tick and observe loops around one container."""
+
+    def __init__(
+        self,
+        container: Container,
+        trigger: LocalTrigger,
+        *,
+        serve_pull_types: Iterable[str] = (),
+        tick_seconds: float = 5.0,
+        observe_seconds: float = 0.25,
+    ) -> None:
+        self.container = container
+        self.trigger = trigger
+        self.types = ServedTypes(container.types, serve_pull_types)
+        self.tick_seconds = tick_seconds
+        self.observe_seconds = observe_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._failures: dict[str, int] = {}
+        self._beats: dict[str, float] = {}
+        self._warned: dict[str, tuple[str, float]] = {}
+        self.dispatcher = Dispatcher(
+            store=container.store,
+            clock=container.clock,
+            pool_types=self.types,
+            provider_for=lambda pool: container.provider(pool.type),
+            run_token=lambda run: container.run_token(run.id),
+            api_url=container.settings.api_url,
+            resume_after=timedelta(seconds=2),
+        )
+        self.ticker = Ticker(
+            store=container.store,
+            clock=container.clock,
+            pool_types=self.types,
+            provider_for=lambda pool: container.provider(pool.type),
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        for target, name in (
+            (self._dispatch_loop, "dispatch"),
+            (self._tick_loop, "tick"),
+            (self._observe_loop, "observe"),
+        ):
+            thread = threading.Thread(target=target, name=f"pushpool-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for pool in self.container.store.list_pools():
+            self.trigger.request_dispatch(pool.name)
+
+    def stop(self, *, timeout: float = 10.0) -> list[str]:
+        """Stop the loops, then hand back what this process held: claimed runs
+        not yet submitted return to SCHEDULED; runs it was executing are
+        stopped and marked CRASHED.  Returns a line per run changed."""
+        self._stop.set()
+        self.trigger.close()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        return self.release_claims()
+
+    # -- loops ---------------------------------------------------------------------------
+    def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            for pool_name in self.trigger.take(timeout=0.5):
+                if self._stop.is_set():
+                    return
+                self.dispatch(pool_name)
+
+    def dispatch(self, pool_name: str) -> None:
+        """One pass; a failing pool is retried with back-off (2 s doubling to
+        a minute), as the cloud's queue would redeliver its message."""
+        try:
+            report = self.dispatcher.dispatch(pool_name)
+        except PushpoolError as exc:
+            delay = min(2 * 2 ** self._failures.get(pool_name, 0), 60)
+            self._failures[pool_name] = self._failures.get(pool_name, 0) + 1
+            self._warn(f"dispatch of {pool_name}: {exc} (retrying in {delay} s)", key=pool_name)
+            self.trigger.request_dispatch(pool_name, not_before=self._later(delay))
+            return
+        except Exception:
+            log.exception("dispatch of %s failed", pool_name)
+            return
+        self._failures.pop(pool_name, None)
+        if report.wants_another_pass:
+            self.trigger.request_dispatch(pool_name)
+
+    def _warn(self, message: str, *, key: str) -> None:
+        """Log a problem once a minute, not on every pass that meets it."""
+        now = time.monotonic()
+        last = self._warned.get(key)
+        if (
+            last is not None
+            and last[0] == message.split(" (retrying", maxsplit=1)[0]
+            and now - last[1] < 60
+        ):
+            return
+        self._warned[key] = (message.split(" (retrying", maxsplit=1)[0], now)
+        log.warning("%s", message)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.tick_seconds)
+
+    def tick(self) -> None:
+        try:
+            report = self.ticker.tick()
+        except Exception:
+            log.exception("tick failed")
+            return
+        for error in report.errors:
+            self._warn(f"tick: {error}", key=f"tick:{error}")
+        for request in report.dispatch:
+            self.trigger.request_dispatch(request.pool_name, not_before=request.not_before)
+        released = set(report.reap.released_pools)
+        for poll in report.polls:
+            released |= poll.released_pools
+        for pool_name in sorted(released):
+            self.trigger.request_dispatch(pool_name)
+
+    def _observe_loop(self) -> None:
+        while not self._stop.is_set():
+            self.observe()
+            self._stop.wait(self.observe_seconds)
+
+    def observe(self) -> None:
+        """Poll the served pools' submitted runs; stop cancelled ones."""
+        store = self.container.store
+        try:
+            pools = [p for p in store.list_pools() if self._served_here(p)]
+        except PushpoolError as exc:
+            log.warning("observe: %s", exc)
+            return
+        now = self.container.clock()
+        for pool in pools:
+            try:
+                if pool.type in self.types.served and self._beat_due(pool.id):
+                    store.heartbeat(
+                        pool.id, LOCAL_WORKER, at=now, interval_seconds=HEARTBEAT_SECONDS
+                    )
+                if not store.list_active(pool.id):
+                    continue
+                provider = self.container.provider(pool.type)
+                self._stop_cancelling(pool)
+                if not provider.supports_polling:
+                    continue
+                report = poll_pool(store, pool, provider, clock=self.container.clock)
+            except PushpoolError as exc:
+                self._warn(f"observing {pool.name}: {exc}", key=f"observe:{pool.name}")
+                continue
+            if report.released_pools:
+                self.trigger.request_dispatch(pool.name)
+
+    def _beat_due(self, pool_id: str) -> bool:
+        """A heartbeat every ``HEARTBEAT_SECONDS / 3``, not on every observe pass."""
+        now = time.monotonic()
+        if now - self._beats.get(pool_id, -HEARTBEAT_SECONDS) < HEARTBEAT_SECONDS / 3:
+            return False
+        self._beats[pool_id] = now
+        return True
+
+    def _served_here(self, pool: WorkPool) -> bool:
+        return self.types.mode(pool.type) is not PoolMode.PULL
+
+    def _stop_cancelling(self, pool: WorkPool) -> None:
+        provider = self.container.provider(pool.type)
+        for run in self.container.store.list_active(pool.id):
+            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
+                try:
+                    provider.cancel(run.infrastructure_pid)
+                except InfrastructureError as exc:
+                    log.warning("cancelling %s: %s", run.id, exc.detail)
+
+    def _later(self, seconds: float) -> datetime:
+        return self.container.clock() + timedelta(seconds=seconds)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def release_claims(self) -> list[str]:
+        store = self.container.store
+        changed: list[str] = []
+        try:
+            pools = [p for p in store.list_pools() if self._served_here(p)]
+        except PushpoolError:
+            return changed
+        for pool in pools:
+            for run in store.list_active(pool.id):
+                now = self.container.clock()
+                if run.state.type is StateType.PENDING and run.infrastructure_pid is None:
+                    state = new_state(
+                        StateType.SCHEDULED,
+                        at=now,
+                        scheduled_time=run.next_scheduled_start_time,
+                        message="The local server stopped before submitting it; it will be retried.",
+                    )
+                elif run.infrastructure_pid and pool.type in self.types.served:
+                    self._terminate(pool, run.infrastructure_pid)
+                    state = new_state(
+                        StateType.CRASHED,
+                        at=now,
+                        message="The local server that was running it stopped.",
+                    )
+                else:
+                    continue
+                try:
+                    store.record_state(run, state)
+                except (Conflict, NotFound):
+                    continue
+                changed.append(f"{run.name} ({run.id}): {run.state.type} -> {state.type}")
+        return changed
+
+    def _terminate(self, pool: WorkPool, infra_id: str) -> None:
+        try:
+            self.container.provider(pool.type).cancel(infra_id)
+        except InfrastructureError as exc:
+            log.warning("stopping %s: %s", infra_id, exc.detail)

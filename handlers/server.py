@@ -1,0 +1,197 @@
+"""``pushpool server``: the API under uvicorn plus the local loops, one process.
+
+The API is the same resolver API Gateway serves (through ``handlers.asgi``);
+the loops are ``handlers.local.LocalStack``.  Without ``--auth`` the API is
+open, so it only binds loopback addresses.  SIGINT/SIGTERM stop uvicorn,
+then the loops, then hand back every claim this process held.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from core.errors import InvalidInput
+from core.ports import Provider
+from handlers.asgi import ApiApp
+from handlers.bootstrap import Container, Settings, bootstrap, utc_now
+from handlers.local import LocalStack, LocalTrigger
+
+log = logging.getLogger("pushpool.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, *, auth: bool) -> None:
+    if not auth and not is_loopback(host):
+        raise InvalidInput(
+            f"refusing to serve an open API on {host}: add --auth (and create a token with "
+            "'pushpool token create --scope admin'), or bind 127.0.0.1",
+            path="host",
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.listen(128)
+    return sock
+
+
+def api_url_for(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/api"
+
+
+@dataclass
+class Stack:
+    """A built local stack: the container, its trigger and loops, the socket."""
+
+    container: Container
+    loops: LocalStack
+    sock: socket.socket
+    url: str
+
+
+def build(
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    store_url: str | None = None,
+    auth: bool = False,
+    with_worker: bool = False,
+    tick_seconds: float = 5.0,
+    settings: Settings | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> Stack:
+    """Bind the socket, then build the container around the URL it gives."""
+    check_exposure(host, auth=auth)
+    sock = bind(host, port)
+    url = api_url_for(sock, host)
+    base = settings or Settings.from_env()
+    configured = base.with_(store_url=store_url or base.store_url, api_url=url, auth=auth)
+    trigger = LocalTrigger(utc_now)
+    container = bootstrap(settings=configured, trigger=trigger, providers=providers)
+    loops = LocalStack(
+        container,
+        trigger,
+        serve_pull_types={"process"} if with_worker else (),
+        tick_seconds=tick_seconds,
+    )
+    return Stack(container=container, loops=loops, sock=sock, url=url)
+
+
+class BackgroundServer:
+    """The API on a bound socket in a thread (tests and ``pushpool demo``)."""
+
+    def __init__(self, container: Container, sock: socket.socket) -> None:
+        self.app = ApiApp(container)
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, name="pushpool-api", daemon=True
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = threading.Event()
+        for _ in range(int(timeout * 100)):
+            if self.server.started:
+                return
+            deadline.wait(0.01)
+        raise RuntimeError("the API server did not start")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.sock.close()
+
+
+def _note_signals() -> dict[int, Any]:
+    """Handlers that only note SIGINT/SIGTERM.
+
+    uvicorn shuts down on these, then re-raises the signal with the handler
+    that was installed before it; with the default one the process would die
+    right there, before the claims it holds are handed back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def serve(
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    store_url: str | None = None,
+    auth: bool = False,
+    with_worker: bool = False,
+    announce: bool = True,
+) -> list[str]:
+    """Run until SIGINT/SIGTERM; returns the lines describing released claims."""
+    stack = build(host=host, port=port, store_url=store_url, auth=auth, with_worker=with_worker)
+    settings = stack.container.settings
+    stack.container.store  # open (and create) the store before taking requests  # noqa: B018
+    if announce:
+        print(f"pushpool API at {stack.url} (Swagger UI: {stack.url}/docs)", flush=True)
+        print(f"store: {settings.store_url}", flush=True)
+        if auth:
+            print(
+                "auth: bearer tokens required; create one with "
+                f"'pushpool token create --scope admin --store {settings.store_url}'",
+                flush=True,
+            )
+        else:
+            print("auth: off (loopback only)", flush=True)
+        if with_worker:
+            print("process pools: served by this process (--with-worker)", flush=True)
+    config = uvicorn.Config(
+        ApiApp(stack.container), log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
+    stack.loops.start()
+    previous = _note_signals()
+    try:
+        server.run(sockets=[stack.sock])
+    finally:
+        released = stack.loops.stop()
+        stack.sock.close()
+        _restore_signals(previous)
+    if announce:
+        for line in released:
+            print(f"released on shutdown: {line}", flush=True)
+        print("pushpool server stopped.", flush=True)
+    return released
