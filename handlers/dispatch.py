@@ -20,9 +20,10 @@ runs and resumes it with the same idempotency key.  On the delivery the
 redrive policy makes the last, runs that still fail are crashed with the
 reason instead of being left claimed.
 
-A message for a pool of another family (its type's family changed since the
-sender looked it up) is forwarded to the right queue instead of failing for
-want of an SDK.
+A message for a pool of another family (a pool deleted and re-created with
+another type since the sender looked its type up) is dropped rather than
+failing its runs for want of an SDK; the next tick sends a fresh message to
+the right queue.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class Batch:
         if message.key in self.seen:
             return "duplicate in this batch"
         self.seen.add(message.key)
-        if self._forwarded(message, record):
-            return "forwarded"
+        if self._misrouted(message, record):
+            return "misrouted: left to the tick"
         try:
             if message.kind is MessageKind.POLL:
                 return self.poll(message)
@@ -163,8 +164,8 @@ class Batch:
             return f"not stopped: {exc.detail}"
         return f"stopped {message.infra_id}"
 
-    def _forwarded(self, message: DispatchMessage, record: SQSRecord) -> bool:
-        """Send a message that reached the wrong family's queue to the right one."""
+    def _misrouted(self, message: DispatchMessage, record: SQSRecord) -> bool:
+        """The message names a pool this function's family does not serve."""
         queues = self.container.dispatch_queues
         own = self.container.settings.aws.family_of_queue(record.event_source_arn or "")
         if queues is None or own is None:
@@ -172,8 +173,14 @@ class Batch:
         family = queues.family_of_pool(message.pool)
         if family is None or family is own:
             return False
-        log.warning("forwarding %s for %s from the %s queue", message.kind, message.pool, own)
-        return queues.send([message]) == 1
+        log.warning(
+            "dropping a %s message for %s (a %s pool) from the %s queue",
+            message.kind,
+            message.pool,
+            family,
+            own,
+        )
+        return True
 
     def _back_off(self, record: SQSRecord) -> None:
         queues = self.container.dispatch_queues
