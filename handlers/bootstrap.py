@@ -101,6 +101,7 @@ class Container:
         ids: IdFactory | None = None,
         trigger: DispatchTrigger | None = None,
         types: PoolTypes | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or utc_now
@@ -112,7 +113,7 @@ class Container:
         self._lock = threading.RLock()
         self._signing_key: bytes | None = settings.run_token_key
         self._admin_seeded = False
-        self.secrets = Secrets()
+        self.secrets = secrets or Secrets()
 
     @property
     def store(self) -> Store:
@@ -259,9 +260,10 @@ def bootstrap(
     trigger: DispatchTrigger | None = None,
     settings: Settings | None = None,
     types: PoolTypes | None = None,
+    secrets: Secrets | None = None,
 ) -> Container:
     """The container for this process; with overrides, a new one built from them."""
-    overrides = (store, providers, clock, ids, trigger, settings, types)
+    overrides = (store, providers, clock, ids, trigger, settings, types, secrets)
     if all(o is None for o in overrides):
         with _Default.lock:
             if _Default.container is None:
@@ -275,4 +277,5 @@ def bootstrap(
         ids=ids,
         trigger=trigger,
         types=types,
+        secrets=secrets,
     )

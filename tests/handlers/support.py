@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,13 @@ def push_pool_with_deployment(
     return deployment
 
 
-def due_run(store: Store, deployment: Deployment, *, run_id: str | None = None) -> FlowRun:
+def due_run(
+    store: Store, deployment: Deployment, *, run_id: str | None = None, when: datetime = NOW
+) -> FlowRun:
+    """A SCHEDULED run of the deployment due ``when`` (now by default)."""
     pool = store.get_pool(deployment.work_pool_name)
     queue = store.get_queue(pool.id, deployment.work_queue_name)
-    run = scheduled_run(deployment, pool, queue, when=NOW, now=NOW)
+    run = scheduled_run(deployment, pool, queue, when=when, now=NOW)
     if run_id is not None:
         run = run.model_copy(update={"id": run_id})
     assert store.create_run(run)
