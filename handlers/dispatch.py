@@ -44,6 +44,7 @@ from core.errors import InfrastructureError, NotFound, PushpoolError
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
 from core.services.observe import poll_pool
+from handlers.aws import logs
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
 
@@ -58,6 +59,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
+    logs.configure()
     batch = Batch(bootstrap())
     return process_partial_response(
         event=event, record_handler=batch.handle, processor=processor, context=context

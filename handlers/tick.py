@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from core.services.tick import Ticker, TickReport, TickSettings
+from handlers.aws import logs
 from handlers.aws.sqs import DispatchMessage, MessageKind, SqsDispatchTrigger
 from handlers.bootstrap import Container, bootstrap
 
@@ -29,6 +30,7 @@ log = logging.getLogger("pushpool.tick")
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge Scheduler, every minute)."""
+    logs.configure()
     container = bootstrap()
     queues = container.dispatch_queues
     ticker = Ticker(
