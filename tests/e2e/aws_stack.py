@@ -61,6 +61,7 @@ def sample(name: str) -> dict[str, Any]:
 
 @dataclass
 class RunTaskCall:
+    at: datetime  # the stack's clock when ECS received it
     run_id: str
     client_token: str
     cluster: str
@@ -192,6 +193,7 @@ class Stack:
     def record_run_task(self, response: EC2ContainerServiceResponse) -> ActionResult:
         started_by = str(response._get_param("startedBy") or "")
         call = RunTaskCall(
+            at=self.clock(),
             run_id=started_by.removeprefix("pushpool/"),
             client_token=str(response._get_param("clientToken")),
             cluster=str(response._get_param("cluster")),
@@ -212,7 +214,10 @@ class Stack:
 
 
 @contextmanager
-def deployed_stack(monkeypatch: pytest.MonkeyPatch, *, now: datetime) -> Iterator[Stack]:
+def deployed_stack(
+    monkeypatch: pytest.MonkeyPatch, *, now: datetime, clock: FakeClock | None = None
+) -> Iterator[Stack]:
+    """The stack at ``now`` on a settable clock, or on ``clock`` if given."""
     use_moto_environment(monkeypatch, endpoint=None)
     with moto_ecs() as ecs:
         table = "pushpool-e2e"
@@ -258,7 +263,7 @@ def deployed_stack(monkeypatch: pytest.MonkeyPatch, *, now: datetime) -> Iterato
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("PUSHPOOL_RUN_TOKEN_KEY", raising=False)
         monkeypatch.delenv("PUSHPOOL_AUTH", raising=False)
-        clock = FakeClock(now)
+        clock = clock or FakeClock(now)
         # A cold start: the container is built from the environment, with our clock.
         monkeypatch.setattr(composition._Default, "container", composition.bootstrap(clock=clock))
         stack = Stack(
