@@ -186,12 +186,24 @@ def _check_body(event: dict[str, Any]) -> None:
         raise InvalidInput("the request body is not UTF-8 JSON") from exc
 
 
-def handle(event: dict[str, Any], context: Any = None, *, container: Container) -> dict[str, Any]:
-    """Serve one API Gateway v2 event with ``container``'s store and settings."""
+def handle(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    container: Container,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """Serve one API Gateway v2 event with ``container``'s store and settings.
+
+    ``principal`` is for trusted in-process callers only (the local server's
+    built-in worker): it replaces authentication, not authorisation, so the
+    routes still check what that principal may do.
+    """
     with _lock:
         try:
             _check_body(event)
-            principal = _principal(event, container)
+            if principal is None:
+                principal = _principal(event, container)
         except PushpoolError as exc:
             return _early_answer(exc)
         with request_scope(container, principal):
