@@ -63,6 +63,12 @@ def start(
         int,
         typer.Option("--heartbeat-seconds", min=1, envvar="PUSHPOOL_WORKER_HEARTBEAT_SECONDS"),
     ] = 30,
+    watch_seconds: Annotated[
+        float,
+        typer.Option(
+            "--watch-seconds", min=0.05, envvar="PUSHPOOL_WORKER_WATCH_SECONDS", hidden=True
+        ),
+    ] = 1.0,
     shutdown_grace: Annotated[
         float,
         typer.Option(
@@ -88,6 +94,7 @@ def start(
         prefetch_seconds=prefetch_seconds,
         poll_seconds=poll_seconds,
         heartbeat_seconds=heartbeat_seconds,
+        watch_seconds=watch_seconds,
         shutdown_grace_seconds=shutdown_grace,
         run_once=run_once,
         **({"name": name} if name else {}),

@@ -40,6 +40,7 @@ from handlers.worker.starter import Starter, StartPolicy
 log = logging.getLogger("pushpool.worker")
 
 STARTER_WAIT_SECONDS = 5.0
+THREAD_JOIN_SECONDS = 10.0
 
 
 def default_name() -> str:
@@ -151,6 +152,9 @@ class Worker:
             return self._shut_down()
         finally:
             self.stopped.set()
+            for thread in self._threads:
+                thread.join(THREAD_JOIN_SECONDS)
+            self._threads.clear()
 
     def request_stop(self, *, hurry: bool = False) -> None:
         """Stop claiming; a second request (or ``hurry``) skips the grace period."""

@@ -52,9 +52,14 @@ class Monitor:
         self.provider = provider
         self.ledger = ledger
         self.clock = clock
+        self._pass = threading.Lock()  # a pass and ``abandon`` never interleave
 
     def tick(self) -> None:
         """One pass over the started runs; API trouble waits for the next pass."""
+        with self._pass:
+            self._tick()
+
+    def _tick(self) -> None:
         started = [e for e in self.ledger.started() if not e.stopping_infra]
         if not started:
             return
@@ -142,7 +147,9 @@ class Monitor:
         """At shutdown, after the grace period: stop what still runs and crash it
         (nobody would be left to report how it ends).  Returns a line per run."""
         lines: list[str] = []
-        for execution in self.ledger.started():
+        with self._pass:  # a pass in flight finishes first: what it ends is not crashed
+            started = self.ledger.started()
+        for execution in started:
             try:
                 self.provider().cancel(_id(execution))
             except InfrastructureError as exc:

@@ -38,13 +38,13 @@ def ensure_pool(
         pool = _create_pool(client, pool_name, pool_type or DEFAULT_TYPE, types)
     if pool_type is not None and pool["type"] != pool_type:
         raise WorkerSetupError(
-            f"work pool {pool_name!r} is a {pool['type']!r} pool, not {pool_type!r}; "
+            f"work pool {pool_name!r} has type {pool['type']!r}, not {pool_type!r}; "
             f"start the worker with --type {pool['type']} (or without --type)"
         )
     mode = types.mode(pool["type"])
     if mode is not PoolMode.PULL:
         raise WorkerSetupError(
-            f"work pool {pool_name!r} is a {pool['type']!r} pool: the dispatcher submits its "
+            f"work pool {pool_name!r} has type {pool['type']!r}: the dispatcher submits its "
             "runs, so it needs no worker"
         )
     return pool
