@@ -79,6 +79,7 @@ def start(
     """Poll a pull work pool and run its flow runs here."""
     from handlers.worker import Worker, WorkerSettings, WorkerSetupError  # noqa: PLC0415
     from handlers.worker.health import HealthServer  # noqa: PLC0415
+    from handlers.worker.loop import default_name  # noqa: PLC0415
 
     logging.basicConfig(
         level=logging.INFO,
@@ -97,7 +98,7 @@ def start(
         watch_seconds=watch_seconds,
         shutdown_grace_seconds=shutdown_grace,
         run_once=run_once,
-        **({"name": name} if name else {}),
+        name=name or default_name(),
     )
     with client() as api:
         worker = Worker(api, settings)

@@ -4,8 +4,10 @@ SIGTERM hands back a run it claimed but could not start."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from providers.registry import REGISTRY
@@ -28,12 +30,17 @@ def test_the_pool_is_ready_while_a_worker_heartbeats_and_not_ready_once_it_stops
     make_pool(admin, "proc")
     assert pool_status(admin, "proc") == "NOT_READY"
     worker = WorkerProcess(
-        secured, secured.token("worker", pool_name="proc"), ["--pool", "proc", "--name", "w1"],
+        secured, secured.token("worker", pool_name="proc"),
+        ["--pool", "proc", "--name", "w1", "--with-healthcheck", "--healthcheck-port", "0"],
         tmp_path / "w.log",
     )  # fmt: skip
     try:
         worker.wait_started()
         assert pool_status(admin, "proc") == "READY"
+        health_url = wait_for(lambda: re.search(r"healthcheck at (\S+)", worker.text()))[1]
+        assert health_url.startswith("http://127.0.0.1:")
+        health = httpx.get(health_url, timeout=5)
+        assert (health.status_code, health.json()["message"]) == (200, "OK")
         workers = ok(admin.post("/work_pools/proc/workers/filter", json={}))
         assert [(w["name"], w["status"]) for w in workers] == [("w1", "ONLINE")]
     finally:
