@@ -270,7 +270,7 @@ class Worker:
         # Starters still inside a submit call hand back what they hold, or record
         # what they started: that is stopped like the rest.
         self._wait_for_work(deadline=time.monotonic() + STARTER_WAIT_SECONDS)
-        return lines + self.monitor.abandon(message)
+        return lines + self.monitor.abandon(message) + self.starter.handed_back
 
 
 def _time(text: str | None) -> datetime | None:

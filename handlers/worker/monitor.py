@@ -156,7 +156,7 @@ class Monitor:
                 log.warning("stopping %s failed: %s", execution.infra_id, exc.detail)
             try:
                 if self.reporter.crash(execution.run_id, message):
-                    lines.append(f"{execution.run_name} ({execution.run_id}): CRASHED")
+                    lines.append(f"{execution.run_name} ({execution.run_id}): stopped, CRASHED")
             except ApiError as exc:
                 log.warning("run %s: could not report CRASHED: %s", execution.run_id, exc)
             self.ledger.release(execution.run_id)

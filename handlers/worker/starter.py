@@ -76,6 +76,7 @@ class Starter:
         self.ledger = ledger
         self.stopping = stopping
         self.policy = policy
+        self.handed_back: list[str] = []  # a line per run given back, for the shutdown report
 
     def start(self, execution: Execution) -> None:
         """The whole start of one run; never raises (it runs in its own thread)."""
@@ -186,6 +187,9 @@ class Starter:
         try:
             if self.reporter.hand_back(execution.run_id, execution.scheduled_time):
                 log.info("run %s handed back (the worker is stopping)", execution.run_id)
+                self.handed_back.append(
+                    f"{execution.run_name} ({execution.run_id}): handed back, SCHEDULED"
+                )
         except ApiError as exc:
             log.warning("run %s: could not hand it back: %s", execution.run_id, exc)
         self.ledger.release(execution.run_id)

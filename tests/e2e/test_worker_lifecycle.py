@@ -108,6 +108,7 @@ def test_sigterm_hands_back_a_claimed_run_it_could_not_start(secured: Env, tmp_p
         assert ok(admin.get("/work_pools/containers"))["active_slots"] == 1
     finally:
         assert worker.stop() == 0, worker.text()
+    assert f"released on shutdown: {run['name']} ({run['id']}): handed back" in worker.text()
     back = run_of(admin, run["id"])
     assert (back["state_type"], back["attempt"]) == ("SCHEDULED", 2)
     assert "Handed back" in back["state"]["message"]
