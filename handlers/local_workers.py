@@ -36,6 +36,7 @@ log = logging.getLogger("pushpool.local")
 
 SERVED_TYPES = frozenset({"process"})
 IN_PROCESS_URL = "http://pushpool.in-process/api"
+PREFETCH_SECONDS = 1.0
 
 
 class InProcessTransport(httpx.BaseTransport):
@@ -154,6 +155,9 @@ class LocalWorkers:
             name=self.name,
             poll_seconds=self.poll_seconds,
             watch_seconds=self.watch_seconds,
+            # Woken at each run's due second by the trigger, as the dispatcher is,
+            # so there is nothing to fetch early for (the dispatcher's window).
+            prefetch_seconds=PREFETCH_SECONDS,
             shutdown_grace_seconds=0.0,
         )
         worker = Worker(client, settings, provider=self.container.provider(pool_type))
