@@ -4,12 +4,15 @@ SIGTERM hands back a run it claimed but could not start."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import httpx
 import pytest
 
+from handlers.client import Client
+from handlers.worker.reporter import Reporter
 from providers.registry import REGISTRY
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
 from tests.e2e.worker_support import (
@@ -114,3 +117,23 @@ def test_sigterm_hands_back_a_claimed_run_it_could_not_start(secured: Env, tmp_p
     assert "Handed back" in back["state"]["message"]
     assert back["next_scheduled_start_time"] == run["next_scheduled_start_time"]
     assert ok(admin.get("/work_pools/containers"))["active_slots"] == 0
+
+
+def test_a_claim_lost_to_another_worker_is_refused_quietly(
+    secured: Env, caplog: pytest.LogCaptureFixture
+):
+    admin = secured.as_(secured.token("admin"))
+    make_pool(admin, "proc")
+    run = make_run(admin, make_deployment(admin, "proc", command="true")["id"])
+    token = secured.token("worker", pool_name="proc")
+    with (
+        Client(secured.api.url, api_key=token) as first,
+        Client(secured.api.url, api_key=token) as second,
+    ):
+        caplog.set_level(logging.DEBUG, logger="pushpool.worker")
+        assert Reporter(first, "first").claim(run["id"]) is True
+        assert Reporter(second, "second").claim(run["id"]) is False
+    assert run_of(admin, run["id"])["state"]["message"] == "Claimed by worker first."
+    lost = [r for r in caplog.records if "not accepted" in r.getMessage()]
+    assert [r.levelno for r in lost] == [logging.DEBUG]
+    assert "another claim got it first" in lost[0].getMessage()

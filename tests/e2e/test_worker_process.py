@@ -9,6 +9,7 @@ executed, besides what the API showed while it happened.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,31 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def test_a_run_that_reports_its_own_final_state_keeps_it_when_it_exits_0(
+    secured: Env, tmp_path: Path
+):
+    token, _, deployment = setup_pool(secured, tmp_path, limit=None)
+    admin = secured.as_(secured.token("admin"))
+    run = make_run(admin, deployment["id"], parameters={"report": "FAILED", "code": 0})
+    worker = WorkerProcess(secured, token, ["--pool", "proc", "--run-once"], tmp_path / "w.log")
+    assert worker.wait() == 0, worker.text()
+    final = run_of(admin, run["id"])
+    assert (final["state_type"], final["state"]["message"]) == ("FAILED", "reported by the flow")
+
+
+def test_a_process_killed_by_a_signal_crashes_its_run(secured: Env, tmp_path: Path):
+    token, _, deployment = setup_pool(secured, tmp_path, limit=None)
+    admin = secured.as_(secured.token("admin"))
+    run = make_run(admin, deployment["id"], parameters={"seconds": 60})
+    worker = WorkerProcess(secured, token, ["--pool", "proc"], tmp_path / "w.log")
+    try:
+        running = wait_for(lambda: (r := run_of(admin, run["id"]))["state_type"] == "RUNNING" and r)
+        os.kill(int(running["infrastructure_pid"].split(":")[0]), signal.SIGKILL)
+        crashed = wait_for(lambda: (r := run_of(admin, run["id"]))["end_time"] and r)
+        assert crashed["state_type"] == "CRASHED"
+        assert "SIGKILL" in crashed["state"]["message"]
+        assert ok(admin.get("/work_pools/proc"))["active_slots"] == 0
+    finally:
+        assert worker.stop() == 0, worker.text()

@@ -42,6 +42,16 @@ def note(event):
     with open(sys.argv[1], "a") as fh:
         fh.write(json.dumps({"run": run, "event": event, "t": time.time(), "worker": os.getppid()}) + "\\n")
 note("start")
+if params.get("report"):  # the flow reports its own final state with its run token
+    import urllib.request
+    body = json.dumps({"state": {"type": params["report"], "message": "reported by the flow"}})
+    request = urllib.request.Request(
+        os.environ["PUSHPOOL_API_URL"] + "/flow_runs/" + run + "/set_state",
+        data=body.encode(), method="POST",
+        headers={"Authorization": "Bearer " + os.environ["PUSHPOOL_RUN_TOKEN"],
+                 "Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request).read()
 time.sleep(params.get("seconds", 0))
 note("end")
 sys.exit(params.get("code", 0))
