@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from handlers.cli.app import worker_app
 from handlers.cli.common import client, default_pool, fail, guard
+
+if TYPE_CHECKING:
+    from handlers.worker import Worker, WorkerSettings
 
 
 @worker_app.command("start")
@@ -77,8 +80,7 @@ def start(
     ] = 15.0,
 ) -> None:
     """Poll a pull work pool and run its flow runs here."""
-    from handlers.worker import Worker, WorkerSettings, WorkerSetupError  # noqa: PLC0415
-    from handlers.worker.health import HealthServer  # noqa: PLC0415
+    from handlers.worker import WorkerSettings  # noqa: PLC0415 (the worker loads only here)
     from handlers.worker.loop import default_name  # noqa: PLC0415
 
     logging.basicConfig(
@@ -100,6 +102,17 @@ def start(
         run_once=run_once,
         name=name or default_name(),
     )
+    released = _serve(settings, healthcheck_port=healthcheck_port if with_healthcheck else None)
+    for line in released:
+        print(f"released on shutdown: {line}", flush=True)
+    print(f"Worker {settings.name} stopped.", flush=True)
+
+
+def _serve(settings: WorkerSettings, *, healthcheck_port: int | None) -> list[str]:
+    """Set up, serve until stopped, and say what was handed back or stopped."""
+    from handlers.worker import Worker, WorkerSetupError  # noqa: PLC0415
+    from handlers.worker.health import HealthServer  # noqa: PLC0415
+
     with client() as api:
         worker = Worker(api, settings)
         try:
@@ -107,25 +120,24 @@ def start(
         except WorkerSetupError as exc:
             raise fail(str(exc)) from None
         health = None
-        if with_healthcheck:
+        if healthcheck_port is not None:
             health = HealthServer(
-                last_poll=lambda: worker.last_poll, poll_seconds=poll_seconds, port=healthcheck_port
+                last_poll=lambda: worker.last_poll,
+                poll_seconds=settings.poll_seconds,
+                port=healthcheck_port,
             )
             health.start()
         _announce(worker, health.url if health else None)
         previous = _on_signals(worker.request_stop)
         try:
-            released = worker.run()
+            return worker.run()
         finally:
             _restore(previous)
             if health is not None:
                 health.stop()
-    for line in released:
-        print(f"released on shutdown: {line}", flush=True)
-    print(f"Worker {settings.name} stopped.", flush=True)
 
 
-def _announce(worker: Any, health_url: str | None) -> None:
+def _announce(worker: Worker, health_url: str | None) -> None:
     settings = worker.settings
     queues = ", ".join(settings.queues) if settings.queues else "all queues"
     limit = f", at most {settings.limit} at once" if settings.limit else ""

@@ -203,9 +203,13 @@ class Worker:
     # -- one poll -----------------------------------------------------------------------
     def poll_once(self) -> int:
         """Claim what the waterfall releases now, up to the free places; start each
-        claimed run in its own thread.  Returns how many were claimed."""
+        claimed run in its own thread.  Returns how many were claimed.
+
+        A worker at its limit still polls (for nothing): the poll is what keeps
+        its queues READY and its health check green while it is busy.
+        """
         free = self.ledger.free()
-        if free == 0 or self.stopping.is_set():
+        if self.stopping.is_set():
             return 0
         try:
             offered = self.client.get_scheduled_flow_runs(

@@ -67,11 +67,11 @@ class Reporter:
     def crash(self, run_id: str, message: str) -> bool:
         return self._propose(run_id, "CRASHED", message=message)
 
-    def hand_back(self, run_id: str, scheduled_time: datetime | None) -> bool:
+    def hand_back(self, run_id: str, scheduled_time: datetime | None, *, why: str) -> bool:
         """Back to SCHEDULED (a new attempt) for another claim to pick it up."""
         return self._propose(
             run_id,
             "SCHEDULED",
-            message=f"Handed back by worker {self.worker_name}, which stopped before starting it.",
+            message=f"Handed back by worker {self.worker_name}: {why}.",
             scheduled_time=scheduled_time,
         )

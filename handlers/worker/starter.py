@@ -7,8 +7,9 @@ loop.  Every way out of here leaves the run accounted for:
 * the job cannot be built or the provider refuses it for good: CRASHED with
   the reason (a retry cannot help, and the slots must be freed);
 * the provider kept failing retryably: CRASHED after ``submit_attempts``;
-* the worker is stopping before the infrastructure was started: handed back
-  to SCHEDULED, so another worker (or this one, restarted) claims it anew;
+* the worker is stopping before the infrastructure was started, or the API
+  kept failing before anything started: handed back to SCHEDULED, so
+  another worker (or this one, restarted) claims it anew;
 * the run moved on meanwhile (cancelled, reaped): whatever was started for
   it is stopped, since no slot accounts for it any more.
 
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import InfrastructureError
 from core.ports import Job, Provider
@@ -32,6 +33,9 @@ from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 
 log = logging.getLogger("pushpool.worker")
+
+T = TypeVar("T")
+STOPPING = "the worker stopped before starting it"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,17 @@ def job_from(body: dict[str, Any]) -> Job:
 
 
 class HandBack(Exception):
-    """The worker is stopping and this run was not started: give it back."""
+    """This run cannot be started now (the worker is stopping, or the API kept
+    failing before anything started): give it back for another claim."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def transient(exc: ApiError) -> bool:
+    """Unreachable, throttled or a server error: worth another try."""
+    return exc.status in (0, 429) or exc.status >= 500
 
 
 class Starter:
@@ -82,14 +96,8 @@ class Starter:
         """The whole start of one run; never raises (it runs in its own thread)."""
         try:
             self._start(execution)
-        except HandBack:
-            self._hand_back(execution)
-        except ApiError as exc:
-            log.warning("run %s: the API failed while starting it: %s", execution.run_id, exc)
-            # Left PENDING without infrastructure: the API's submit lease returns it
-            # to SCHEDULED if nobody records infrastructure for it.
-            if not execution.started:
-                self.ledger.release(execution.run_id)
+        except HandBack as back:
+            self._hand_back(execution, back.why)
         except Exception:
             log.exception("run %s: unexpected error while starting it", execution.run_id)
             if not execution.started:
@@ -98,16 +106,14 @@ class Starter:
     def _start(self, execution: Execution) -> None:
         run_id = execution.run_id
         try:
-            job = job_from(self.client.read_job(run_id))
+            job = job_from(self._retrying(lambda: self.client.read_job(run_id), what="its job"))
         except ApiError as exc:
             if exc.status in (404, 409):  # deleted, or no longer claimed (cancelled, reaped)
                 log.info("run %s moved on before it started: %s", run_id, exc.detail)
                 self.ledger.release(run_id)
-                return
-            if exc.status == 422:
+            else:  # 422: the template cannot be rendered for it
                 self._crash(execution, f"The job could not be built: {exc.detail}")
-                return
-            raise
+            return
         provider = self.provider()
         try:
             request = provider.build_request(job)
@@ -115,17 +121,37 @@ class Starter:
             self._crash(execution, f"The job could not be built: {exc.detail}")
             return
         infra_id = self._submit(execution, provider, request, job.idempotency_key)
-        if infra_id is None:
-            return
-        self._record(execution, provider, infra_id)
+        if infra_id is not None:
+            self._record(execution, provider, infra_id)
 
-    def _submit(
-        self, execution: Execution, provider: Provider, request: Any, key: str
-    ) -> str | None:
+    def _retrying(self, call: Callable[[], T], *, what: str) -> T:
+        """``call`` with transient API failures retried (back-off); a stop, or
+        failures past the attempts, hand the run back.  Other refusals raise."""
         delay = self.policy.retry_seconds
         for attempt in range(1, self.policy.submit_attempts + 1):
             if self.stopping.is_set():
-                raise HandBack
+                raise HandBack(STOPPING)
+            try:
+                return call()
+            except ApiError as exc:
+                if not transient(exc):
+                    raise
+                if attempt == self.policy.submit_attempts:
+                    raise HandBack(f"the API kept failing while reading {what}") from exc
+                log.warning("reading %s failed, retrying in %.0f s: %s", what, delay, exc.detail)
+            if self.stopping.wait(delay):
+                raise HandBack(STOPPING)
+            delay *= 2
+        raise HandBack(f"the API kept failing while reading {what}")
+
+    def _submit(
+        self, execution: Execution, provider: Provider, request: object, key: str
+    ) -> str | None:
+        """The infrastructure id, or None once the run was crashed for good."""
+        delay = self.policy.retry_seconds
+        for attempt in range(1, self.policy.submit_attempts + 1):
+            if self.stopping.is_set():
+                raise HandBack(STOPPING)
             try:
                 return provider.submit(request, idempotency_key=key)
             except InfrastructureError as exc:
@@ -139,15 +165,28 @@ class Starter:
                     "run %s: submission failed (attempt %d of %d, retrying in %.0f s): %s",
                     execution.run_id, attempt, self.policy.submit_attempts, delay, exc.detail,
                 )  # fmt: skip
-                if self.stopping.wait(delay):
-                    raise HandBack from None
-                delay *= 2
+            if self.stopping.wait(delay):
+                raise HandBack(STOPPING)
+            delay *= 2
         return None
 
     def _record(self, execution: Execution, provider: Provider, infra_id: str) -> None:
         """Report the infrastructure id; if that cannot be done, stop it: an
-        unrecorded start would run beside the retry the API's lease makes."""
-        problem = self._report(execution.run_id, infra_id)
+        unrecorded start would run beside the retry the API's lease makes.
+        (The report is retried even while stopping: the infrastructure exists.)"""
+        problem = None
+        delay = self.policy.retry_seconds
+        for attempt in range(1, self.policy.submit_attempts + 1):
+            try:
+                self.client.report_infrastructure(execution.run_id, infra_id)
+                problem = None
+                break
+            except ApiError as exc:
+                problem = f"its infrastructure could not be recorded ({exc.detail})"
+                if not transient(exc) or attempt == self.policy.submit_attempts:
+                    break
+            time.sleep(delay)
+            delay *= 2
         if problem is not None:
             log.warning("run %s: %s; stopping %s", execution.run_id, problem, infra_id)
             _stop(provider, infra_id)
@@ -155,25 +194,6 @@ class Starter:
             return
         execution.infra_id = infra_id
         log.info("run %s (%s) started as %s", execution.run_name, execution.run_id, infra_id)
-
-    def _report(self, run_id: str, infra_id: str) -> str | None:
-        """None once recorded; else why not (after retrying transient failures)."""
-        delay = self.policy.retry_seconds
-        for attempt in range(1, self.policy.submit_attempts + 1):
-            try:
-                self.client.report_infrastructure(run_id, infra_id)
-            except ApiError as exc:
-                if exc.status in (404, 409):
-                    return f"it moved on while starting ({exc.detail})"
-                if exc.status not in (0, 429) and exc.status < 500:
-                    return f"the API refused its infrastructure: {exc.detail}"
-                if attempt == self.policy.submit_attempts:
-                    return f"its infrastructure could not be reported: {exc.detail}"
-                time.sleep(delay)
-                delay *= 2
-                continue
-            return None
-        return "its infrastructure could not be reported"
 
     def _crash(self, execution: Execution, message: str) -> None:
         log.error("run %s: %s", execution.run_id, message)
@@ -183,10 +203,11 @@ class Starter:
             log.warning("run %s: could not report CRASHED: %s", execution.run_id, exc)
         self.ledger.release(execution.run_id)
 
-    def _hand_back(self, execution: Execution) -> None:
+    def _hand_back(self, execution: Execution, why: str) -> None:
+        """Back to SCHEDULED; if even that fails, the API's submit lease does it later."""
         try:
-            if self.reporter.hand_back(execution.run_id, execution.scheduled_time):
-                log.info("run %s handed back (the worker is stopping)", execution.run_id)
+            if self.reporter.hand_back(execution.run_id, execution.scheduled_time, why=why):
+                log.info("run %s handed back: %s", execution.run_id, why)
                 self.handed_back.append(
                     f"{execution.run_name} ({execution.run_id}): handed back, SCHEDULED"
                 )
