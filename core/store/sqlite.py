@@ -27,7 +27,13 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 class SqliteStore(SqliteCatalog):
-    """The ``core.ports.Store`` port on a SQLite file (or ``":memory:"``)."""
+    """The ``core.ports.Store`` port on a SQLite file (or ``":memory:"``).
+
+    ``timeout_seconds`` is how long a write waits for another thread or
+    process holding the write lock before it raises ``Transient``.
+    ``clock`` is accepted for parity with ``DynamoStore``; SQLite needs none
+    (expiry is the services' business and nothing here ages on its own).
+    """
 
     def __init__(
         self,
@@ -37,7 +43,6 @@ class SqliteStore(SqliteCatalog):
         clock: Clock | None = None,
     ) -> None:
         self._db = Database(str(path), timeout_seconds=timeout_seconds)
-        self._clock = clock
 
     def close(self) -> None:
         self._db.close()

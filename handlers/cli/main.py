@@ -8,6 +8,7 @@ import handlers.cli.demo
 import handlers.cli.deployments
 import handlers.cli.flow_runs
 import handlers.cli.server
+import handlers.cli.store
 import handlers.cli.templates
 import handlers.cli.tokens
 import handlers.cli.work_pools

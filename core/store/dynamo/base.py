@@ -124,13 +124,14 @@ class DynamoBase:
             )
         return ops
 
-    def put_run_op(self, new: FlowRun, *, expected: FlowRun, on_fail_state: str = "") -> Op:
-        """Replace the run item if it still has ``expected``'s version."""
+    def put_run_op(self, new: FlowRun, *, expected: FlowRun, require_state: str = "") -> Op:
+        """Replace the run item if it still has ``expected``'s version (and
+        ``require_state`` as its state type, when given)."""
         condition = "#version = :version"
         values = {":version": n(expected.version)}
-        if on_fail_state:
+        if require_state:
             condition += " AND #state = :state"
-            values[":state"] = {"S": on_fail_state}
+            values[":state"] = {"S": require_state}
         return Op(
             {
                 "Put": {

@@ -12,9 +12,9 @@ from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
 from core.store.dynamo import schema
 from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import get_s, n, names, s
+from core.store.dynamo.codec import get_s, names, pack, s, unpack
 from core.store.dynamo.items import deployment_item, deployment_name_item
-from core.store.dynamo.pools import EXISTS, delete, put_new, rename_ops, stale
+from core.store.dynamo.ops import delete, put_new, put_versioned
 from core.store.dynamo.table import Op
 
 
@@ -29,8 +29,8 @@ class CatalogMixin(DynamoBase):
         """
         existing = self._table.get(schema.key(schema.FLOW_NAMES, flow.name))
         if existing is not None:
-            return Flow.model_validate_json(get_s(existing, "doc") or "")
-        doc = s(flow.model_dump_json())
+            return unpack(existing, Flow)
+        doc = pack(flow)
         try:
             self._table.transact(
                 [
@@ -54,14 +54,14 @@ class CatalogMixin(DynamoBase):
         except Exists as exc:
             if exc.item is None:
                 raise Conflict(f"flow {flow.name!r} could not be created; retry") from exc
-            return Flow.model_validate_json(get_s(exc.item, "doc") or "")
+            return unpack(exc.item, Flow)
         return flow
 
     def get_flow(self, flow_id: str) -> Flow:
         item = self._table.get(schema.key(schema.flow_pk(flow_id), schema.FLOW_SK))
         if item is None:
             raise NotFound(f"flow with id {flow_id!r} not found")
-        return Flow.model_validate_json(get_s(item, "doc") or "")
+        return unpack(item, Flow)
 
     # -- deployments --------------------------------------------------------------
     def create_deployment(self, deployment: Deployment) -> None:
@@ -79,7 +79,7 @@ class CatalogMixin(DynamoBase):
         item = self._table.get(schema.key(schema.DEPLOYMENTS, deployment_id))
         if item is None:
             raise NotFound(f"deployment with id {deployment_id!r} not found")
-        return Deployment.model_validate_json(get_s(item, "doc") or "")
+        return unpack(item, Deployment)
 
     def find_deployment(self, flow_name: str, name: str) -> Deployment:
         claim = self._table.get(schema.key(schema.deployment_name_pk(flow_name), name))
@@ -100,45 +100,22 @@ class CatalogMixin(DynamoBase):
                 ":pool": s(pool_name),
             }
         params["ExpressionAttributeNames"] = names("#pk", str(params.get("FilterExpression", "")))
-        found = [
-            Deployment.model_validate_json(get_s(item, "doc") or "")
-            for item in self._table.query(**params)
-        ]
+        found = [unpack(item, Deployment) for item in self._table.query(**params)]
         return sorted(found, key=lambda d: (d.flow_name, d.name))
 
     def update_deployment(self, deployment: Deployment) -> Deployment:
+        """A version-checked put; a rename also moves the name claim, atomically."""
         stored = self.get_deployment(deployment.id)
         new = deployment.model_copy(update={"version": deployment.version + 1})
         what = f"deployment {deployment.flow_name}/{deployment.name}"
-        condition = "#version = :version"
-        ops = [
-            Op(
-                {
-                    "Put": {
-                        "Item": deployment_item(new),
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names(condition),
-                        "ExpressionAttributeValues": {":version": n(deployment.version)},
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-                lambda item: stale(what, deployment.version, item),
-            )
-        ]
-        if (stored.flow_name, stored.name) != (deployment.flow_name, deployment.name):
-            if stored.flow_name == deployment.flow_name:
-                ops += rename_ops(
-                    schema.deployment_name_pk(deployment.flow_name),
-                    old_sk=stored.name,
-                    new_sk=deployment.name,
-                    attr="dep_id",
-                    owner=deployment.id,
-                    error=_duplicate(deployment),
-                )
-            else:
-                old = schema.key(schema.deployment_name_pk(stored.flow_name), stored.name)
-                ops += [delete(old), put_new(deployment_name_item(new), _duplicate(deployment))]
-        self._table.transact(ops)
+        write = put_versioned(deployment_item(new), expected=deployment.version, what=what)
+        if (stored.flow_name, stored.name) == (deployment.flow_name, deployment.name):
+            self._table.conditional("put_item", write.on_fail, **write.request["Put"])
+            return new
+        old_claim = schema.key(schema.deployment_name_pk(stored.flow_name), stored.name)
+        self._table.transact(
+            [write, delete(old_claim), put_new(deployment_name_item(new), _duplicate(deployment))]
+        )
         return new
 
     def delete_deployment(self, deployment: Deployment) -> None:
@@ -160,13 +137,13 @@ class CatalogMixin(DynamoBase):
     def put_token(self, token: Token) -> None:
         item = {
             **schema.key(schema.token_pk(token.secret_hash), schema.ITEM_SK),
-            "doc": s(token.model_dump_json()),
+            "doc": pack(token),
         }
         self._table.call("put_item", TableName=self._table.name, Item=item)
 
     def find_token(self, secret_hash: str) -> Token | None:
         item = self._table.get(schema.key(schema.token_pk(secret_hash), schema.ITEM_SK))
-        return None if item is None else Token.model_validate_json(get_s(item, "doc") or "")
+        return None if item is None else unpack(item, Token)
 
     def get_cached(self, key: str) -> str | None:
         item = self._table.get(schema.key(schema.cache_pk(key), schema.ITEM_SK))
@@ -179,6 +156,3 @@ class CatalogMixin(DynamoBase):
 
 def _duplicate(deployment: Deployment) -> Conflict:
     return Conflict(f"deployment {deployment.flow_name}/{deployment.name} already exists")
-
-
-__all__ = ["EXISTS", "CatalogMixin"]

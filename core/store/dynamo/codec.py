@@ -1,9 +1,9 @@
 """DynamoDB attribute values, sortable timestamps and expression helpers.
 
 The store talks to the low-level client (typed attribute values), so these
-few helpers keep item building readable.  Models travel as one JSON ``doc``
-attribute; only what a key, an index or a condition needs is also written
-as its own attribute.
+few helpers keep item building readable.  Models travel as one ``doc``
+attribute (compressed JSON, see :func:`pack`); only what a key, an index or
+a condition needs is also written as its own attribute.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 AttrValue = dict[str, Any]
 Item = dict[str, AttrValue]
 
@@ -57,6 +60,24 @@ def names(*expressions: str | None) -> dict[str, str]:
         for match in _NAME.finditer(expression or ""):
             found[f"#{match.group(1)}"] = match.group(1)
     return found
+
+
+def pack(model: BaseModel, *, exclude: set[str] | None = None) -> AttrValue:
+    """A model as zlib-compressed JSON without default values (a binary value).
+
+    DynamoDB bills writes per started kilobyte and the document is most of
+    an item: compressed, a run item stays under 1 KB through its whole life,
+    halving the write units of every state change and index entry.
+    """
+    text = model.model_dump_json(exclude_defaults=True, exclude=exclude)
+    return {"B": zlib.compress(text.encode(), 6)}
+
+
+def unpack(item: Item, model: type[M]) -> M:
+    value = item["doc"]
+    raw = value.get("B")
+    text = zlib.decompress(bytes(raw)).decode() if raw is not None else str(value["S"])
+    return model.model_validate_json(text)
 
 
 def stamp(at: datetime) -> str:

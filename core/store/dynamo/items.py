@@ -1,6 +1,6 @@
 """How each domain object becomes an item, and back.
 
-A model travels as its JSON (``doc``) beside the attributes that keys,
+A model travels as compressed JSON (``doc``) beside the attributes that keys,
 indexes and conditions need.  The few fields that change without a version
 bump (a queue's ``last_polled``, a pool's ``last_dispatched``) and the slot
 counters live in their own attributes or items, so frequent small writes
@@ -21,10 +21,12 @@ from core.store.dynamo.codec import (
     get_n,
     get_s,
     n,
+    pack,
     parse_stamp,
     s,
     shard,
     stamp,
+    unpack,
 )
 
 # -- pools and queues -------------------------------------------------------------
@@ -36,7 +38,7 @@ def pool_doc_item(pool: WorkPool) -> Item:
         "name": s(pool.name),
         "version": n(pool.version),
         "default_q": s(pool.default_queue_id),
-        "doc": s(pool.model_dump_json(exclude={"last_dispatched"})),
+        "doc": pack(pool, exclude={"last_dispatched"}),
     }
 
 
@@ -57,7 +59,7 @@ def pool_from(items: list[Item]) -> WorkPool | None:
     doc = by_sk.get(schema.POOL_SK)
     if doc is None:
         return None
-    pool = WorkPool.model_validate_json(get_s(doc, "doc") or "")
+    pool = unpack(doc, WorkPool)
     seen = get_s(by_sk.get(schema.SEEN_SK, {}), "at")
     if seen is not None:
         pool = pool.model_copy(update={"last_dispatched": parse_stamp(seen)})
@@ -69,7 +71,7 @@ def queue_item(queue: WorkQueue) -> Item:
         **schema.key(schema.pool_pk(queue.pool_id), schema.queue_sk(queue.id)),
         "name": s(queue.name),
         "version": n(queue.version),
-        "doc": s(queue.model_dump_json(exclude={"last_polled"})),
+        "doc": pack(queue, exclude={"last_polled"}),
         "active": n(0),
         "paused": b(queue.is_paused),
     }
@@ -81,7 +83,7 @@ def queue_item(queue: WorkQueue) -> Item:
 
 
 def queue_from(item: Item) -> WorkQueue:
-    queue = WorkQueue.model_validate_json(get_s(item, "doc") or "")
+    queue = unpack(item, WorkQueue)
     polled = get_s(item, "polled")
     return queue.model_copy(update={"last_polled": parse_stamp(polled) if polled else None})
 
@@ -108,7 +110,7 @@ def deployment_item(deployment: Deployment) -> Item:
         "flow_name": s(deployment.flow_name),
         "name": s(deployment.name),
         "pool_name": s(deployment.work_pool_name),
-        "doc": s(deployment.model_dump_json()),
+        "doc": pack(deployment),
     }
 
 
@@ -134,22 +136,19 @@ def run_item(run: FlowRun, *, shards: int, retention: timedelta) -> Item:
         **schema.key(schema.run_pk(run.id), schema.RUN_SK),
         "version": n(run.version),
         "state": s(run.state_type.value),
-        "attempt": n(run.attempt),
         "pool_id": s(run.work_pool_id),
         "queue_id": s(run.work_queue_id),
         "runs_s": s(f"RUNS#{shard(run.id, shards)}"),
         "runs_t": s(f"{when}#{run.id}"),
-        "doc": s(run.model_dump_json()),
+        "doc": pack(run),
     }
     if run.deployment_id is not None:
         item["dep_id"] = s(run.deployment_id)
-    if run.infrastructure_pid is not None:
-        item["pid"] = s(run.infrastructure_pid)
     if run.state_type is StateType.SCHEDULED:
         item["sched_q"] = s(run.work_queue_id)
-        item["sched_t"] = s(f"{when}#{run.id}")
+        item["sched_t"] = s(when)
         item["due_s"] = s(f"DUE#{shard(run.id, shards)}")
-        item["due_t"] = s(f"{when}#{run.work_pool_id}#{run.id}")
+        item["due_t"] = s(f"{when}#{run.work_pool_id}")
     if run.state_type in SLOT_HOLDING:
         item["act_s"] = s(f"ACTIVE#{shard(run.work_pool_id, shards)}")
         item["act_k"] = s(f"{run.work_pool_id}#{run.id}")
@@ -159,4 +158,4 @@ def run_item(run: FlowRun, *, shards: int, retention: timedelta) -> Item:
 
 
 def run_from(item: Item) -> FlowRun:
-    return FlowRun.model_validate_json(get_s(item, "doc") or "")
+    return unpack(item, FlowRun)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from core.errors import NotFound
 from core.models import FlowRun
 from core.states import SLOT_HOLDING, StateType
 from core.store.dynamo import schema
@@ -51,8 +52,6 @@ class RunsMixin(DynamoBase):
         return True
 
     def get_run(self, run_id: str) -> FlowRun:
-        from core.errors import NotFound  # noqa: PLC0415 - keep the module header short
-
         item = self._table.get(schema.key(schema.run_pk(run_id), schema.RUN_SK))
         if item is None:
             raise NotFound(f"flow run {run_id!r} not found")
@@ -69,34 +68,66 @@ class RunsMixin(DynamoBase):
         state_types: Sequence[StateType] | None = None,
         limit: int = 200,
     ) -> list[FlowRun]:
-        """Newest scheduled time first, from the ``runs`` index.
+        """Newest scheduled time first.
 
-        The index entries carry pool, queue and deployment ids, so those
-        filters run inside DynamoDB; the state filter needs the documents,
-        fetched 100 at a time, so it reads only as far as ``limit`` needs.
+        Asking only for slot holders reads the ``active`` index, and only for
+        SCHEDULED runs of a pool or queues the ``scheduled`` index, so those
+        cost what they return.  Anything else walks the ``runs`` index.
         """
-        if (
-            (queue_ids is not None and not queue_ids)
-            or (state_types is not None and not state_types)
-            or limit <= 0
-        ):
+        if (queue_ids is not None and not queue_ids) or limit <= 0:
             return []
-        filters: list[str] = []
-        values: dict[str, Any] = {}
-        for attr, wanted in (
-            ("pool_id", [pool_id] if pool_id else None),
-            ("queue_id", queue_ids),
-            ("dep_id", [deployment_id] if deployment_id else None),
-        ):
-            if wanted is None:
-                continue
-            marks = [f":{attr}{i}" for i in range(len(wanted))]
-            filters.append(f"#{attr} IN ({', '.join(marks)})")
-            values |= {m: s(v) for m, v in zip(marks, wanted, strict=True)}
-        wanted_states = None if state_types is None else {t.value for t in state_types}
-        streams = [
-            self._index_stream(k, " AND ".join(filters), values) for k in range(self._shards)
+        states = None if state_types is None else frozenset(state_types)
+        if states is not None and not states:
+            return []
+        if states is not None and states <= SLOT_HOLDING:
+            found = self.list_active(pool_id)
+        elif states == frozenset({StateType.SCHEDULED}) and (pool_id or queue_ids):
+            found = self._newest_scheduled(queue_ids or self._queue_ids(pool_id or ""), limit)
+        else:
+            return self._walk_runs_index(pool_id, queue_ids, deployment_id, states, limit)
+        wanted = [
+            r
+            for r in found
+            if (pool_id is None or r.work_pool_id == pool_id)
+            and (queue_ids is None or r.work_queue_id in queue_ids)
+            and (deployment_id is None or r.deployment_id == deployment_id)
+            and (states is None or r.state_type in states)
         ]
+        wanted.sort(key=lambda r: (r.next_scheduled_start_time, r.id), reverse=True)
+        return wanted[:limit]
+
+    def _newest_scheduled(self, queue_ids: Sequence[str], limit: int) -> list[FlowRun]:
+        """The ``limit`` latest SCHEDULED runs of each queue (enough for any merge)."""
+        found: list[FlowRun] = []
+        for queue_id in queue_ids:
+            items = self._table.query(
+                IndexName=schema.SCHEDULED_INDEX,
+                KeyConditionExpression="#sched_q = :queue",
+                ExpressionAttributeNames={"#sched_q": "sched_q"},
+                ExpressionAttributeValues={":queue": s(queue_id)},
+                ScanIndexForward=False,
+                Limit=min(limit, 1000),
+            )
+            found += [run_from(item) for item in islice(items, limit)]
+        return found
+
+    def _walk_runs_index(
+        self,
+        pool_id: str | None,
+        queue_ids: Sequence[str] | None,
+        deployment_id: str | None,
+        states: frozenset[StateType] | None,
+        limit: int,
+    ) -> list[FlowRun]:
+        """Merge the ``runs`` shards newest first; pool, queue and deployment
+        filter inside DynamoDB, the state on documents fetched 100 at a time,
+        reading only as far as ``limit`` needs."""
+        condition, values = _id_filter(
+            pool_id=[pool_id] if pool_id else None,
+            queue_id=queue_ids,
+            dep_id=[deployment_id] if deployment_id else None,
+        )
+        streams = [self._index_stream(k, condition, values) for k in range(self._shards)]
         entries = heapq.merge(*streams, reverse=True)
         found: list[FlowRun] = []
         while len(found) < limit:
@@ -104,12 +135,8 @@ class RunsMixin(DynamoBase):
             if not batch:
                 break
             docs = {r.id: r for r in map(run_from, self._table.batch_get(batch))}
-            for key in batch:
-                run = docs.get((get_s(key, "pk") or "").removeprefix("R#"))
-                if run is not None and (
-                    wanted_states is None or run.state_type.value in wanted_states
-                ):
-                    found.append(run)
+            ordered = (docs.get((get_s(k, "pk") or "").removeprefix("R#")) for k in batch)
+            found += [r for r in ordered if r and (states is None or r.state_type in states)]
         return found[:limit]
 
     def _index_stream(
@@ -135,21 +162,14 @@ class RunsMixin(DynamoBase):
 
     def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
         """One query per queue of the pool on the ``scheduled`` index."""
-        queue_ids = [
-            (get_s(item, "sk") or "").removeprefix(schema.QUEUE_PREFIX)
-            for item in self._table.query(
-                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-                ProjectionExpression="#sk",
-                ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
-                ExpressionAttributeValues={
-                    ":pk": s(schema.pool_pk(pool_id)),
-                    ":prefix": s(schema.QUEUE_PREFIX),
-                },
-                ConsistentRead=True,
-            )
-        ]
-        runs = [run for queue_id in queue_ids for run in self.queue_due(queue_id, before)]
+        runs = [run for q in self._queue_ids(pool_id) for run in self.queue_due(q, before)]
         return sorted(runs, key=lambda r: (r.next_scheduled_start_time, r.id))
+
+    def _queue_ids(self, pool_id: str) -> list[str]:
+        items = self._table.partition(
+            schema.pool_pk(pool_id), prefix=schema.QUEUE_PREFIX, projection="#sk"
+        )
+        return [(get_s(item, "sk") or "").removeprefix(schema.QUEUE_PREFIX) for item in items]
 
     def queue_due(self, queue_id: str, before: datetime) -> list[FlowRun]:
         """SCHEDULED runs of one queue due by ``before``, oldest first."""
@@ -177,7 +197,7 @@ class RunsMixin(DynamoBase):
                 },
             )
             for item in items:
-                when, pool_id, _run_id = (get_s(item, "due_t") or "").split("#", 2)
+                when, pool_id = (get_s(item, "due_t") or "").split("#", 1)
                 at = parse_stamp(when)
                 if pool_id not in earliest or at < earliest[pool_id]:
                     earliest[pool_id] = at
@@ -206,6 +226,19 @@ class RunsMixin(DynamoBase):
             )
             runs.extend(run_from(item) for item in items if _holds_slot(item))
         return sorted(runs, key=lambda r: (r.next_scheduled_start_time, r.id))
+
+
+def _id_filter(**wanted: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+    """A filter expression "attr IN (...)" for every attribute given values."""
+    clauses: list[str] = []
+    values: dict[str, Any] = {}
+    for attr, options in wanted.items():
+        if options is None:
+            continue
+        marks = [f":{attr}{i}" for i in range(len(options))]
+        clauses.append(f"#{attr} IN ({', '.join(marks)})")
+        values |= {m: s(v) for m, v in zip(marks, options, strict=True)}
+    return " AND ".join(clauses), values
 
 
 def _holds_slot(item: Item) -> bool:

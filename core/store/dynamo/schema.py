@@ -89,14 +89,14 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 
 # -- indexes --------------------------------------------------------------------
 
-SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time#run id; while SCHEDULED
-DUE_INDEX = "due"  # due_s = DUE#shard, due_t = time#pool id#run id; while SCHEDULED
+SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time; while SCHEDULED
+DUE_INDEX = "due"  # due_s = DUE#shard, due_t = time#pool id; while SCHEDULED
 ACTIVE_INDEX = "active"  # act_s = ACTIVE#shard, act_k = pool id#run id; while holding slots
 RUNS_INDEX = "runs"  # runs_s = RUNS#shard, runs_t = time#run id; every run
 
 TTL_ATTRIBUTE = "expires"
 
-_INDEXES: list[tuple[str, str, str, dict[str, Any]]] = [
+INDEXES: list[tuple[str, str, str, dict[str, Any]]] = [
     (SCHEDULED_INDEX, "sched_q", "sched_t", {"ProjectionType": "ALL"}),
     (DUE_INDEX, "due_s", "due_t", {"ProjectionType": "KEYS_ONLY"}),
     (ACTIVE_INDEX, "act_s", "act_k", {"ProjectionType": "ALL"}),
@@ -111,7 +111,7 @@ _INDEXES: list[tuple[str, str, str, dict[str, Any]]] = [
 
 def table_definition(table_name: str) -> dict[str, Any]:
     """The ``CreateTable`` request: on-demand billing, keys and every index."""
-    attributes = {"pk", "sk"} | {a for _, p, s, _ in _INDEXES for a in (p, s)}
+    attributes = {"pk", "sk"} | {a for _, p, s, _ in INDEXES for a in (p, s)}
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -131,7 +131,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
                 ],
                 "Projection": projection,
             }
-            for index, partition, sort, projection in _INDEXES
+            for index, partition, sort, projection in INDEXES
         ],
     }
 

@@ -37,7 +37,7 @@ class SlotsMixin(RunsMixin):
         if run.state_type is not StateType.SCHEDULED:
             raise self._why_not(run)
         new = transition(run, state, lease_expires=lease_expires)
-        run_op = self.put_run_op(new, expected=run, on_fail_state=StateType.SCHEDULED.value)
+        run_op = self.put_run_op(new, expected=run, require_state=StateType.SCHEDULED.value)
         self._table.transact([run_op, *self.take_ops(run)])
         return new
 

@@ -13,6 +13,7 @@ from core.store.dynamo.catalog import CatalogMixin
 from core.store.dynamo.pools import PoolsMixin
 from core.store.dynamo.slots import SlotsMixin
 from core.store.dynamo.table import Backoff, Table
+from core.store.dynamo.workers import WorkersMixin
 
 DEFAULT_RETENTION = timedelta(days=30)
 DEFAULT_SHARDS = 4
@@ -23,7 +24,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DynamoStore(PoolsMixin, CatalogMixin, SlotsMixin):
+class DynamoStore(PoolsMixin, WorkersMixin, CatalogMixin, SlotsMixin):
     """Every ``Store`` method on a single on-demand table (see docs/storage.md).
 
     ``client`` is a boto3 DynamoDB client; without one, a client is made on

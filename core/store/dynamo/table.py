@@ -28,7 +28,7 @@ from botocore.exceptions import (
 )
 
 from core.errors import CapacityFull, Transient
-from core.store.dynamo.codec import Item
+from core.store.dynamo.codec import Item, names
 
 # Error codes that say "nothing happened, try again later".
 THROTTLING = frozenset(
@@ -153,9 +153,22 @@ class Table:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def query_page(self, **params: Any) -> tuple[list[Item], dict[str, Any] | None]:
-        page = self.call("query", TableName=self.name, **params)
-        return page.get("Items", []), page.get("LastEvaluatedKey")
+    def partition(
+        self, pk: str, *, prefix: str | None = None, projection: str | None = None
+    ) -> Iterator[Item]:
+        """Every item of one partition, or those whose sort key starts with
+        ``prefix``; read consistently (base-table partitions allow it)."""
+        condition = "#pk = :pk" + (" AND begins_with(#sk, :prefix)" if prefix else "")
+        values = {":pk": {"S": pk}} | ({":prefix": {"S": prefix}} if prefix else {})
+        params: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names(condition, projection),
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if projection:
+            params["ProjectionExpression"] = projection
+        return self.query(**params)
 
     def batch_get(self, keys: Sequence[dict[str, Any]]) -> list[Item]:
         """Consistent reads of many items (100 per request), in no set order."""
