@@ -137,9 +137,11 @@ def _cron(schedule: Schedule, tz: ZoneInfo, start: datetime) -> Iterator[datetim
 
 def _hour_field(expression: str) -> str:
     fields = expression.split()
+    if len(fields) == 1:  # @hourly fires every hour; @daily, @weekly, ... at midnight
+        return "*" if fields[0].lower() == "@hourly" else "0"
     # Five fields: minute hour ...; six (croniter's seconds extension) too,
     # since croniter puts seconds last.
-    return fields[1] if len(fields) >= 5 else "*"
+    return fields[1]
 
 
 def _is_repeated_wall_time(local: datetime) -> bool:

@@ -6,7 +6,9 @@ can fail without a word.  Each pass looks at every slot-holding run:
 * claimed, never submitted, lease over: back to SCHEDULED as a new attempt
   (``core.runs.transition`` bumps ``attempt``, so the next submission uses
   a new idempotency key and cannot be mistaken for the abandoned one);
-* submitted but not RUNNING within the pool's start timeout: CRASHED;
+* submitted but not RUNNING within the pool's start timeout: CRASHED, and
+  its infrastructure stopped if a ``stop`` callback is given (so it cannot
+  start later and run without a slot);
 * CANCELLING with nothing ever submitted: CANCELLED (there is nothing to stop);
 
 notes pools with *stalled* claims (unsubmitted, older than ``resume_after``,
@@ -41,6 +43,8 @@ START_TIMEOUT_VARIABLES = (
 )
 
 StartTimeout = Callable[[WorkPool], timedelta]
+Stop = Callable[[WorkPool, str], str]
+"""Stops the infrastructure with this id; returns a note for the report."""
 
 
 def start_timeout(pool: WorkPool) -> timedelta:
@@ -63,6 +67,7 @@ class Reaped:
     attempt: int
     to: StateType
     reason: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ def reap(
     lease: timedelta = DEFAULT_LEASE,
     start_timeout_for: StartTimeout = start_timeout,
     resume_after: timedelta = DEFAULT_RESUME_AFTER,
+    stop: Stop | None = None,
 ) -> ReapReport:
     """One pass over ``pools`` (default: all): expire leases, crash runs that
     never started, then repair the pools' slot counters."""
@@ -137,8 +143,12 @@ def reap(
             if is_stalled(run, now=now, resume_after=resume_after):
                 stalled.add(pool.name)
             state = verdict(run, now=now, lease=lease, start_timeout=timeout)
-            if state is not None and _apply(store, run, state):
-                reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message))
+            if state is None or not _apply(store, run, state):
+                continue
+            note = ""
+            if stop is not None and run.infrastructure_pid and state.is_terminal:
+                note = stop(pool, run.infrastructure_pid)
+            reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message, note))
         try:
             repairs.extend(store.repair_counters(pool.id))
         except NotFound:

@@ -33,12 +33,14 @@ from core.states import LATE_AFTER, StateType, new_state
 
 # SQS delays a message by at most 15 minutes.
 MAX_DISPATCH_DELAY = timedelta(minutes=15)
+DEFAULT_HORIZON = timedelta(hours=1)
+DEFAULT_MAX_RUNS = 50
 
 
 @dataclass(frozen=True)
 class TickSettings:
-    horizon: timedelta = timedelta(hours=1)
-    max_runs_per_deployment: int = 50
+    horizon: timedelta = DEFAULT_HORIZON
+    max_runs_per_deployment: int = DEFAULT_MAX_RUNS
     # Delayed dispatch messages cover runs due before the next tick; the
     # next tick covers the ones after (so no run gets two messages).
     dispatch_horizon: timedelta = timedelta(seconds=60)
@@ -94,6 +96,7 @@ class Ticker:
             pools=pools,
             lease=self.settings.lease,
             start_timeout_for=self.settings.start_timeout_for,
+            stop=self.stop,
         )
         dispatch = self.dispatch_requests(
             pools, now=now, errors=errors, stalled=reaped.stalled_pools
@@ -114,27 +117,17 @@ class Ticker:
             if deployment.paused or not any(s.active for s in deployment.schedules):
                 continue
             try:
-                created.extend(self._materialise_one(deployment, now=now))
+                created.extend(
+                    schedule_runs(
+                        self.store,
+                        deployment,
+                        now=now,
+                        horizon=self.settings.horizon,
+                        max_runs=self.settings.max_runs_per_deployment,
+                    )
+                )
             except PushpoolError as exc:
                 errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
-        return created
-
-    def _materialise_one(self, deployment: Deployment, *, now: datetime) -> list[str]:
-        limit = self.settings.max_runs_per_deployment
-        times = upcoming(
-            deployment.schedules, start=now, end=now + self.settings.horizon, limit=limit
-        )
-        if not times:
-            return []
-        pool = self.store.get_pool(deployment.work_pool_name)
-        queue = self.store.get_queue(pool.id, deployment.work_queue_name)
-        # One read spares a conditional write per already-created run.
-        known = {r.id for r in self.store.list_runs(deployment_id=deployment.id, limit=2 * limit)}
-        created: list[str] = []
-        for when in times:
-            run = scheduled_run(deployment, pool, queue, when=when, now=now)
-            if run.id not in known and self.store.create_run(run):
-                created.append(run.id)
         return created
 
     # -- 2. Late ------------------------------------------------------------------------
@@ -223,8 +216,51 @@ class Ticker:
             requests.extend(DispatchRequest(pool.name, not_before=s) for s in seconds)
         return requests
 
+    def stop(self, pool: WorkPool, infra_id: str) -> str:
+        """Stop infrastructure the reaper gave up on (push pools: a pull
+        pool's infrastructure belongs to its worker)."""
+        try:
+            if self._mode(pool) is PoolMode.PULL:
+                return ""
+            self.provider_for(pool).cancel(infra_id)
+        except PushpoolError as exc:
+            return f"stopping {infra_id} failed: {exc}"
+        return f"stopped {infra_id}"
+
     def _mode(self, pool: WorkPool) -> PoolMode:
         return self.pool_types.mode(pool.type)
+
+
+def schedule_runs(
+    store: Store,
+    deployment: Deployment,
+    *,
+    now: datetime,
+    horizon: timedelta = DEFAULT_HORIZON,
+    max_runs: int = DEFAULT_MAX_RUNS,
+) -> list[str]:
+    """Create the runs ``deployment``'s active schedules fire in ``[now, now +
+    horizon)``, at most ``max_runs``; return the ids of those that are new.
+
+    Idempotent (ids come from deployment and time), so the API may call it
+    when a deployment is created or its schedules change, and the tick
+    every minute.  ``NotFound`` if the deployment's pool or queue is gone.
+    """
+    if deployment.paused:
+        return []
+    times = upcoming(deployment.schedules, start=now, end=now + horizon, limit=max_runs)
+    if not times:
+        return []
+    pool = store.get_pool(deployment.work_pool_name)
+    queue = store.get_queue(pool.id, deployment.work_queue_name)
+    # One read spares a conditional write per already-created run.
+    known = {r.id for r in store.list_runs(deployment_id=deployment.id, limit=2 * max_runs)}
+    created: list[str] = []
+    for when in times:
+        run = scheduled_run(deployment, pool, queue, when=when, now=now)
+        if run.id not in known and store.create_run(run):
+            created.append(run.id)
+    return created
 
 
 def ceil_second(moment: datetime) -> datetime:

@@ -8,7 +8,7 @@ import pytest
 
 from core.models import Schedule
 from core.schedules import scheduled_run_id
-from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second
+from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_run, claim, make_deployment
@@ -64,6 +64,15 @@ def test_a_later_tick_adds_only_the_new_occurrences(store):
     t.tick()
     clock.advance(minutes=10)
     assert len(t.tick().created) == 1
+
+
+def test_the_api_can_schedule_a_new_deployment_at_once_and_the_tick_agrees(store):
+    pool, _ = add_pool(store)
+    deployment = deploy(store, pool, EVERY_10_MIN)
+    created = schedule_runs(store, deployment, now=NOW, horizon=timedelta(minutes=30))
+    assert len(created) == 3
+    assert len(ticker(store).tick().created) == 3  # the rest of the hour, nothing twice
+    assert schedule_runs(store, deployment.model_copy(update={"paused": True}), now=NOW) == []
 
 
 def test_runs_per_deployment_are_bounded(store):
@@ -191,6 +200,21 @@ def test_event_providers_are_polled_only_for_runs_quiet_for_a_while(store):
     clock.advance(minutes=6)  # past the quiet period
     t.tick()
     assert store.get_run(run.id).state_type is StateType.FAILED  # the event was lost
+
+
+def test_infrastructure_that_never_started_is_stopped_when_its_run_crashes(store):
+    clock = FakeClock()
+    provider = RecordingProvider()
+    provider.supports_polling = False
+    pool, queue = add_pool(store, pool_type="modal:push")
+    run = submitted(store, provider, pool, queue)
+    clock.advance(minutes=10)
+
+    report = ticker(store, clock, provider).tick()
+
+    assert store.get_run(run.id).state_type is StateType.CRASHED
+    assert provider.cancelled == [run.infrastructure_pid]
+    assert report.reap.reaped[0].note == f"stopped {run.infrastructure_pid}"
 
 
 def test_pull_pools_are_not_polled(store):

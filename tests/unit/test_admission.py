@@ -7,10 +7,13 @@ negative = overdue), and the runs the planner must release, in order.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.admission import Snapshot, WaitReason, plan
 from core.models import FlowRun, WorkPool, WorkQueue
@@ -296,3 +299,71 @@ def test_plan_reports_free_slots_per_queue_and_pool():
     assert result.pool_free == 2
     assert result.queue_free == {"high": 2, "low": None}
     assert result.reason_for("high:-1") is None
+
+
+# -- properties over random snapshots ------------------------------------------------
+
+
+@st.composite
+def snapshots(draw) -> Snapshot:
+    n_queues = draw(st.integers(1, 4))
+    priorities = draw(
+        st.lists(st.integers(1, 9), min_size=n_queues, max_size=n_queues, unique=True)
+    )
+    queues = [
+        Q(
+            f"q{i}",
+            priority,
+            limit=draw(st.none() | st.integers(0, 3)),
+            paused=draw(st.booleans()),
+            active=draw(st.integers(0, 3)),
+        )
+        for i, priority in enumerate(priorities)
+    ]
+    runs = [
+        f"q{draw(st.integers(0, n_queues - 1))}:{draw(st.integers(-30, 5))}:r{i}"
+        for i in range(draw(st.integers(0, 12)))
+    ]
+    return snapshot(
+        queues,
+        runs,
+        pool_limit=draw(st.none() | st.integers(0, 8)),
+        pool_paused=draw(st.booleans()),
+        window=timedelta(minutes=draw(st.integers(0, 3))),
+    )
+
+
+def order_key(snap: Snapshot, run: FlowRun) -> tuple[int, datetime, str]:
+    priority = {q.id: q.priority for q in snap.queues}[run.work_queue_id]
+    return (priority, run.next_scheduled_start_time, run.id)
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_the_waterfall_never_overfills_and_never_leaves_a_usable_slot_idle(snap):
+    result = plan(snap)
+    releases = list(result.releases)
+    queues = {q.id: q for q in snap.queues}
+
+    # Everything is accounted for exactly once.
+    accounted = [r.id for r in releases] + [w.run.id for w in result.waiting]
+    assert sorted(accounted) == sorted(r.id for r in snap.runs)
+    # Release order is (queue priority, scheduled time, run id).
+    assert releases == sorted(releases, key=lambda r: order_key(snap, r))
+    # No limit is exceeded.
+    if result.pool_free is not None:
+        assert len(releases) <= result.pool_free
+    per_queue = Counter(r.work_queue_id for r in releases)
+    for queue_id, count in per_queue.items():
+        free = result.queue_free[queue_id]
+        assert free is None or count <= free
+        assert not queues[queue_id].is_paused and not snap.pool.is_paused
+        assert all(r.next_scheduled_start_time <= snap.horizon for r in releases)
+    # A waiting run waits for its stated reason, and for no slot left unused.
+    for waiting in result.waiting:
+        queue_id = waiting.run.work_queue_id
+        if waiting.reason is WaitReason.QUEUE_FULL:
+            assert per_queue[queue_id] == result.queue_free[queue_id]
+        if waiting.reason is WaitReason.POOL_FULL:
+            assert len(releases) == result.pool_free
+            assert all(order_key(snap, r) < order_key(snap, waiting.run) for r in releases)

@@ -81,6 +81,14 @@ def test_hourly_cron_in_a_half_hour_offset_zone():
     assert hours(fire(s, utc(2026, 1, 1, 0), utc(2026, 1, 1, 2))) == ["01-01 00:30", "01-01 01:30"]
 
 
+def test_cron_aliases_follow_the_same_dst_rules():
+    havana = "America/Havana"  # falls back at 01:00 -> 00:00, so midnight repeats
+    daily = fire(Schedule(cron="@daily", timezone=havana), utc(2024, 11, 2), utc(2024, 11, 5))
+    assert len(daily) == 3
+    hourly = fire(Schedule(cron="@hourly"), utc(2026, 1, 1), utc(2026, 1, 1, 3))
+    assert hours(hourly) == ["01-01 00:00", "01-01 01:00", "01-01 02:00"]
+
+
 def test_cron_that_never_matches_fires_never():
     assert fire(Schedule(cron="0 0 30 2 *"), utc(2026, 1, 1), utc(2027, 1, 1)) == []
 
