@@ -3,7 +3,8 @@
 Why a provider at all for a subprocess: the worker drives every pool type
 through the same ``Provider`` port, so a process run is submitted, polled
 and cancelled exactly like a container.  The child gets its own session
-(process group), so cancelling reaches the grandchildren a shell spawns.
+(process group), so cancelling reaches the grandchildren a shell spawns
+(POSIX only: process groups and signals).
 
 The environment is *not* the worker's whole environment: the worker holds a
 worker-scoped API token and whatever else its host exports, which a flow run

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -98,15 +99,19 @@ class TerminalMemo:
     def __init__(self, size: int = 512) -> None:
         self._size = size
         self._items: OrderedDict[str, InfraStatus] = OrderedDict()
+        self._lock = threading.Lock()  # the local server polls from several threads
 
     def get(self, infra_id: str) -> InfraStatus | None:
-        return self._items.get(infra_id)
+        with self._lock:
+            return self._items.get(infra_id)
 
     def remember(self, infra_id: str, status: InfraStatus) -> InfraStatus:
+        """Keep ``status`` if it is terminal; return it either way."""
         if status.phase in {InfraPhase.PENDING, InfraPhase.RUNNING}:
             return status
-        self._items[infra_id] = status
-        self._items.move_to_end(infra_id)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[infra_id] = status
+            self._items.move_to_end(infra_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
         return status

@@ -116,8 +116,11 @@ def credential() -> StaticToken:
 
 
 @pytest.fixture
-def provider(fake: FakeArm, credential: StaticToken) -> AciProvider:
-    return make_provider(credential=credential, client_kwargs=client_kwargs(fake))
+def provider(fake: FakeArm, credential: StaticToken) -> Iterator[AciProvider]:
+    provider = make_provider(credential=credential, client_kwargs=client_kwargs(fake))
+    yield provider
+    for client in provider._clients.values():
+        client.close()
 
 
 class TestAciContract(ProviderContract):
@@ -285,3 +288,19 @@ def test_a_secret_without_tenant_and_client_ids_is_a_terminal_error():
 def test_making_the_provider_creates_no_client_and_no_credential():
     provider = make_provider(tenant_id="t", client_id="c", client_secret="s")
     assert provider._clients == {} and provider._credential is None
+
+
+def test_the_stack_secret_supplies_the_service_principal():
+    secret = '{"tenant_id": "t", "client_id": "c", "client_secret": "s"}'
+    client = make_provider(secret=secret).client(SUBSCRIPTION)
+    from azure.identity import ClientSecretCredential
+
+    assert isinstance(client._config.credential, ClientSecretCredential)
+    assert client._config.credential._client_id == "c"
+
+
+@pytest.mark.parametrize("secret", ["not json", "[]"])
+def test_a_malformed_azure_secret_is_a_terminal_error(secret: str):
+    with pytest.raises(InfrastructureError) as raised:
+        make_provider(secret=secret)
+    assert raised.value.retryable is False

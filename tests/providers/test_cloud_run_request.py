@@ -127,3 +127,62 @@ def test_an_unusable_configuration_is_a_terminal_error_naming_the_problem(
         provider.build_request(make_job(CONFIGURATION | override, run_id=RUN_ID))
     assert raised.value.retryable is False
     assert message in str(raised.value)
+
+
+# pushpool's own cloud-run-v2 default template, rendered with only project,
+# image and region set: the job body's placeholders for unset variables are
+# gone, "{{ timeout }}s" became "600s", empty objects remain.
+PUSHPOOL_RENDERED = {
+    "command": "python -m flow",
+    "env": {"A": "1"},
+    "project": "p",
+    "region": "us-east1",
+    "job_body": {
+        "client": "pushpool",
+        "template": {
+            "template": {
+                "maxRetries": 0,
+                "timeout": "600s",
+                "vpcAccess": {},
+                "containers": [
+                    {
+                        "image": "python:3.12",
+                        "command": "python -m flow",
+                        "resources": {"limits": {}},
+                    }
+                ],
+            }
+        },
+    },
+    "timeout": 600,
+    "keep_job": False,
+}
+
+
+def test_the_rendered_pushpool_default_template_builds_a_valid_job():
+    request = make_provider().build_request(make_job(PUSHPOOL_RENDERED, run_id=RUN_ID))
+
+    task = request.job.template.template
+    assert request.parent == "projects/p/locations/us-east1"
+    assert task.containers[0].command == ["python", "-m", "flow"]
+    assert task.timeout.seconds == 600
+    assert "vpcAccess" not in json_format.MessageToDict(run_v2.TaskTemplate.pb(task))
+    assert request.job.client == "pushpool"
+
+
+@pytest.mark.parametrize("unset", ["s", ""])
+def test_a_timeout_placeholder_left_empty_is_left_out(unset: str):
+    body = {"template": {"template": {"timeout": unset, "containers": [{"image": "i"}]}}}
+    configuration = {"project": "p", "job_body": body}
+    request = make_provider().build_request(make_job(configuration, run_id=RUN_ID))
+
+    assert request.job.template.template.timeout.seconds == 0
+
+
+def test_the_stack_secret_is_the_service_account_key():
+    from tests.providers.test_cloud_run import service_account_key
+
+    provider = make_provider(secret=service_account_key())
+    request = provider.build_request(make_job({"image": "i"}, run_id=RUN_ID))
+
+    assert request.parent == "projects/demo-project/locations/us-central1"

@@ -14,6 +14,7 @@ import inspect
 import modal
 import pytest
 
+from core.errors import InfrastructureError
 from providers.modal import ModalClient, ModalError, SdkModalClient, make_provider, sdk_errors
 from tests.fakes.modal_client import FakeModal
 
@@ -88,15 +89,62 @@ def test_sdk_exceptions_are_classified(raised: Exception, retryable: bool, not_f
     assert str(raised) in str(translated.value)
 
 
-def test_building_the_provider_imports_and_opens_nothing():
-    provider = make_provider(token_id="ak-1", token_secret="as-1")
+def test_building_the_provider_imports_the_sdk_but_opens_nothing():
+    provider = make_provider(secret='{"token_id": "ak-1", "token_secret": "as-1"}')
     adapter = provider.client
 
     assert isinstance(adapter, SdkModalClient)
+    assert adapter.modal is modal
+    assert adapter._token == ("ak-1", "as-1")
     # Client.from_credentials connects at once, so the client is made on first use only.
-    assert {"modal", "sdk_client", "_registry"}.isdisjoint(vars(adapter))
+    assert {"sdk_client", "_registry"}.isdisjoint(vars(adapter))
+
+
+@pytest.mark.parametrize("secret", ["not json", '{"token_id": "ak-1"}', "[1]"])
+def test_a_malformed_modal_secret_is_a_terminal_error(secret: str):
+    with pytest.raises(InfrastructureError) as raised:
+        make_provider(secret=secret)
+    assert raised.value.retryable is False
 
 
 def test_both_the_adapter_and_the_fake_satisfy_the_seam():
     assert isinstance(SdkModalClient(), ModalClient)
     assert isinstance(FakeModal(), ModalClient)
+
+
+class StubCall:
+    """Stands in for ``modal.FunctionCall``: answers ``get`` with a value or raises."""
+
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+    def get(self, timeout: float | None = None) -> object:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    ("outcome", "finished_as", "status"),
+    [
+        (3, "", "success"),
+        (TimeoutError(), "", "running"),  # what modal 1.x raises for an unfinished call
+        (modal.exception.FunctionTimeoutError("limit"), "", "timeout"),
+        (modal.exception.OutputExpiredError(), "", "success"),
+        (modal.exception.InputCancellation(), "", "terminated"),
+        (ValueError("bad day"), "failure", "failure"),
+        (TimeoutError("the flow's own"), "failure", "failure"),
+        (ImportError("no flows"), "init_failure", "init_failure"),
+    ],
+)
+def test_a_calls_output_is_read_without_waiting(outcome: object, finished_as: str, status: str):
+    state = SdkModalClient()._poll_output(StubCall(outcome), running=True, finished_as=finished_as)
+    assert state.status == status
+
+
+def test_modal_failing_while_reading_output_is_an_error_not_a_flow_failure():
+    with pytest.raises(ModalError) as raised:
+        SdkModalClient()._poll_output(
+            StubCall(modal.exception.ConnectionError("reset")), running=True
+        )
+    assert raised.value.retryable is True

@@ -9,6 +9,7 @@ when it dies while the provider that started it is gone (a worker restart).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,12 +29,18 @@ WAIT_FOR_EXIT = 'while [ ! -f "$CONTROL/$$" ]; do sleep 0.02; done; exit "$(cat 
 class ProcessHarness(ProviderHarness):
     def __init__(self, control: Path) -> None:
         self.control = control
-        self.spawned = 0
+        self.children: list[subprocess.Popen[bytes]] = []
         self.provider: ProcessProvider = make_provider(grace_seconds=2.0, spawn=self._spawn)
 
     def _spawn(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        self.spawned += 1
-        return subprocess.Popen(*args, **kwargs)
+        child = subprocess.Popen(*args, **kwargs)
+        self.children.append(child)
+        return child
+
+    def kill_leftovers(self) -> None:
+        for child in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
 
     def job(self, *, run_id: str, attempt: int = 1) -> Job:
         return make_job(
@@ -48,10 +55,10 @@ class ProcessHarness(ProviderHarness):
         )
 
     def infrastructure_count(self) -> int:
-        return self.spawned
+        return len(self.children)
 
     def backend_requests(self) -> int:
-        return self.spawned
+        return len(self.children)
 
     def start(self, infra_id: str) -> None:
         """A process runs from the moment it is spawned."""
@@ -91,5 +98,4 @@ class TestProcessProviderContract(ProviderContract):
     def harness(self, tmp_path: Path):
         harness = ProcessHarness(tmp_path)
         yield harness
-        for infra_id in list(harness.provider._tracked):  # leave no sleeper behind
-            harness.provider.cancel(infra_id)
+        harness.kill_leftovers()

@@ -9,24 +9,28 @@ which reads the group's instance view (container state and exit code).  The
 group is deleted once terminal unless the pool sets ``keep_container_group``;
 cancelling stops the group.
 
-The Azure SDK is imported inside functions, so dispatching to another
-provider never loads it (design §1).
+The Azure SDK is imported by ``make_provider`` (``sdk.py``), never at import
+time, so dispatching to another provider never loads it (design §1);
+``status.py`` maps an instance view to ``InfraStatus``.  Only this
+``__init__`` imports ``providers.shared``: the independence contract in
+pyproject.toml allows ``providers.* -> providers.shared`` for the package,
+not its submodules.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
+from providers.aci.sdk import error_message, sdk
+from providers.aci.status import status_of
 from providers.shared import (
     TerminalMemo,
     command_list,
@@ -43,25 +47,12 @@ ATTEMPT_TAG = "pushpool-attempt"
 KEEP_TAG = "pushpool-keep-container-group"
 # Env names sent as secureValue even when the template lists them under ``env``.
 ALWAYS_SECRET = frozenset({"PUSHPOOL_RUN_TOKEN", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"})
-FAILED_WAITING = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 _TAG_FORBIDDEN = re.compile(r"[<>%&\\?/]")
 _GROUP_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
     r"/providers/Microsoft\.ContainerInstance/containerGroups/(?P<name>[^/]+)$",
     re.IGNORECASE,
 )
-_SDK_MODULES = {
-    "models": "azure.mgmt.containerinstance.models",
-    "mgmt": "azure.mgmt.containerinstance",
-    "errors": "azure.core.exceptions",
-    "identity": "azure.identity",
-}
-
-
-@cache
-def sdk() -> SimpleNamespace:
-    """The Azure SDK modules, imported on first use so other pools never load them."""
-    return SimpleNamespace(**{k: importlib.import_module(v) for k, v in _SDK_MODULES.items()})
 
 
 @dataclass(frozen=True)
@@ -189,40 +180,6 @@ def build_group(job: Job) -> AciRequest:
     )
 
 
-# -- status mapping (pure) ---------------------------------------------------------------------
-
-
-def _reason(group: Any, container: Any) -> str:
-    """The most useful explanation ACI gives: the last warning event, else a status."""
-    events = list((container.instance_view.events if container.instance_view else None) or [])
-    events += list((group.instance_view.events if group.instance_view else None) or [])
-    warnings = [e.message for e in events if e.type == "Warning" and e.message]
-    if warnings:
-        return str(warnings[-1])
-    state = container.instance_view.current_state if container.instance_view else None
-    return str((state.detail_status if state else None) or "container group failed")
-
-
-def status_of(group: Any) -> InfraStatus:
-    container = group.containers[0]
-    view = container.instance_view
-    current = view.current_state if view is not None else None
-    if group.instance_view is not None and group.instance_view.state == "Stopped":
-        return InfraStatus(phase=InfraPhase.CANCELLED, reason="the container group was stopped")
-    if current is not None and current.state == "Terminated":
-        if current.exit_code is None:
-            return InfraStatus(phase=InfraPhase.CRASHED, reason=_reason(group, container))
-        return InfraStatus(
-            phase=InfraPhase.EXITED, exit_code=current.exit_code, reason=current.detail_status or ""
-        )
-    waiting_failed = current is not None and current.detail_status in FAILED_WAITING
-    if group.provisioning_state == "Failed" or waiting_failed:
-        return InfraStatus(phase=InfraPhase.CRASHED, reason=_reason(group, container))
-    if current is not None and current.state == "Running":
-        return InfraStatus(phase=InfraPhase.RUNNING)
-    return InfraStatus(phase=InfraPhase.PENDING)
-
-
 # -- the provider ----------------------------------------------------------------------------------
 
 
@@ -329,13 +286,14 @@ def translated(action: str) -> Iterator[None]:
         raise
     except errors.ClientAuthenticationError as exc:
         raise InfrastructureError(
-            f"Azure rejected the credentials trying to {action}: {_message(exc)}", retryable=False
+            f"Azure rejected the credentials trying to {action}: {error_message(exc)}",
+            retryable=False,
         ) from exc
     except errors.HttpResponseError as exc:
         retry_after = exc.response.headers.get("Retry-After") if exc.response else None
         hint = f" (retry after {retry_after} s)" if retry_after else ""
         raise InfrastructureError(
-            f"Azure could not {action}: {_message(exc)}{hint}",
+            f"Azure could not {action}: {error_message(exc)}{hint}",
             retryable=retryable_http_status(exc.status_code),
         ) from exc
     except (errors.ServiceRequestError, errors.ServiceResponseError) as exc:
@@ -344,18 +302,28 @@ def translated(action: str) -> Iterator[None]:
         ) from exc
 
 
-def _message(exc: Any) -> str:
-    error = getattr(exc, "error", None)
-    if error is not None and getattr(error, "message", None):
-        return f"{error.code}: {error.message}" if error.code else str(error.message)
-    return str(getattr(exc, "message", exc))
-
-
 # -- factory ---------------------------------------------------------------------------------------
+
+
+def _secret_values(secret: str | None, keys: tuple[str, ...], *, what: str) -> dict[str, str]:
+    if not secret:
+        return {}
+    try:
+        values = json.loads(secret)
+    except ValueError as exc:
+        raise InfrastructureError(
+            f"the {what} credentials secret is not JSON", retryable=False
+        ) from exc
+    if not isinstance(values, dict):
+        raise InfrastructureError(
+            f"the {what} credentials secret is not a JSON object", retryable=False
+        )
+    return {k: str(values[k]) for k in keys if values.get(k)}
 
 
 def make_provider(
     *,
+    secret: str | None = None,
     credential: Any = None,
     tenant_id: str | None = None,
     client_id: str | None = None,
@@ -368,9 +336,26 @@ def make_provider(
     With ``client_secret`` (the caller reads it from Secrets Manager), a
     service principal signs in; without it, the function's managed identity
     does (``managed_identity_client_id`` picks a user-assigned one).  The
-    credential is created when the first client is.  ``client_kwargs`` go to
+    credential is created when the first client is.  ``secret`` is the
+    provider family's Secrets Manager value, JSON with ``tenant_id``,
+    ``client_id`` and ``client_secret`` (or ``managed_identity_client_id``);
+    its keys fill the arguments not given.  ``client_kwargs`` go to
     ``ContainerInstanceManagementClient`` (``base_url``, retry settings).
+    The SDK is imported here, so a missing ``pushpool[azure]`` extra shows
+    when the registry loads the provider.
     """
+    sdk()
+    values = _secret_values(
+        secret,
+        ("tenant_id", "client_id", "client_secret", "managed_identity_client_id"),
+        what="Azure",
+    )
+    tenant_id = tenant_id or values.get("tenant_id")
+    client_id = client_id or values.get("client_id")
+    client_secret = client_secret or values.get("client_secret")
+    managed_identity_client_id = managed_identity_client_id or values.get(
+        "managed_identity_client_id"
+    )
 
     def factory() -> Any:
         identity = sdk().identity

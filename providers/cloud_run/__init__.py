@@ -10,27 +10,30 @@ which reads the execution's conditions and, on failure, its tasks' exit
 codes.  The job is deleted once its execution is terminal unless the pool
 sets ``keep_job``.
 
-The SDK is imported inside functions, so dispatching to another provider
-never loads it (design §1).
+The SDK is imported by ``make_provider`` (``sdk.py``), never at import time,
+so dispatching to another provider never loads it (design §1); ``status.py``
+maps an execution to ``InfraStatus``.  Only this ``__init__`` imports
+``providers.shared``: the independence contract in pyproject.toml allows
+``providers.* -> providers.shared`` for the package, not its submodules.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import copy
-import importlib
 import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, cached_property
-from types import SimpleNamespace
+from functools import cached_property
 from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
+from providers.cloud_run.sdk import api_message, api_status, sdk
+from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
 from providers.shared import (
     TerminalMemo,
     command_list,
@@ -48,25 +51,8 @@ KEEP_LABEL = "pushpool-keep-job"
 DEFAULT_REGION = "us-central1"  # Prefect's cloud-run-v2 default
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 RETRYABLE_STATUSES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "INTERNAL"})
-# google.cloud.run.v2.Condition.State and .ExecutionReason values.
-PENDING_, RECONCILING, FAILED, SUCCEEDED = 1, 2, 3, 4
-NON_ZERO_EXIT_CODE, CANCELLED, CANCELLING = 2, 3, 4
 
 _LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
-_SDK_MODULES = {
-    "run_v2": "google.cloud.run_v2",
-    "exceptions": "google.api_core.exceptions",
-    "polling": "google.api_core.future.polling",
-    "auth_errors": "google.auth.exceptions",
-    "service_account": "google.oauth2.service_account",
-    "requests": "requests",
-}
-
-
-@cache
-def sdk() -> SimpleNamespace:
-    """The Google SDK modules, imported on first use so other pools never load them."""
-    return SimpleNamespace(**{k: importlib.import_module(v) for k, v in _SDK_MODULES.items()})
 
 
 def gcp_label(text: str, *, key: bool = False) -> str:
@@ -106,10 +92,9 @@ def _prefect_job_body(config: Mapping[str, Any]) -> dict[str, Any]:
     unset placeholders as nulls; the REST schema wants ``"600s"`` and absence.
     """
     body = _drop_nulls(copy.deepcopy(config.get("job_body") or {}))
-    body.pop("client", None)
     task = body.setdefault("template", {}).setdefault("template", {})
-    timeout = task.get("timeout")
-    if timeout is not None and not str(timeout).endswith("s"):
+    timeout = str(task.pop("timeout", "")).removesuffix("s")
+    if timeout:  # "600", 600 or "600s"; "" or "s" when the variable was unset
         task["timeout"] = f"{int(float(timeout))}s"
     for container in task.get("containers") or []:
         if isinstance(container.get("command"), str):
@@ -280,7 +265,7 @@ class CloudRunProvider:
                     phase=InfraPhase.CRASHED,
                     reason=f"Cloud Run execution {infra_id} no longer exists",
                 )
-            status = self._status_of(execution)
+            status = execution_status(execution, lambda: self._exit_codes(execution.name))
         if status.phase in {InfraPhase.PENDING, InfraPhase.RUNNING}:
             return status
         if execution.labels.get(KEEP_LABEL) != "true":
@@ -344,34 +329,9 @@ class CloudRunProvider:
             return None
         return str(min(mine, key=lambda e: (e.create_time, e.name)).name)
 
-    def _status_of(self, execution: Any) -> InfraStatus:
-        conditions = {c.type_: c for c in execution.conditions}
-        completed = conditions.get("Completed")
-        if completed is not None and completed.state in {SUCCEEDED, FAILED}:
-            return self._finished(execution, completed)
-        for kind in ("ResourcesAvailable", "Started"):
-            failed = conditions.get(kind)
-            if failed is not None and failed.state == FAILED:
-                return InfraStatus(phase=InfraPhase.CRASHED, reason=failed.message)
-        started = conditions.get("Started")
-        if execution.running_count > 0 or (started is not None and started.state == SUCCEEDED):
-            return InfraStatus(phase=InfraPhase.RUNNING)
-        return InfraStatus(phase=InfraPhase.PENDING)
-
-    def _finished(self, execution: Any, completed: Any) -> InfraStatus:
-        if execution.cancelled_count > 0 or completed.execution_reason == CANCELLED:
-            return InfraStatus(phase=InfraPhase.CANCELLED, reason=completed.message)
-        if completed.state == SUCCEEDED:
-            return InfraStatus(phase=InfraPhase.EXITED, exit_code=0, reason=completed.message)
-        for task in self.clients.tasks.list_tasks(parent=execution.name, timeout=self._timeout):
-            code = task.last_attempt_result.exit_code
-            if code:
-                return InfraStatus(
-                    phase=InfraPhase.EXITED, exit_code=code, reason=completed.message
-                )
-        return InfraStatus(
-            phase=InfraPhase.CRASHED, reason=completed.message or "Cloud Run execution failed"
-        )
+    def _exit_codes(self, execution_name: str) -> list[int]:
+        tasks = self.clients.tasks.list_tasks(parent=execution_name, timeout=self._timeout)
+        return [task.last_attempt_result.exit_code for task in tasks]
 
     def _delete_job(self, job_name: str) -> None:
         """Best effort: a job left behind costs nothing while idle; the outcome is known."""
@@ -380,27 +340,6 @@ class CloudRunProvider:
                 self.clients.jobs.delete_job(name=job_name, timeout=self._timeout)
         except InfrastructureError as error:
             log.warning("could not delete %s: %s", job_name, error)
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-
-def api_status(exc: Any) -> str:
-    """The ``google.rpc`` status name (``ALREADY_EXISTS``...) of an API error, if given."""
-    response = getattr(exc, "response", None)
-    try:
-        return str(response.json()["error"].get("status", ""))
-    except Exception:  # no JSON body (a proxy's HTML page, a gRPC error): no status name
-        code = getattr(exc, "grpc_status_code", None)
-        return code.name if code is not None else ""
-
-
-def api_message(exc: Any) -> str:
-    response = getattr(exc, "response", None)
-    try:
-        return str(response.json()["error"]["message"])
-    except Exception:  # see api_status
-        return str(getattr(exc, "message", exc))
 
 
 @contextmanager
@@ -433,6 +372,7 @@ def translated(action: str) -> Iterator[None]:
 
 def make_provider(
     *,
+    secret: str | None = None,
     credentials_json: str | None = None,
     credentials: Any = None,
     client_options: Mapping[str, Any] | None = None,
@@ -442,14 +382,18 @@ def make_provider(
 ) -> CloudRunProvider:
     """Build the provider; the registry calls this.
 
-    ``credentials_json`` is a service-account key as text (the caller reads
-    it from Secrets Manager); without it and without ``credentials``, the
-    clients use Application Default Credentials.  ``options`` are the
+    ``secret`` (or its older name ``credentials_json``) is the provider
+    family's Secrets Manager value, a service-account key as JSON text; the
+    caller reads it.  Without it and without ``credentials``, the clients use
+    Application Default Credentials.  The SDK is imported here, so a missing
+    ``pushpool[gcp]`` extra shows when the registry loads the provider.  ``options`` are the
     provider's timeouts (``request_timeout``, ``create_timeout``,
     ``poll_interval``) and ``default_project`` for configurations that name
     none (a Prefect template takes its project from its credentials block;
     here the key's ``project_id`` is the default).
     """
+    sdk()
+    credentials_json = secret or credentials_json
     if clients is None:
         if credentials is None and credentials_json:
             service_account = sdk().service_account
