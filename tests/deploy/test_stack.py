@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.store.dynamo.schema import TTL_ATTRIBUTE, table_definition
 from tests.deploy.conftest import ALL_FEATURES, ARTIFACT_BUCKET
 
 REGION = "us-east-1"
@@ -62,10 +63,17 @@ def test_stack_creates_the_table_with_its_indexes_ttl_and_recovery(stack):
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     table = dynamodb.describe_table(TableName=stack["outputs"]["TableName"])["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3"}
+    wanted = table_definition(table["TableName"])
+    assert table["KeySchema"] == wanted["KeySchema"]
+    deployed = {
+        i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]
+    }
+    assert deployed == {
+        i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in wanted["GlobalSecondaryIndexes"]
+    }
     # moto's CloudFormation does not apply TimeToLiveSpecification; check what the stack declares.
     declared = stack["template"]["Resources"]["Table"]["Properties"]["TimeToLiveSpecification"]
-    assert declared == {"AttributeName": "expires_at", "Enabled": True}
+    assert declared == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     # Nor PointInTimeRecoverySpecification.
     recovery = stack["template"]["Resources"]["Table"]["Properties"][
         "PointInTimeRecoverySpecification"

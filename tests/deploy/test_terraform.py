@@ -106,3 +106,40 @@ def test_terraform_creates_the_same_resources_as_the_sam_template(translate):
 def test_outputs_match(sam_template):
     outputs = {label(n) for d in parsed(MODULE) for o in d.get("output", []) for n in o}
     assert outputs == {snake(o) for o in sam_template["Outputs"]}
+
+
+def test_terraform_table_is_the_stores_table_definition():
+    from core.store.dynamo.schema import TTL_ATTRIBUTE, table_definition
+
+    wanted = table_definition("t")
+    text = (MODULE / "data.tf").read_text()
+    table = next(
+        body
+        for d in parsed(MODULE)
+        for block in d.get("resource", [])
+        for kind, named in block.items()
+        if label(kind) == "aws_dynamodb_table"
+        for body in named.values()
+    )
+    assert (label(table["hash_key"]), label(table["range_key"])) == ("pk", "sk")
+    indexes = {
+        label(i["name"]): (
+            label(i["hash_key"]),
+            label(i["range_key"]),
+            label(i["projection_type"]),
+            [label(a) for a in i["non_key_attributes"]] if "non_key_attributes" in i else None,
+        )
+        for i in table["global_secondary_index"]
+    }
+    assert indexes == {
+        i["IndexName"]: (
+            i["KeySchema"][0]["AttributeName"],
+            i["KeySchema"][1]["AttributeName"],
+            i["Projection"]["ProjectionType"],
+            i["Projection"].get("NonKeyAttributes"),
+        )
+        for i in wanted["GlobalSecondaryIndexes"]
+    }
+    for attribute in wanted["AttributeDefinitions"]:
+        assert f'"{attribute["AttributeName"]}"' in text
+    assert f'attribute_name = "{TTL_ATTRIBUTE}"' in text

@@ -15,21 +15,38 @@ resource "aws_dynamodb_table" "table" {
   hash_key     = "pk"
   range_key    = "sk"
 
+  # Keys and indexes are core/store/dynamo/schema.py's table_definition (tests/deploy checks).
   dynamic "attribute" {
-    for_each = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
+    for_each = ["pk", "sk", "act_k", "act_s", "due_s", "due_t", "runs_s", "runs_t", "sched_q", "sched_t"]
     content {
       name = attribute.value
       type = "S"
     }
   }
-  dynamic "global_secondary_index" {
-    for_each = ["gsi1", "gsi2", "gsi3"]
-    content {
-      name            = global_secondary_index.value
-      hash_key        = "${global_secondary_index.value}pk"
-      range_key       = "${global_secondary_index.value}sk"
-      projection_type = "ALL"
-    }
+  global_secondary_index {
+    name            = "scheduled"
+    hash_key        = "sched_q"
+    range_key       = "sched_t"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "due"
+    hash_key        = "due_s"
+    range_key       = "due_t"
+    projection_type = "KEYS_ONLY"
+  }
+  global_secondary_index {
+    name            = "active"
+    hash_key        = "act_s"
+    range_key       = "act_k"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "runs"
+    hash_key        = "runs_s"
+    range_key       = "runs_t"
+    projection_type = "INCLUDE"
+    non_key_attributes = ["pool_id", "queue_id", "dep_id"]
   }
   point_in_time_recovery {
     enabled = true
@@ -38,7 +55,7 @@ resource "aws_dynamodb_table" "table" {
     enabled = true
   }
   ttl {
-    attribute_name = "expires_at"
+    attribute_name = "expires"
     enabled        = true
   }
   #checkov:skip=CKV_AWS_119:SSE with the AWS-owned key; a customer-managed KMS key is the user's choice and adds cost per request.

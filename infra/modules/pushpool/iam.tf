@@ -73,10 +73,11 @@ resource "aws_iam_role_policy" "dispatch_function_role" {
       { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = aws_sqs_queue.dispatch_queue.arn },
       {
         Sid       = "RunAndStopTasksOnAllowedClusters", Effect = "Allow",
-        Action    = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:TagResource"], Resource = "*",
+        Action    = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:TagResource"], Resource = "*",
         Condition = { ArnEquals = { "ecs:cluster" = local.allowed_clusters } }
       },
       { Sid = "RegisterTaskDefinitionsOncePerContentHash", Effect = "Allow", Action = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], Resource = "*" },
+      { Sid = "ResolveDefaultNetworkOfAVpc", Effect = "Allow", Action = ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"], Resource = "*" },
       {
         Sid       = "PassOnlyDeclaredRolesToEcs", Effect = "Allow", Action = "iam:PassRole", Resource = local.passable_roles,
         Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
