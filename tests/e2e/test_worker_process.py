@@ -26,8 +26,9 @@ from tests.e2e.worker_support import (
     wait_for,
 )
 
-RUNS = 7
-SECONDS = 1.0
+RUNS = 8
+SECONDS = 0.5
+LONG_SECONDS = 4.0
 
 
 def setup_pool(env: Env, tmp_path: Path, *, limit: int | None = 3) -> tuple[str, FlowScript, dict]:
@@ -70,11 +71,15 @@ def test_two_workers_never_run_more_than_the_pool_allows_and_each_run_ends_by_it
 ):
     token, script, deployment = setup_pool(secured, tmp_path)
     admin = secured.as_(secured.token("admin"))
-    runs = [
-        make_run(admin, deployment["id"], parameters={"seconds": SECONDS, "code": i % 2})
-        for i in range(RUNS)
-    ]
-    ids = [r["id"] for r in runs]
+
+    def runs(count: int, seconds: float, first_code: int) -> list[dict]:
+        return [
+            make_run(admin, deployment["id"], parameters={"seconds": seconds, "code": code})
+            for code in [(first_code + i) % 2 for i in range(count)]
+        ]
+
+    # Three long runs: the limited worker takes two and leaves the pool's third slot free.
+    first = runs(3, LONG_SECONDS, 0)
     limited = WorkerProcess(secured, token, ["--pool", "proc", "--limit", "2", "--name", "a"],
                             tmp_path / "a.log")  # fmt: skip
     other = None
@@ -82,11 +87,15 @@ def test_two_workers_never_run_more_than_the_pool_allows_and_each_run_ends_by_it
         with Sampler(secured) as alone:
             limited.wait_started()
             wait_for(lambda: len(active_runs(admin, "proc")) == 2)
-            time.sleep(0.6)  # two more polls: the pool's third slot stays free
+            time.sleep(0.6)  # two more polls: the third run waits although the pool has room
         assert alone.peak == 2
+        # The second worker takes the third run while the first two still run; more
+        # short runs then keep both workers busy at the pool's limit.
         other = WorkerProcess(secured, token, ["--pool", "proc", "--name", "b"], tmp_path / "b.log")
+        other.wait_started()
+        all_runs = first + runs(RUNS - 3, SECONDS, 1)
         with Sampler(secured) as together:
-            wait_for(lambda: all_ended(admin, ids), timeout=40)
+            wait_for(lambda: all_ended(admin, [r["id"] for r in all_runs]), timeout=40)
         assert together.samples > 20
         assert together.peak <= 3
     finally:
@@ -94,15 +103,17 @@ def test_two_workers_never_run_more_than_the_pool_allows_and_each_run_ends_by_it
         if other is not None:
             assert other.stop() == 0, other.text()
 
-    for run, expected in zip(runs, ["COMPLETED", "FAILED"] * RUNS, strict=False):
+    for run in all_runs:
         final = run_of(admin, run["id"])
+        expected = "FAILED" if run["parameters"]["code"] else "COMPLETED"
         assert final["state_type"] == expected, final
         if expected == "FAILED":
             assert "exited with code 1" in final["state"]["message"]
         assert final["start_time"] is not None and final["infrastructure_pid"]
     # What really executed: every run once, never more than 3 at a time, never
     # more than 2 under the limited worker, and both workers took part.
-    assert sorted(e["run"] for e in script.events() if e["event"] == "start") == sorted(ids)
+    started = sorted(e["run"] for e in script.events() if e["event"] == "start")
+    assert started == sorted(r["id"] for r in all_runs)
     assert script.max_overlap() == 3
     assert script.max_overlap(worker=limited.pid) == 2
     assert {e["worker"] for e in script.events()} == {limited.pid, other.pid}
