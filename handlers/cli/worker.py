@@ -128,7 +128,7 @@ def _serve(settings: WorkerSettings, *, healthcheck_port: int | None) -> list[st
             )
             health.start()
         _announce(worker, health.url if health else None)
-        previous = _on_signals(worker.request_stop)
+        previous = _on_signals(worker.note_signal)
         try:
             return worker.run()
         finally:
@@ -155,8 +155,7 @@ def _on_signals(stop: Any) -> dict[int, Any]:
     one skips the grace period."""
 
     def handler(signum: int, frame: Any) -> None:
-        print(f"received {signal.Signals(signum).name}: stopping", flush=True)
-        stop()
+        stop()  # lock-free: this may interrupt a thread holding any lock, print's included
 
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 

@@ -41,6 +41,7 @@ log = logging.getLogger("pushpool.worker")
 
 STARTER_WAIT_SECONDS = 5.0
 THREAD_JOIN_SECONDS = 10.0
+SIGNAL_CHECK_SECONDS = 0.1
 
 
 def default_name() -> str:
@@ -89,6 +90,8 @@ class Worker:
         self.stopping = threading.Event()
         self.stopped = threading.Event()
         self._hurry = threading.Event()  # a second signal: skip the grace period
+        self._signals = 0
+        self._signals_seen = 0
         self._threads: list[threading.Thread] = []
         self.last_poll = time.monotonic()
         self.reporter = Reporter(client, settings.name)
@@ -163,6 +166,32 @@ class Worker:
         self.stopping.set()
         self.ledger.freed.set()  # wake the poll loop
 
+    def note_signal(self) -> None:
+        """For a signal handler: takes no lock (the interrupted thread may hold
+        one), just counts; the main loop turns it into ``request_stop``."""
+        self._signals += 1
+
+    def _take_signals(self) -> None:
+        while self._signals > self._signals_seen:
+            self._signals_seen += 1
+            if self.stopping.is_set():
+                log.info("stopping now: running runs are stopped without waiting")
+            else:
+                log.info("stopping: no new claims; a second signal skips the grace period")
+            self.request_stop()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for a freed place, in short slices so a noted
+        signal is acted on promptly."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set():
+            self._take_signals()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.ledger.freed.wait(min(remaining, SIGNAL_CHECK_SECONDS)):
+                break
+        self.ledger.freed.clear()
+        self._take_signals()
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"worker-{name}", daemon=True)
         thread.start()
@@ -172,8 +201,7 @@ class Worker:
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():
             self.poll_once()
-            self.ledger.freed.wait(self.settings.poll_seconds)
-            self.ledger.freed.clear()
+            self._pause(self.settings.poll_seconds)
 
     def _heartbeat_loop(self) -> None:
         while not self.stopped.wait(self.settings.heartbeat_seconds):
@@ -257,8 +285,9 @@ class Worker:
                 return
             if until_stopping and self.stopping.is_set():
                 return
-            self.ledger.freed.wait(0.1)
+            self.ledger.freed.wait(SIGNAL_CHECK_SECONDS)
             self.ledger.freed.clear()
+            self._take_signals()
 
     def _shut_down(self) -> list[str]:
         self.stopping.set()  # run-once ends here too: starters hand back, nothing new starts

@@ -148,7 +148,10 @@ class Monitor:
         (nobody would be left to report how it ends).  Returns a line per run."""
         lines: list[str] = []
         with self._pass:  # a pass in flight finishes first: what it ends is not crashed
-            started = self.ledger.started()
+            # Runs already being stopped (cancelled) are left to their stop thread.
+            started = [e for e in self.ledger.started() if not e.stopping_infra]
+            for execution in started:
+                execution.stopping_infra = True  # later passes leave these to us
         for execution in started:
             try:
                 self.provider().cancel(_id(execution))

@@ -5,7 +5,9 @@ SIGTERM hands back a run it claimed but could not start."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ from handlers.worker.reporter import Reporter
 from providers.registry import REGISTRY
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
 from tests.e2e.worker_support import (
+    FlowScript,
     WorkerProcess,
     run_of,
     wait_for,
@@ -137,3 +140,40 @@ def test_a_claim_lost_to_another_worker_is_refused_quietly(
     lost = [r for r in caplog.records if "not accepted" in r.getMessage()]
     assert [r.levelno for r in lost] == [logging.DEBUG]
     assert "another claim got it first" in lost[0].getMessage()
+
+
+def start_sleeping_run(env: Env, tmp_path: Path, seconds: float, *args: str):
+    admin = env.as_(env.token("admin"))
+    make_pool(admin, "proc")
+    script = FlowScript.write(tmp_path)
+    deployment = make_deployment(admin, "proc", command=script.command)
+    run = make_run(admin, deployment["id"], parameters={"seconds": seconds})
+    worker = WorkerProcess(
+        env, env.token("worker", pool_name="proc"), ["--pool", "proc", *args], tmp_path / "w.log"
+    )
+    wait_for(lambda: run_of(admin, run["id"])["state_type"] == "RUNNING")
+    return admin, run, worker
+
+
+def test_sigterm_lets_a_running_run_finish_within_the_grace_period(secured: Env, tmp_path: Path):
+    admin, run, worker = start_sleeping_run(secured, tmp_path, 1.5, "--shutdown-grace", "30")
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0, worker.text()
+    assert run_of(admin, run["id"])["state_type"] == "COMPLETED"
+    assert "released on shutdown" not in worker.text()
+
+
+def test_a_run_still_running_after_the_grace_period_is_stopped_and_crashed(
+    secured: Env, tmp_path: Path
+):
+    admin, run, worker = start_sleeping_run(secured, tmp_path, 60, "--shutdown-grace", "0.5")
+    pid = int(run_of(admin, run["id"])["infrastructure_pid"].split(":")[0])
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0, worker.text()
+    crashed = run_of(admin, run["id"])
+    assert crashed["state_type"] == "CRASHED"
+    assert "stopped before the run finished" in crashed["state"]["message"]
+    assert f"released on shutdown: {run['name']} ({run['id']}): stopped, CRASHED" in worker.text()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert ok(admin.get("/work_pools/proc"))["active_slots"] == 0
