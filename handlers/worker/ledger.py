@@ -10,7 +10,7 @@ about what this host can run at once.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -22,9 +22,7 @@ class Execution:
     run_name: str
     scheduled_time: datetime | None
     infra_id: str | None = None
-    reported_running: bool = False
-    stopping_infra: bool = False  # a cancel is in flight
-    released: threading.Event = field(default_factory=threading.Event)
+    stopping_infra: bool = False  # a stop is in flight (cancel, or abandon at shutdown)
 
     @property
     def started(self) -> bool:
@@ -39,7 +37,6 @@ class Ledger:
         self._lock = threading.Lock()
         self._runs: dict[str, Execution] = {}
         self.freed = threading.Event()  # set whenever a place frees: poll again now
-        self.high_water = 0
 
     def free(self) -> int | None:
         """Places left, or None without a limit."""
@@ -49,23 +46,17 @@ class Ledger:
     def add(self, execution: Execution) -> None:
         with self._lock:
             self._runs[execution.run_id] = execution
-            self.high_water = max(self.high_water, len(self._runs))
 
     def release(self, run_id: str) -> None:
         with self._lock:
             execution = self._runs.pop(run_id, None)
         if execution is not None:
-            execution.released.set()
             self.freed.set()
 
     def started(self) -> list[Execution]:
         """Runs whose infrastructure exists (the monitor watches these)."""
         with self._lock:
             return [e for e in self._runs.values() if e.started]
-
-    def all(self) -> list[Execution]:
-        with self._lock:
-            return list(self._runs.values())
 
     def __len__(self) -> int:
         with self._lock:

@@ -94,7 +94,7 @@ class Monitor:
         if state == "PENDING" and (
             status.phase is InfraPhase.RUNNING or status.phase is InfraPhase.EXITED
         ):
-            execution.reported_running = self.reporter.running(execution.run_id, _id(execution))
+            self.reporter.running(execution.run_id, _id(execution))
         if alive:
             return
         final = final_state(status, now=self.clock())
