@@ -76,7 +76,7 @@ function deploymentRow(d, pool) {
     cell("Pool / queue", h("a", { href: `#/pools/${enc(d.work_pool_name)}` }, d.work_pool_name), h("div", { class: "muted small" }, d.work_queue_name)),
     cell("Schedule", d.schedules.length ? h("ul", { class: "plain" }, d.schedules.map((s) => h("li", {}, scheduleText(s)))) : h("span", { class: "muted" }, "none")),
     cell("Job variables", variableChips(d.job_variables)),
-    h("td", { class: "row-actions" }, run, h("a", { class: "btn btn-ghost btn-small", href: `#/runs?deployment=${enc(d.id)}` }, "Runs")));
+    h("td", { class: "row-actions" }, run, h("a", { class: "btn btn-secondary btn-small", href: `#/runs?deployment=${enc(d.id)}`, "aria-label": `Runs of ${d.flow_name}/${d.name}` }, "Runs")));
 }
 
 /** Effective values a run gets when it overrides nothing: pool defaults < deployment variables. */

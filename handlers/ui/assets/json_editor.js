@@ -198,7 +198,7 @@ function lineOf(lines, path) {
  * The editor.  `validate(value)` returns [{path, message}] for a parsed value.
  * Returns {el, textarea, getText, setText, parse, showErrors}.
  */
-export function jsonEditor({ label, hint, text = "", validate = () => [], rows = 22 }) {
+export function jsonEditor({ label, hint, text = "", validate = () => [], rows = 22, okText = "✓ Valid JSON" }) {
   const id = nextId("json");
   const statusId = `${id}-status`;
   const gutter = h("div", { class: "gutter", "aria-hidden": "true" });
@@ -254,7 +254,7 @@ export function jsonEditor({ label, hint, text = "", validate = () => [], rows =
     frame.classList.toggle("has-error", problems.length > 0);
     textarea.setAttribute("aria-invalid", String(problems.length > 0));
     if (!problems.length) {
-      status.replaceChildren(h("span", { class: "ok-text" }, "✓ Valid template JSON"));
+      status.replaceChildren(h("span", { class: "ok-text" }, okText));
       return;
     }
     status.replaceChildren(

@@ -112,9 +112,10 @@ function poolForm(page, { info, pool, template: initial }) {
   const fields = detailsFields(pool);
   const alert = formAlert();
   const editor = jsonEditor({
-    label: "Base job template",
+    label: "Base job template JSON",
     hint: "The whole template: job_configuration (what is sent to the infrastructure, with {{ placeholders }}) and variables (a JSON Schema: what deployments and runs may set). {} uses the type's default.",
     validate: templateProblems,
+    okText: "✓ Valid template JSON",
   });
   const formHolder = h("div", {}, form.el);
   const t = tabs([{ id: "defaults", label: "Defaults" }, { id: "advanced", label: "Advanced" }], { active, label: "Base job template", onSelect: switchTo });

@@ -13,6 +13,15 @@ const TABS = [
   { id: "template", label: "Template" },
 ];
 
+const WAIT_REASONS = {
+  "pool paused": "Waits: the pool is paused",
+  "queue paused": "Waits: its queue is paused",
+  "queue not found": "Waits: its queue no longer exists",
+  "not yet due": "Waits: not due yet",
+  "queue full": "Waits: its queue's concurrency limit is reached",
+  "pool full": "Waits: the pool's concurrency limit is reached",
+};
+
 function statusHelp(pool, info) {
   if (pool.status === "PAUSED") return "Paused: no runs are released until you resume it. Schedules keep creating runs; they wait.";
   const pull = (info?.mode ?? "pull") === "pull";
@@ -142,6 +151,7 @@ function slotsCard(slots) {
 async function upcomingPanel(pool, page) {
   const hours = Number(page.query.get("hours") ?? 24);
   const items = await api.post(`/work_pools/${enc(pool.name)}/preview`, { hours }, { signal: page.signal });
+  items.sort((a, b) => a.flow_run.expected_start_time.localeCompare(b.flow_run.expected_start_time));
   const select = h("select", { id: "preview-hours", "data-key": "preview-hours" }, [[1, "1 hour"], [6, "6 hours"], [24, "24 hours"], [168, "7 days"]].map(([v, label]) => h("option", { value: v }, label)));
   select.value = String(hours);
   select.addEventListener("change", () => {
@@ -149,7 +159,7 @@ async function upcomingPanel(pool, page) {
     page.rerender();
   });
   const controls = h("div", { class: "panel-head" },
-    h("p", { class: "muted" }, "Scheduled runs in the waterfall's order: released now, or why each waits."),
+    h("p", { class: "muted" }, "Scheduled runs due soon, earliest first: released now, or why each waits."),
     h("div", { class: "field inline" }, h("label", { for: "preview-hours" }, "Due within"), select));
   if (!items.length) return h("div", {}, controls, h("p", { class: "empty-inline" }, `No runs are scheduled in the next ${select.selectedOptions[0].textContent}.`));
   return h("div", {}, controls, h("div", { class: "table-wrap" }, h("table", { class: "table" },
@@ -160,7 +170,7 @@ async function upcomingPanel(pool, page) {
       cell("Queue", run.work_queue_name),
       cell("Scheduled", timeAgo(run.expected_start_time)),
       cell("State", late ? h("span", { class: "badge state state-late" }, icon("clock", { size: 13 }), "Late") : stateBadge(run.state_type, run.state_name)),
-      cell("Admission", released ? h("span", { class: "ok-text" }, "Released now") : h("span", { class: "wait-reason" }, reason ?? "Waiting"))))))));
+      cell("Admission", released ? h("span", { class: "ok-text" }, "Released now") : h("span", { class: reason === "not yet due" ? "muted" : "wait-reason" }, WAIT_REASONS[reason] ?? reason ?? "Waiting"))))))));
 }
 
 async function workersPanel(pool, info, page) {

@@ -35,7 +35,7 @@ export function resultingOrder(queues, target, priority) {
 
 function orderList(order) {
   return h("ol", { class: "order-preview", "aria-label": "Resulting order" }, order.map((q) =>
-    h("li", { class: q.target ? "is-target" : "" },
+    h("li", { class: q.target ? "is-target" : "", "data-queue": q.name, "data-priority": q.priority },
       h("span", { class: "prio" }, String(q.priority)),
       h("span", {}, q.name || "(this queue)"),
       q.from !== null && q.from !== q.priority ? h("span", { class: "muted small" }, ` was ${q.from}`) : null,
@@ -171,7 +171,7 @@ export function queuesTable(pool, queues, refresh) {
       cell("Last polled", timeAgo(q.last_polled)),
       h("td", { "data-label": "Actions", class: "row-actions" },
         iconButton("edit", `Edit queue ${q.name}`, { "data-key": `edit-${q.name}`, onClick: async () => { if (await queueDialog(pool, queues, q)) await refresh(); } }),
-        iconButton("trash", isDefault ? "The default queue cannot be deleted" : `Delete queue ${q.name}`, {
+        iconButton("trash", isDefault ? `Delete queue ${q.name}: the default queue cannot be deleted` : `Delete queue ${q.name}`, {
           disabled: isDefault, "data-key": `delete-${q.name}`,
           onClick: async () => {
             const ok = await confirm({ title: `Delete the queue ${q.name}?`, message: `Its scheduled runs are deleted with it. Runs already started are not affected.`, confirmLabel: "Delete queue", danger: true });

@@ -54,7 +54,7 @@ function shortJson(value) {
 }
 
 /** The shell of one field: label (with required marker), hint, control, error line. */
-function shell({ id, title, description, required, control, wide, extraHint, path, checkbox = false }) {
+function shell({ id, title, description, required, control, wide, extraHint, path, checkbox = false, group = false }) {
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const error = h("p", { class: "field-error", id: errorId, hidden: true });
@@ -65,10 +65,14 @@ function shell({ id, title, description, required, control, wide, extraHint, pat
     if (!input.getAttribute("aria-describedby")) input.setAttribute("aria-describedby", describedBy);
   }
   if (control.matches?.("input, select, textarea")) control.setAttribute("aria-describedby", describedBy);
-  const label = checkbox ? h("label", { class: "check", for: id }, control, h("span", {}, title, marker)) : h("label", { for: id }, title, marker);
+  // Editors of several inputs (key-value, lists) are a named group, not one labelled control.
+  const labelId = `${id}-label`;
+  const label = checkbox
+    ? h("label", { class: "check", for: id }, control, h("span", {}, title, marker))
+    : group ? h("div", { class: "group-label", id: labelId }, title, marker) : h("label", { for: id }, title, marker);
   const el = h(
     "div",
-    { class: `field${wide ? " span-2" : ""}`, "data-path": path },
+    { class: `field${wide ? " span-2" : ""}`, "data-path": path, role: group ? "group" : null, "aria-labelledby": group ? labelId : null },
     label,
     hintText ? h("p", { class: "hint", id: hintId }, hintText) : null,
     checkbox ? null : control,
@@ -187,7 +191,7 @@ function mapField(schema, ctx, common) {
   const initial = isObject(ctx.value) ? ctx.value : {};
   for (const [k, v] of Object.entries(initial)) addRow(k, v);
   const placeholderHint = isObject(ctx.placeholder) && Object.keys(ctx.placeholder).length ? `Default: ${shortJson(ctx.placeholder)}.` : "";
-  const s = shell({ ...common, control: h("div", { class: "kv" }, rows, addButton), wide: true, extraHint: placeholderHint });
+  const s = shell({ ...common, control: h("div", { class: "kv" }, rows, addButton), wide: true, group: true, extraHint: placeholderHint });
   return {
     el: s.el,
     setError: s.setError,
@@ -226,7 +230,7 @@ function listField(schema, ctx, common) {
   const addButton = h("button", { type: "button", class: "btn btn-secondary btn-small", id: common.id, onclick: () => addItem(undefined, true) }, icon("plus"), "Add item");
   for (const v of Array.isArray(ctx.value) ? ctx.value : []) addItem(v);
   const placeholderHint = Array.isArray(ctx.placeholder) && ctx.placeholder.length ? `Default: ${shortJson(ctx.placeholder)}.` : "";
-  const s = shell({ ...common, control: h("div", { class: "kv" }, rows, addButton), wide: true, extraHint: placeholderHint });
+  const s = shell({ ...common, control: h("div", { class: "kv" }, rows, addButton), wide: true, group: true, extraHint: placeholderHint });
   return {
     el: s.el,
     setError: s.setError,
