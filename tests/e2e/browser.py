@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,7 @@ class Ui:
     server: Server
     errors: list[str] = field(default_factory=list)
     allowed_statuses: set[int] = field(default_factory=set)
+    allowed_texts: list[str] = field(default_factory=list)
 
     def go(self, route: str) -> None:
         """Open a hash route ("/pools/x") and wait for its heading."""
@@ -149,9 +151,15 @@ class Ui:
         """HTTP errors this test provokes on purpose (Chromium logs each as a console error)."""
         self.allowed_statuses.update(statuses)
 
+    def allow_text(self, text: str) -> None:
+        """Console errors containing ``text`` are expected (a refused connection, say)."""
+        self.allowed_texts.append(text)
+
     def unexpected_errors(self) -> list[str]:
         kept = []
         for text in self.errors:
+            if any(allowed in text for allowed in self.allowed_texts):
+                continue
             match = _HTTP_ERROR.search(text)
             if match and int(match.group(1)) in self.allowed_statuses:
                 continue
@@ -180,7 +188,9 @@ class Ui:
         shutil.copyfile(SCREENSHOTS / f"{name}-{WIDE}.png", target)
 
 
+@contextmanager
 def open_ui(browser: Any, server: Server) -> Iterator[Ui]:
+    """A fresh browser context on ``server``; on a clean exit, no unexpected console errors."""
     context = browser.new_context(viewport={"width": WIDE, "height": 900})
     page = context.new_page()
     ui = Ui(page=page, server=server)

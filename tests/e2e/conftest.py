@@ -48,7 +48,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def ui(browser: Any, server: Server) -> Iterator[Ui]:
     """A fresh browser context on the server; fails the test on any console error."""
-    yield from open_ui(browser, server)
+    with open_ui(browser, server) as session:
+        yield session
 
 
 @pytest.fixture

@@ -147,7 +147,7 @@ function askForToken(reason) {
       h("div", { class: "field" },
         h("label", { for: "token-input" }, "Bearer token"),
         input,
-        h("p", { class: "hint", id: "token-hint" }, "Create one with ", h("code", {}, "pushpool token create --scope admin"), ". It is kept in this tab's session storage and sent only to this server. A local server started without --auth needs none.")),
+        h("p", { class: "hint", id: "token-hint" }, "Create one with ", h("code", {}, "pushpool token create --scope admin"), ". It is kept in this tab's session storage and sent only to this server. A local server started without ", h("code", {}, "--auth"), " needs none.")),
       h("footer", { class: "dialog-actions" },
         token.get() ? button("Forget token", { kind: "ghost", onClick: () => close({ value: "" }) }) : null,
         button("Cancel", { onClick: () => close(undefined) }),
