@@ -22,10 +22,12 @@ export function scheduleText(s) {
   return s.active === false ? `${text}, inactive` : text;
 }
 
+/** key=value pairs; objects such as env and labels are spread as env.NAME=value. */
 function variableChips(variables) {
-  const entries = Object.entries(maskSecrets(variables ?? {}));
+  const entries = Object.entries(maskSecrets(variables ?? {})).flatMap(([k, v]) =>
+    isObject(v) && Object.keys(v).length ? Object.entries(v).map(([inner, value]) => [`${k}.${inner}`, value]) : [[k, v]]);
   if (!entries.length) return h("span", { class: "muted" }, "none");
-  const shown = entries.slice(0, 4).map(([k, v]) => h("code", { class: "chip mono", title: `${k} = ${JSON.stringify(v)}` }, `${k}=${truncate(JSON.stringify(v))}`));
+  const shown = entries.slice(0, 4).map(([k, v]) => h("code", { class: "chip mono", title: `${k} = ${JSON.stringify(v)}` }, `${k}=${truncate(typeof v === "string" ? v : JSON.stringify(v))}`));
   const more = entries.length > 4 ? h("span", { class: "muted small" }, ` +${entries.length - 4} more`) : null;
   return h("div", { class: "chips" }, shown, more);
 }
