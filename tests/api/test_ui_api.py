@@ -3,10 +3,16 @@ their default templates, a run's state history and its masked job configuration.
 
 from __future__ import annotations
 
+import base64
+import gzip
+
 import httpx
 
+from handlers.api.app import handle
 from handlers.api.routes.ui import static_file
+from handlers.bootstrap import Settings, bootstrap
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok, propose
+from tests.api.test_lambda_handler import event as gateway_event
 
 
 def site(env: Env) -> httpx.Client:
@@ -146,3 +152,17 @@ def test_job_configuration_needs_an_admin(secured: Env):
     worker = secured.as_(secured.token("worker", pool_name="p"))
     assert worker.get(f"/flow_runs/{run['id']}/job_configuration").status_code == 403
     assert make.get(f"/flow_runs/{run['id']}/job_configuration").status_code == 200
+
+
+def test_the_lambda_serves_the_ui_behind_api_gateway():
+    """API Gateway routes GET / and GET /{proxy+} to the API function (template.yaml)."""
+    lambda_container = bootstrap(settings=Settings(store_url="sqlite://", auth=True))
+    page = handle(gateway_event("GET", "/"), container=lambda_container)
+    assert page["statusCode"] == 200
+    assert page["headers"]["Content-Type"] == "text/html; charset=utf-8"
+    gzipped = gateway_event("GET", "/assets/app.css")
+    gzipped["headers"]["accept-encoding"] = "gzip, deflate, br"
+    styles = handle(gzipped, container=lambda_container)
+    assert (styles["statusCode"], styles["isBase64Encoded"]) == (200, True)
+    assert styles["headers"]["Content-Encoding"] == "gzip"
+    assert gzip.decompress(base64.b64decode(styles["body"])).startswith(b"/* pushpool UI")
