@@ -322,6 +322,8 @@ def test_a_deployment_runs_with_validated_overrides_and_completes(ui: Ui, api: h
     row.get_by_role("button", name="Run etl/hello").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.locator('.field[data-path="stream_output"]')).to_contain_text("Default: on")
+    expect(dialog.locator('.field[data-path="env"]')).to_contain_text('"GREETING":"hi"')
+    expect(dialog).not_to_contain_text("hunter2")
     dialog.get_by_role("tab", name="JSON").click()
     overrides = dialog.get_by_label("Job variable overrides (JSON)")
     overrides.fill('{"nope": 1}')
@@ -402,3 +404,26 @@ def test_flow_runs_are_filtered_and_refreshed_live(ui: Ui, api: httpx.Client):
     page.get_by_label("Deployment").select_option(label="etl/listed-job")
     expect(rows).to_have_count(2)
     ui.shot("runs")
+
+
+def test_pools_are_filtered_by_name_and_type_and_sorted(ui: Ui, api: httpx.Client):
+    for name, pool_type in (("sort-a", "process"), ("sort-b", "docker"), ("sort-c", "process")):
+        assert api.post("/work_pools/", json={"name": name, "type": pool_type}).status_code == 201
+    page = ui.page
+    ui.go("/pools")
+    names = page.locator("tbody tr[data-pool]")
+    page.get_by_label("Name", exact=True).fill("sort-")
+    expect(names).to_have_count(3)
+    page.get_by_label("Type").select_option(label="Docker")
+    expect(names).to_have_count(1)
+    expect(names.first).to_have_attribute("data-pool", "sort-b")
+    page.get_by_label("Type").select_option("")
+    page.get_by_label("Sort by").select_option("-name")
+    order = names.evaluate_all("rows => rows.map(r => r.dataset.pool)")
+    assert order == ["sort-c", "sort-b", "sort-a"]
+    assert "q=sort-" in page.url and "sort=-name" in page.url
+    page.reload()  # the filters live in the URL
+    expect(page.get_by_label("Name", exact=True)).to_have_value("sort-")
+    expect(names).to_have_count(3)
+    page.get_by_label("Name", exact=True).fill("no-such-pool")
+    expect(page.get_by_text("No work pool matches these filters.")).to_be_visible()

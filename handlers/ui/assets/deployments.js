@@ -81,11 +81,11 @@ function deploymentRow(d, pool) {
     h("td", { class: "row-actions" }, run, h("a", { class: "btn btn-secondary btn-small", href: `#/runs?deployment=${enc(d.id)}`, "aria-label": `Runs of ${d.flow_name}/${d.name}` }, "Runs")));
 }
 
-/** Effective values a run gets when it overrides nothing: pool defaults < deployment variables. */
+/** Effective values a run gets when it overrides nothing (pool defaults < deployment), secrets masked. */
 function effectiveValues(pool, deployment) {
   const properties = pool?.base_job_template?.variables?.properties ?? {};
   const defaults = Object.fromEntries(Object.entries(properties).filter(([, s]) => isObject(s) && s.default !== undefined).map(([k, s]) => [k, s.default]));
-  return { ...defaults, ...deployment.job_variables };
+  return maskSecrets({ ...defaults, ...deployment.job_variables });
 }
 
 function runDialog(deployment, pool) {
