@@ -204,6 +204,23 @@ def open_ui(browser: Any, server: Server) -> Iterator[Ui]:
     assert not ui.unexpected_errors(), ui.unexpected_errors()
 
 
+def expect(target: Any) -> Any:
+    """Playwright's auto-waiting ``expect`` (imported late: modules import without Playwright)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def template_of(api: httpx.Client, pool: str) -> dict[str, Any]:
+    return api.get(f"/work_pools/{pool}").json()["base_job_template"]  # type: ignore[no-any-return]
+
+
+def defaults(api: httpx.Client, pool: str) -> dict[str, Any]:
+    """The pool's variable defaults, as the form set them."""
+    properties = template_of(api, pool)["variables"]["properties"]
+    return {k: v["default"] for k, v in properties.items() if "default" in v}
+
+
 # -- seeding through the API ------------------------------------------------------------
 
 

@@ -18,16 +18,19 @@ import pytest
 from core.models import WorkQueue
 from core.queues import place
 from core.services.job_view import mask_secrets
-from tests.e2e.browser import ROOT, Server, Ui, open_ui, seed_deployment, seed_pool, start_server
+from tests.e2e.browser import (
+    ROOT,
+    Server,
+    Ui,
+    expect,
+    open_ui,
+    seed_deployment,
+    seed_pool,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 README_SHOT = ROOT / "docs" / "screenshots" / "pools.png"
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
 
 
 def test_a_failed_api_call_shows_what_went_wrong_and_retry_recovers(ui: Ui, api: httpx.Client):
