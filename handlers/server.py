@@ -167,6 +167,7 @@ def serve(
     stack.container.store  # open (and create) the store before taking requests  # noqa: B018
     if announce:
         print(f"pushpool API at {stack.url} (Swagger UI: {stack.url}/docs)", flush=True)
+        print(f"web UI: {stack.url.removesuffix('/api')}/", flush=True)
         print(f"store: {settings.store_url}", flush=True)
         if auth:
             print(
