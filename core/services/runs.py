@@ -250,8 +250,13 @@ def set_state(
         except Conflict:
             run = ctx.store.get_run(run_id)
             continue
-        if run.state.type in SLOT_HOLDING and stored.state.type not in SLOT_HOLDING:
-            ctx.trigger.request_dispatch(stored.work_pool_name)
+        released = run.state.type in SLOT_HOLDING and stored.state.type not in SLOT_HOLDING
+        # A CANCELLING run's infrastructure is stopped by its pool's
+        # dispatcher (``core.services.cancellation``): ask for a pass now.
+        cancelling = StateType.CANCELLING
+        entered_cancelling = stored.state.type is cancelling and run.state.type is not cancelling
+        if released or entered_cancelling:
+            ctx.trigger.request_dispatch(stored.work_pool_name, look_after=entered_cancelling)
         return Orchestration(status=SetStateStatus.ACCEPT, run=stored)
     return Orchestration(
         status=SetStateStatus.ABORT,
