@@ -119,6 +119,13 @@ class SdkModalClient:
         return self._poll_output(call, running=True, finished_as=status)
 
     def _poll_output(self, call: Any, *, running: bool, finished_as: str = "") -> CallState:
+        """Read the call's output without waiting.
+
+        ``get(timeout=0)`` answers a call that has not finished with the
+        *builtin* ``TimeoutError`` (modal 1.x), its own timeouts with
+        ``modal.exception`` subclasses, and a call that raised with that
+        exception re-raised here.
+        """
         errors = self.modal.exception
         with sdk_errors(self.modal):
             try:
@@ -127,13 +134,14 @@ class SdkModalClient:
                 return CallState(status="timeout")
             except errors.OutputExpiredError:
                 return CallState(status="success")  # finished long ago; result no longer kept
-            except errors.TimeoutError:
-                return CallState(status="running" if running else "pending")
             except errors.InputCancellation:
                 return CallState(status="terminated")
             except tuple(getattr(errors, name) for name in PLATFORM_ERRORS):
                 raise  # Modal itself failed, not the function: sdk_errors classifies it
-            except Exception as exc:  # the remote function's own exception, re-raised here
+            except Exception as exc:  # not finished yet, or the function's own exception
+                unfinished = isinstance(exc, TimeoutError | errors.TimeoutError)
+                if unfinished and not finished_as:
+                    return CallState(status="running" if running else "pending")
                 kind = "init_failure" if finished_as == "init_failure" else "failure"
                 return CallState(status=kind, message=f"{type(exc).__name__}: {exc}")
 

@@ -116,8 +116,11 @@ def credential() -> StaticToken:
 
 
 @pytest.fixture
-def provider(fake: FakeArm, credential: StaticToken) -> AciProvider:
-    return make_provider(credential=credential, client_kwargs=client_kwargs(fake))
+def provider(fake: FakeArm, credential: StaticToken) -> Iterator[AciProvider]:
+    provider = make_provider(credential=credential, client_kwargs=client_kwargs(fake))
+    yield provider
+    for client in provider._clients.values():
+        client.close()
 
 
 class TestAciContract(ProviderContract):

@@ -83,14 +83,19 @@ def fake() -> Iterator[FakeCloudRun]:
 
 
 @pytest.fixture
-def provider(fake: FakeCloudRun) -> CloudRunProvider:
-    return make_provider(
+def provider(fake: FakeCloudRun) -> Iterator[CloudRunProvider]:
+    provider = make_provider(
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": fake.url},
         request_timeout=5,
         create_timeout=5,
         poll_interval=0.01,
     )
+    yield provider
+    for name in ("jobs", "executions", "tasks"):
+        client = vars(provider.clients).get(name)
+        if client is not None:
+            client.transport.close()
 
 
 class TestCloudRunContract(ProviderContract):

@@ -110,3 +110,41 @@ def test_a_malformed_modal_secret_is_a_terminal_error(secret: str):
 def test_both_the_adapter_and_the_fake_satisfy_the_seam():
     assert isinstance(SdkModalClient(), ModalClient)
     assert isinstance(FakeModal(), ModalClient)
+
+
+class StubCall:
+    """Stands in for ``modal.FunctionCall``: answers ``get`` with a value or raises."""
+
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+    def get(self, timeout: float | None = None) -> object:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    ("outcome", "finished_as", "status"),
+    [
+        (3, "", "success"),
+        (TimeoutError(), "", "running"),  # what modal 1.x raises for an unfinished call
+        (modal.exception.FunctionTimeoutError("limit"), "", "timeout"),
+        (modal.exception.OutputExpiredError(), "", "success"),
+        (modal.exception.InputCancellation(), "", "terminated"),
+        (ValueError("bad day"), "failure", "failure"),
+        (TimeoutError("the flow's own"), "failure", "failure"),
+        (ImportError("no flows"), "init_failure", "init_failure"),
+    ],
+)
+def test_a_calls_output_is_read_without_waiting(outcome: object, finished_as: str, status: str):
+    state = SdkModalClient()._poll_output(StubCall(outcome), running=True, finished_as=finished_as)
+    assert state.status == status
+
+
+def test_modal_failing_while_reading_output_is_an_error_not_a_flow_failure():
+    with pytest.raises(ModalError) as raised:
+        SdkModalClient()._poll_output(
+            StubCall(modal.exception.ConnectionError("reset")), running=True
+        )
+    assert raised.value.retryable is True
