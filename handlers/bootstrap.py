@@ -8,8 +8,12 @@ from the environment; tests pass overrides instead::
 Environment: ``PUSHPOOL_STORE`` (``sqlite:///path`` or ``dynamodb://TABLE``;
 default an SQLite file under the user's data directory), ``PUSHPOOL_API_URL``
 (what runs are told to report to), ``PUSHPOOL_RUN_TOKEN_KEY`` (the key that
-signs run tokens; when unset one is generated and kept in the store),
-``PUSHPOOL_AUTH`` (``off`` only for a loopback server).
+signs run tokens; else the Secrets Manager secret named by
+``PUSHPOOL_RUN_TOKEN_KEY_SECRET``; when neither is set one is generated and
+kept in the store), ``PUSHPOOL_AUTH`` (``off`` only for a loopback server),
+and the AWS deployment's variables (``handlers.aws.settings``): with dispatch
+queue URLs set, the trigger is the SQS one, providers get the family's
+credentials secret and the managed pools' resources.
 """
 
 from __future__ import annotations
@@ -24,11 +28,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.errors import NotFound
+from core.models import Token
 from core.ports import Clock, DispatchTrigger, IdFactory, PoolTypes, Provider, Store
-from core.services.auth import run_token
+from core.services.auth import hash_secret, run_token
 from core.services.context import Context, NoTrigger
+from handlers.aws.families import Family, family_of
+from handlers.aws.secrets import Secrets
+from handlers.aws.settings import AwsSettings
+from handlers.aws.sqs import SqsDispatchTrigger
 
 SIGNING_KEY_CACHE = "run-token-signing-key"
+SEED_ADMIN_TOKEN_ID = "admin-token-secret"
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
 
@@ -59,6 +70,7 @@ class Settings:
     auth: bool = True
     submit_lease: timedelta = timedelta(minutes=5)
     extra: Mapping[str, str] = field(default_factory=dict)
+    aws: AwsSettings = field(default_factory=AwsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +81,7 @@ class Settings:
             api_url=env.get("PUSHPOOL_API_URL") or DEFAULT_API_URL,
             run_token_key=key.encode() if key else None,
             auth=env.get("PUSHPOOL_AUTH", "on").lower() not in {"off", "0", "false", "no"},
+            aws=AwsSettings.from_env(env),
         )
 
     def with_(self, **changes: Any) -> Settings:
@@ -88,16 +101,19 @@ class Container:
         ids: IdFactory | None = None,
         trigger: DispatchTrigger | None = None,
         types: PoolTypes | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or utc_now
         self.ids: IdFactory = ids or new_id
-        self.trigger: DispatchTrigger = trigger or NoTrigger()
+        self._trigger = trigger
         self._store = store
         self._types = types
         self._providers: dict[str, Provider] = dict(providers or {})
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._signing_key: bytes | None = settings.run_token_key
+        self._admin_seeded = False
+        self.secrets = secrets or Secrets()
 
     @property
     def store(self) -> Store:
@@ -106,8 +122,44 @@ class Container:
                 if self._store is None:
                     from core.store import open_store  # noqa: PLC0415 (lazy by design)
 
-                    self._store = open_store(self.settings.store_url, clock=self.clock)
+                    self._store = open_store(
+                        self.settings.store_url,
+                        clock=self.clock,
+                        retention=self.settings.aws.run_retention,
+                    )
         return self._store
+
+    @property
+    def trigger(self) -> DispatchTrigger:
+        """The override, else the SQS trigger when dispatch queues are
+        configured (the cloud), else none (the tick picks work up)."""
+        if self._trigger is None:
+            with self._lock:
+                if self._trigger is None:
+                    self._trigger = self._sqs_trigger() or NoTrigger()
+        return self._trigger
+
+    @property
+    def dispatch_queues(self) -> SqsDispatchTrigger | None:
+        """The SQS trigger, or None outside the cloud (no queue URLs set)."""
+        trigger = self.trigger
+        return trigger if isinstance(trigger, SqsDispatchTrigger) else None
+
+    def _sqs_trigger(self) -> SqsDispatchTrigger | None:
+        if not self.settings.aws.queues:
+            return None
+        return SqsDispatchTrigger(
+            self.settings.aws.queues,
+            pool_type_of=self._pool_type,
+            types=self.types,
+            clock=self.clock,
+        )
+
+    def _pool_type(self, pool_name: str) -> str | None:
+        try:
+            return self.store.get_pool(pool_name).type
+        except NotFound:
+            return None
 
     @property
     def types(self) -> PoolTypes:
@@ -124,8 +176,19 @@ class Container:
 
             with self._lock:
                 if pool_type not in self._providers:
-                    self._providers[pool_type] = load_provider(pool_type)
+                    options = self.provider_options(pool_type)
+                    self._providers[pool_type] = load_provider(pool_type, **options)
         return self._providers[pool_type]
+
+    def provider_options(self, pool_type: str) -> dict[str, Any]:
+        """What a provider is built with here: ECS caches task definitions in
+        the store and runs ``managed`` pools on the stack's resources; the
+        other families get their credentials secret, read once."""
+        family = family_of(pool_type)
+        if family is Family.AWS:
+            return {"store": self.store, **self.settings.aws.managed.provider_options()}
+        secret_id = self.settings.aws.credential_secrets.get(family) if family else None
+        return {"secret": self.secrets.value(secret_id)} if secret_id else {}
 
     @property
     def context(self) -> Context:
@@ -144,6 +207,9 @@ class Container:
         so every process sharing the store signs and verifies alike."""
         if self._signing_key is None:
             with self._lock:
+                secret_id = self.settings.aws.run_token_key_secret
+                if self._signing_key is None and secret_id:
+                    self._signing_key = self.secrets.value(secret_id).encode()
                 if self._signing_key is None:
                     cached = self.store.get_cached(SIGNING_KEY_CACHE)
                     if cached is None:
@@ -155,6 +221,27 @@ class Container:
 
     def run_token(self, run_id: str) -> str:
         return run_token(run_id, key=self.signing_key)
+
+    def seed_admin_token(self) -> None:
+        """Make the stack's admin-token secret a valid admin bearer token.
+
+        The stack generates the secret; its value is the token (no prefix),
+        stored hashed like every other.  Done once per cold start; a rotated
+        secret adds a new token (revoke the old one by deleting its item).
+        """
+        secret_id = self.settings.aws.admin_token_secret
+        if self._admin_seeded or not secret_id:
+            return
+        with self._lock:
+            if self._admin_seeded:
+                return
+            digest = hash_secret(self.secrets.value(secret_id))
+            if self.store.find_token(digest) is None:
+                token_id = f"{SEED_ADMIN_TOKEN_ID}-{digest[:12]}"
+                self.store.put_token(
+                    Token(id=token_id, secret_hash=digest, scope="admin", created=self.clock())
+                )
+            self._admin_seeded = True
 
 
 class _Default:
@@ -173,9 +260,10 @@ def bootstrap(
     trigger: DispatchTrigger | None = None,
     settings: Settings | None = None,
     types: PoolTypes | None = None,
+    secrets: Secrets | None = None,
 ) -> Container:
     """The container for this process; with overrides, a new one built from them."""
-    overrides = (store, providers, clock, ids, trigger, settings, types)
+    overrides = (store, providers, clock, ids, trigger, settings, types, secrets)
     if all(o is None for o in overrides):
         with _Default.lock:
             if _Default.container is None:
@@ -189,4 +277,5 @@ def bootstrap(
         ids=ids,
         trigger=trigger,
         types=types,
+        secrets=secrets,
     )

@@ -12,6 +12,11 @@ and out of order, and a pass can die between any two steps:
   an attempt the reaper has abandoned is refused, and the infrastructure it
   started is stopped rather than left running unaccounted.
 
+With ``stops_cancelled`` (the cloud's dispatch functions, which alone hold
+the providers there), a pass also stops the infrastructure of the pool's
+CANCELLING runs (``core.services.cancellation``); the local server's
+observe loop does that instead.
+
 A retryable provider error leaves the run claimed and ends the pass with
 :class:`DispatchIncomplete`, so the message is retried with back-off; the
 retry *resumes* claimed-but-unsubmitted runs with the same key.  A pass on
@@ -36,6 +41,7 @@ from core.services.admission import (
     admit,
     is_stalled,
 )
+from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
 from core.states import StateType, new_state
 
@@ -68,6 +74,7 @@ class DispatchReport:
     crashed: tuple[Failed, ...] = ()
     retry: tuple[Failed, ...] = ()  # left claimed; the next delivery resumes them
     resumed: int = 0
+    stopped: tuple[StopOutcome, ...] = ()  # infrastructure of CANCELLING runs
     more: bool = False  # the claim cap was reached: another pass has work
     skipped: str = ""  # why nothing was attempted (stale message, pull pool)
 
@@ -117,6 +124,7 @@ class Dispatcher:
     lease: timedelta = DEFAULT_LEASE
     resume_after: timedelta = DEFAULT_RESUME_AFTER
     max_claims: int | None = DEFAULT_MAX_CLAIMS
+    stops_cancelled: bool = False
 
     def dispatch(
         self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
@@ -138,9 +146,7 @@ class Dispatcher:
             now=self.clock(),
             final_attempt=final_attempt,
         )
-        stalled = self._stalled(pool, work.now) if resume else []
-        for run in stalled:
-            self._submit(work, run)
+        resumed, stopped = self._look_after_active(work) if resume else (0, [])
         admission = admit(
             self.store,
             pool_name,
@@ -157,22 +163,28 @@ class Dispatcher:
             submitted=tuple(work.submitted),
             crashed=tuple(work.crashed),
             retry=tuple(work.retry),
-            resumed=len(stalled),
+            resumed=resumed,
+            stopped=tuple(stopped),
             more=self.max_claims is not None and len(admission.claimed) >= self.max_claims,
         )
         if report.retry:
             raise DispatchIncomplete(report)
         return report
 
-    def _stalled(self, pool: WorkPool, now: datetime) -> list[FlowRun]:
-        """Claims whose submission did not finish (a retryable error, or a
-        pass that died) and whose lease still runs: resubmitted with the same
-        key, so an ambiguous earlier submit is not doubled."""
-        return [
-            run
-            for run in self.store.list_active(pool.id)
-            if is_stalled(run, now=now, resume_after=self.resume_after)
-        ]
+    def _look_after_active(self, work: _Pass) -> tuple[int, list[StopOutcome]]:
+        """Before admitting: stop what is being cancelled (a confirmed stop
+        frees its slots for this very pass), then resume stalled claims —
+        claims whose submission did not finish (a retryable error, or a pass
+        that died) and whose lease still runs — with the same key, so an
+        ambiguous earlier submit is not doubled."""
+        active = self.store.list_active(work.pool.id)
+        stopped: list[StopOutcome] = []
+        if self.stops_cancelled and any(needs_stop(r) for r in active):
+            stopped = stop_cancelling(self.store, active, work.provider, clock=self.clock)
+        stalled = [r for r in active if is_stalled(r, now=work.now, resume_after=self.resume_after)]
+        for run in stalled:
+            self._submit(work, run)
+        return len(stalled), stopped
 
     def _deployment(self, work: _Pass, run: FlowRun) -> Deployment | None:
         if run.deployment_id is None:

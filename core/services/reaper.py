@@ -13,8 +13,9 @@ can fail without a word.  Each pass looks at every slot-holding run:
 
 notes pools with *stalled* claims (unsubmitted, older than ``resume_after``,
 lease still running) so the tick can trigger a dispatcher pass that resumes
-them with the same idempotency key long before the lease gives up on them;
-and then recounts the pool's slot counters from its runs, repairing drift.
+them with the same idempotency key long before the lease gives up on them,
+and pools with CANCELLING runs whose infrastructure is still to be stopped
+(so a stop request that was lost is made again); and then recounts the pool's slot counters from its runs, repairing drift.
 Every change is a conditional write; a run that moved meanwhile is left to
 whoever moved it.  Infrastructure that *vanished* is found by the tick's
 provider poll (``core.services.observe``), which crashes the run.
@@ -75,6 +76,9 @@ class ReapReport:
     reaped: tuple[Reaped, ...] = ()
     repairs: tuple[CounterRepair, ...] = ()
     stalled_pools: frozenset[str] = frozenset()
+    # Pools with CANCELLING runs that have infrastructure: a dispatcher pass
+    # (or the local observe loop) stops it.
+    cancelling_pools: frozenset[str] = frozenset()
 
     @property
     def released_pools(self) -> frozenset[str]:
@@ -137,11 +141,14 @@ def reap(
     reaped: list[Reaped] = []
     repairs: list[CounterRepair] = []
     stalled: set[str] = set()
+    cancelling: set[str] = set()
     for pool in store.list_pools() if pools is None else pools:
         timeout = start_timeout_for(pool)
         for run in store.list_active(pool.id):
             if is_stalled(run, now=now, resume_after=resume_after):
                 stalled.add(pool.name)
+            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
+                cancelling.add(pool.name)
             state = verdict(run, now=now, lease=lease, start_timeout=timeout)
             if state is None or not _apply(store, run, state):
                 continue
@@ -154,7 +161,10 @@ def reap(
         except NotFound:
             continue  # deleted during the pass
     return ReapReport(
-        reaped=tuple(reaped), repairs=tuple(repairs), stalled_pools=frozenset(stalled)
+        reaped=tuple(reaped),
+        repairs=tuple(repairs),
+        stalled_pools=frozenset(stalled),
+        cancelling_pools=frozenset(cancelling),
     )
 
 

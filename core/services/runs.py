@@ -248,7 +248,12 @@ def set_state(
         except Conflict:
             run = ctx.store.get_run(run_id)
             continue
-        if run.state.type in SLOT_HOLDING and stored.state.type not in SLOT_HOLDING:
+        released = run.state.type in SLOT_HOLDING and stored.state.type not in SLOT_HOLDING
+        # A CANCELLING run's infrastructure is stopped by its pool's
+        # dispatcher (``core.services.cancellation``): ask for a pass now.
+        cancelling = StateType.CANCELLING
+        entered_cancelling = stored.state.type is cancelling and run.state.type is not cancelling
+        if released or entered_cancelling:
             ctx.trigger.request_dispatch(stored.work_pool_name)
         return Orchestration(status=SetStateStatus.ACCEPT, run=stored)
     return Orchestration(

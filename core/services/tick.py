@@ -8,12 +8,19 @@
 3. poll providers that emit no events (and, for those that do, only runs
    that have been quiet for a while, in case an event was lost);
 4. reap leases, start timeouts and counter drift (``core.services.reaper``);
-5. say which push pools need a dispatch and when: now for due work and for
-   stalled claims (a pass resumes them), and one message per distinct
+5. say which push pools need a dispatch and when: now for due work, for
+   stalled claims (a pass resumes them) and for CANCELLING runs whose
+   infrastructure is still to be stopped, and one message per distinct
    second for runs due before the next tick.
 
 It returns a :class:`TickReport`; the handler sends ``report.dispatch``
 through its ``DispatchTrigger`` and logs the rest.
+
+With ``TickSettings.delegate_infrastructure`` (the cloud's tick function,
+which carries no cloud SDK and may not call ECS), steps 3 and 4 touch no
+provider: the report lists the pools to poll (``polls_wanted``) and the
+infrastructure to stop (``stops_wanted``), and the handler sends those to
+the pools' dispatch functions, which hold the providers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
@@ -51,6 +59,8 @@ class TickSettings:
     quiet_after: timedelta = timedelta(minutes=5)
     lease: timedelta = DEFAULT_LEASE
     start_timeout_for: StartTimeout = start_timeout
+    # Leave polling and stopping to the pools' dispatchers (see above).
+    delegate_infrastructure: bool = False
 
     def __post_init__(self) -> None:
         if not timedelta(0) <= self.dispatch_horizon <= MAX_DISPATCH_DELAY:
@@ -64,6 +74,14 @@ class DispatchRequest:
 
 
 @dataclass(frozen=True)
+class StopRequest:
+    """Infrastructure the reaper gave up on, for the pool's dispatcher to stop."""
+
+    pool_name: str
+    infra_id: str
+
+
+@dataclass(frozen=True)
 class TickReport:
     created: tuple[str, ...] = ()
     late: int = 0
@@ -71,6 +89,9 @@ class TickReport:
     polls: tuple[PollReport, ...] = ()
     dispatch: tuple[DispatchRequest, ...] = ()
     errors: tuple[str, ...] = ()
+    # Only with ``delegate_infrastructure``: work for the pools' dispatchers.
+    polls_wanted: tuple[str, ...] = ()
+    stops_wanted: tuple[StopRequest, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,19 +108,22 @@ class Ticker:
         created = self.materialise(now=now, errors=errors)
         late = self.mark_late(now=now)
         pools = self.store.list_pools()
+        delegate = self.settings.delegate_infrastructure
+        stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
         # its real outcome, not "did not start in time".
-        polls = self.poll(pools, now=now, errors=errors)
+        polls = [] if delegate else self.poll(pools, now=now, errors=errors)
+        polls_wanted = self.pools_to_poll(pools, errors=errors) if delegate else []
         reaped = reap(
             self.store,
             clock=self.clock,
             pools=pools,
             lease=self.settings.lease,
             start_timeout_for=self.settings.start_timeout_for,
-            stop=self.stop,
+            stop=partial(self.ask_stop, stops=stops) if delegate else self.stop,
         )
         dispatch = self.dispatch_requests(
-            pools, now=now, errors=errors, stalled=reaped.stalled_pools
+            pools, now=now, errors=errors, attention=reaped.stalled_pools | reaped.cancelling_pools
         )
         return TickReport(
             created=tuple(created),
@@ -108,6 +132,8 @@ class Ticker:
             polls=tuple(polls),
             dispatch=tuple(dispatch),
             errors=tuple(errors),
+            polls_wanted=tuple(polls_wanted),
+            stops_wanted=tuple(stops),
         )
 
     # -- 1. schedules ------------------------------------------------------------------
@@ -183,6 +209,20 @@ class Ticker:
                 errors.append(f"work pool {pool.name}: {exc}")
         return reports
 
+    def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
+        """Push pools with submitted runs: their dispatchers poll them, keeping
+        to quiet runs for providers that emit events (``observe.poll_pool``)."""
+        wanted: list[str] = []
+        for pool in pools:
+            try:
+                if self._mode(pool) is PoolMode.PULL:
+                    continue
+                if any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
+                    wanted.append(pool.name)
+            except PushpoolError as exc:
+                errors.append(f"work pool {pool.name}: {exc}")
+        return wanted
+
     # -- 5. dispatch --------------------------------------------------------------------
     def dispatch_requests(
         self,
@@ -190,14 +230,16 @@ class Ticker:
         *,
         now: datetime,
         errors: list[str],
-        stalled: frozenset[str] = frozenset(),
+        attention: frozenset[str] = frozenset(),
     ) -> list[DispatchRequest]:
+        """``attention``: pools whose active runs need a pass (stalled claims to
+        resume, infrastructure to stop), which they get even when paused."""
         until = now + self.settings.dispatch_horizon
         due = self.store.due_pools(until)
         requests: list[DispatchRequest] = []
         for pool in sorted(pools, key=lambda p: p.name):
             earliest = due.get(pool.id)
-            resume = pool.name in stalled  # claims are resumed even in a paused pool
+            resume = pool.name in attention
             if not resume and (earliest is None or pool.is_paused):
                 continue  # nothing to do, or unpausing will trigger it
             try:
@@ -226,6 +268,16 @@ class Ticker:
         except PushpoolError as exc:
             return f"stopping {infra_id} failed: {exc}"
         return f"stopped {infra_id}"
+
+    def ask_stop(self, pool: WorkPool, infra_id: str, *, stops: list[StopRequest]) -> str:
+        """``stop`` for a delegating tick: the pool's dispatcher will stop it."""
+        try:
+            if self._mode(pool) is PoolMode.PULL:
+                return ""
+        except PushpoolError as exc:
+            return f"stopping {infra_id} not requested: {exc}"
+        stops.append(StopRequest(pool.name, infra_id))
+        return f"asked the dispatcher to stop {infra_id}"
 
     def _mode(self, pool: WorkPool) -> PoolMode:
         return self.pool_types.mode(pool.type)

@@ -8,6 +8,7 @@ uses DynamoDB never opens a SQLite file.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from core.errors import InvalidInput
@@ -37,8 +38,14 @@ def sqlite_path(url: str) -> str:
     return str(Path(rest[1:]).expanduser())
 
 
-def open_store(url: str, *, clock: Clock | None = None) -> Store:
-    """The store a URL names: ``sqlite:///path.db`` or ``dynamodb://TABLE``."""
+def open_store(
+    url: str, *, clock: Clock | None = None, retention: timedelta | None = None
+) -> Store:
+    """The store a URL names: ``sqlite:///path.db`` or ``dynamodb://TABLE``.
+
+    ``retention`` is how long DynamoDB keeps finished runs (its TTL); SQLite
+    keeps them until deleted.
+    """
     if url.startswith(SQLITE_PREFIX):
         from core.store.sqlite import SqliteStore  # noqa: PLC0415 (lazy by design)
 
@@ -54,7 +61,10 @@ def open_store(url: str, *, clock: Clock | None = None) -> Store:
             )
         from core.store.dynamodb import DynamoStore  # noqa: PLC0415 (lazy by design)
 
-        store: Store = DynamoStore(table_name=table, clock=clock)
+        if retention is None:
+            store: Store = DynamoStore(table_name=table, clock=clock)
+        else:
+            store = DynamoStore(table_name=table, clock=clock, retention=retention)
         return store
     raise InvalidInput(
         f"unknown store URL {url!r}; use sqlite:///path/file.db or dynamodb://TABLE",

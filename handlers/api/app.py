@@ -214,4 +214,9 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
-    return handle(event, context, container=bootstrap())
+    container = bootstrap()
+    try:
+        container.seed_admin_token()  # the stack's admin-token secret, once per cold start
+    except PushpoolError as exc:
+        log.warning("the admin token secret could not be used: %s", exc)
+    return handle(event, context, container=container)

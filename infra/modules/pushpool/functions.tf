@@ -8,7 +8,9 @@ locals {
     PUSHPOOL_RUN_RETENTION_DAYS   = tostring(var.run_retention_days)
     PUSHPOOL_RUN_TOKEN_KEY_SECRET = aws_secretsmanager_secret.run_token_signing_key_secret.arn
     PUSHPOOL_DISPATCH_QUEUE_URL   = aws_sqs_queue.dispatch_queue.url
-    POWERTOOLS_SERVICE_NAME       = "pushpool"
+    # Deliveries before the dead-letter queue: the last one crashes runs that still fail.
+    PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT = tostring(var.dispatch_max_receive_count)
+    POWERTOOLS_SERVICE_NAME             = "pushpool"
   }
   family_queue_env = {
     PUSHPOOL_DISPATCH_QUEUE_URL_GCP   = var.enable_gcp ? aws_sqs_queue.dispatch_queue_gcp[0].url : ""

@@ -70,7 +70,7 @@ resource "aws_iam_role_policy" "dispatch_function_role" {
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
       { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.run_token_signing_key_secret.arn },
-      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = aws_sqs_queue.dispatch_queue.arn },
+      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue.arn },
       {
         Sid       = "RunAndStopTasksOnAllowedClusters", Effect = "Allow",
         Action    = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:TagResource"], Resource = "*",
@@ -103,7 +103,7 @@ resource "aws_iam_role_policy" "dispatch_gcp_function_role" {
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
       { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.gcp_credentials_secret[0].arn] },
-      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = aws_sqs_queue.dispatch_queue_gcp[0].arn },
+      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_gcp[0].arn },
     ]
   })
 }
@@ -123,7 +123,7 @@ resource "aws_iam_role_policy" "dispatch_azure_function_role" {
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
       { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.azure_credentials_secret[0].arn] },
-      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = aws_sqs_queue.dispatch_queue_azure[0].arn },
+      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_azure[0].arn },
     ]
   })
 }
@@ -143,7 +143,7 @@ resource "aws_iam_role_policy" "dispatch_modal_function_role" {
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
       { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.modal_token_secret[0].arn] },
-      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource = aws_sqs_queue.dispatch_queue_modal[0].arn },
+      { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_modal[0].arn },
     ]
   })
 }

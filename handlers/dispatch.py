@@ -1,0 +1,207 @@
+"""The dispatch functions: SQS batches from a provider family's dispatch queue.
+
+Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
+
+* ``dispatch``: ``Dispatcher.dispatch`` — stop the infrastructure of
+  CANCELLING runs, resume stalled claims, plan the waterfall, claim, render,
+  submit, record.  A pass that wants another (claim cap reached, runs
+  crashed and slots freed) sends a new message for the pool.
+* ``poll``: ask the provider about the pool's submitted runs (for providers
+  with events, only runs quiet for a while) and apply what it says.
+* ``stop``: stop infrastructure the reaper gave up on.
+
+Messages are hints: every pass re-reads the store, so duplicate, stale and
+out-of-order messages are harmless (duplicates within one batch are handled
+once).  A pass that hits a retryable error (``DispatchIncomplete``, a
+throttled store) is reported as a batch item failure, so SQS redelivers that
+message alone; its visibility is first shortened to a back-off (30 s,
+doubling to 4 min) so the retry comes while the claim's 5-minute lease still
+runs and resumes it with the same idempotency key.  On the delivery the
+redrive policy makes the last, runs that still fail are crashed with the
+reason instead of being left claimed.
+
+A message for a pool of another family (a pool deleted and re-created with
+another type since the sender looked its type up) is dropped rather than
+failing its runs for want of an SDK; the next tick sends a fresh message to
+the right queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from core.errors import InfrastructureError, NotFound, PushpoolError
+from core.ports import PoolMode
+from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
+from core.services.observe import poll_pool
+from handlers.aws.sqs import DispatchMessage, MessageKind
+from handlers.bootstrap import Container, bootstrap
+
+log = logging.getLogger("pushpool.dispatch")
+
+RETRY_BASE_SECONDS = 30  # the dispatcher resumes claims older than this
+RETRY_MAX_SECONDS = 240  # the third retry still comes within the 5-minute lease
+QUIET_AFTER = timedelta(minutes=5)  # event providers: poll only runs quiet this long
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
+    batch = Batch(bootstrap())
+    return process_partial_response(
+        event=event, record_handler=batch.handle, processor=processor, context=context
+    )
+
+
+def dispatcher_for(container: Container) -> Dispatcher:
+    return Dispatcher(
+        store=container.store,
+        clock=container.clock,
+        pool_types=container.types,
+        provider_for=lambda pool: container.provider(pool.type),
+        run_token=lambda run: container.run_token(run.id),
+        api_url=container.settings.api_url,
+        stops_cancelled=True,
+    )
+
+
+def retry_delay(receive_count: int) -> int:
+    """Seconds before the next delivery of a message that failed ``receive_count`` times."""
+    return min(RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0), RETRY_MAX_SECONDS)
+
+
+class Batch:
+    """One invocation's messages; handles each distinct request once."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.dispatcher = dispatcher_for(container)
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def handle(self, record: SQSRecord) -> str:
+        try:
+            message = DispatchMessage.model_validate_json(record.body)
+        except ValidationError as exc:
+            log.error("dropping a malformed dispatch message %s: %s", record.message_id, exc)
+            return "malformed"
+        if message.key in self.seen:
+            return "duplicate in this batch"
+        self.seen.add(message.key)
+        if self._misrouted(message, record):
+            return "misrouted: left to the tick"
+        try:
+            if message.kind is MessageKind.POLL:
+                return self.poll(message)
+            if message.kind is MessageKind.STOP:
+                return self.stop(message)
+            return self.dispatch(message, record)
+        except PushpoolError as exc:
+            if exc.retryable:
+                self._back_off(record)
+            raise
+
+    def dispatch(self, message: DispatchMessage, record: SQSRecord) -> str:
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        final = receive_count >= self.container.settings.aws.max_receive_count
+        try:
+            report = self.dispatcher.dispatch(message.pool, final_attempt=final)
+        except DispatchIncomplete as exc:
+            log.warning("%s (delivery %d; retrying)", exc.detail, receive_count)
+            raise
+        for crashed in report.crashed:
+            log.warning("flow run %s crashed: %s", crashed.run_id, crashed.message)
+        if report.wants_another_pass:
+            self.container.trigger.request_dispatch(message.pool)
+        summary = describe(report)
+        log.info("dispatch %s: %s", message.pool, summary)
+        return summary
+
+    def poll(self, message: DispatchMessage) -> str:
+        store = self.container.store
+        try:
+            pool = store.get_pool(message.pool)
+        except NotFound:
+            return "work pool no longer exists"
+        if self.container.types.mode(pool.type) is PoolMode.PULL:
+            return f"{pool.type} pools are watched by their workers"
+        provider = self.container.provider(pool.type)
+        if not provider.supports_polling:
+            return "the provider cannot be polled"
+        report = poll_pool(
+            store, pool, provider, clock=self.container.clock, quiet_after=QUIET_AFTER
+        )
+        for error in report.errors:
+            log.warning("poll %s: %s", pool.name, error)
+        if report.released_pools:
+            self.container.trigger.request_dispatch(pool.name)
+        return f"checked {report.checked}, changed {len(report.changed)}"
+
+    def stop(self, message: DispatchMessage) -> str:
+        if not message.infra_id:
+            return "nothing to stop"
+        try:
+            pool = self.container.store.get_pool(message.pool)
+        except NotFound:
+            log.warning("cannot stop %s: work pool %s is gone", message.infra_id, message.pool)
+            return "work pool no longer exists"
+        try:
+            self.container.provider(pool.type).cancel(message.infra_id)
+        except InfrastructureError as exc:
+            if exc.retryable:
+                raise
+            log.warning("stopping %s failed: %s", message.infra_id, exc.detail)
+            return f"not stopped: {exc.detail}"
+        return f"stopped {message.infra_id}"
+
+    def _misrouted(self, message: DispatchMessage, record: SQSRecord) -> bool:
+        """The message names a pool this function's family does not serve."""
+        queues = self.container.dispatch_queues
+        own = self.container.settings.aws.family_of_queue(record.event_source_arn or "")
+        if queues is None or own is None:
+            return False
+        family = queues.family_of_pool(message.pool)
+        if family is None or family is own:
+            return False
+        log.warning(
+            "dropping a %s message for %s (a %s pool) from the %s queue",
+            message.kind,
+            message.pool,
+            family,
+            own,
+        )
+        return True
+
+    def _back_off(self, record: SQSRecord) -> None:
+        queues = self.container.dispatch_queues
+        settings = self.container.settings.aws
+        own = settings.family_of_queue(record.event_source_arn or "")
+        if queues is None or own is None:
+            return
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        if receive_count >= settings.max_receive_count:
+            return  # the dead-letter queue takes it
+        queues.retry_later(settings.queues[own], record.receipt_handle, retry_delay(receive_count))
+
+
+def describe(report: DispatchReport) -> str:
+    parts = [f"submitted {len(report.submitted)}"]
+    if report.resumed:
+        parts.append(f"resumed {report.resumed}")
+    if report.crashed:
+        parts.append(f"crashed {len(report.crashed)}")
+    if report.stopped:
+        parts.append(f"stopped {len(report.stopped)}")
+    if report.skipped:
+        parts.append(f"skipped ({report.skipped})")
+    return ", ".join(parts)

@@ -1,0 +1,54 @@
+"""The infrastructure-events function: EventBridge "ECS Task State Change".
+
+The stack's rule forwards only tasks started by pushpool (``startedBy``
+begins with ``pushpool``).  ``providers.ecs.task_change`` finds the run and
+attempt from the task's group and maps its state (PENDING/PROVISIONING →
+InfrastructurePending, RUNNING → RUNNING, STOPPED → COMPLETED / FAILED with
+the exit code / CRASHED with ECS's reason / CANCELLED after a cancel);
+``core.services.observe.apply_status`` applies it, so a duplicate, late or
+out-of-order event, or one about an attempt the run has moved past, changes
+nothing.  When the change frees the run's slots, a dispatch message for its
+pool admits the next waiting run at once instead of at the next tick.
+
+A store error propagates: EventBridge retries the event (then sends it to
+the dead-letter queue), and applying it again is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from core.services.observe import apply_status
+from handlers.bootstrap import bootstrap
+from providers.ecs import task_change
+
+log = logging.getLogger("pushpool.infra_events")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point (EventBridge rule on ECS task state changes)."""
+    change = task_change(event)
+    if change is None:
+        return {"applied": False, "reason": "not a task pushpool started"}
+    container = bootstrap()
+    observed = apply_status(
+        container.store,
+        run_id=change.run_id,
+        infra_id=change.infra_id,
+        status=change.status,
+        clock=container.clock,
+        attempt=change.attempt,
+    )
+    if observed is None:
+        log.info("event for run %s (%s) changed nothing", change.run_id, change.status.phase)
+        return {"applied": False, "run_id": change.run_id, "reason": "nothing new"}
+    log.info("run %s: %s -> %s %s", observed.run_id, observed.was, observed.now, observed.message)
+    if observed.released_slot:
+        container.trigger.request_dispatch(observed.pool_name)
+    return {
+        "applied": True,
+        "run_id": observed.run_id,
+        "state": observed.now.value,
+        "released_slot": observed.released_slot,
+    }
