@@ -74,11 +74,15 @@ def worker(url: str, name: str, shared: Shared, hold: float, poll: float) -> Non
         beat = 0.0
         while not shared.stop.is_set():
             if time.monotonic() - beat > 10:
-                shared.timed("heartbeat", lambda: http.post(
-                    f"/work_pools/{POOL}/workers/heartbeat", json={"name": name}))  # fmt: skip
+                shared.timed(
+                    "heartbeat",
+                    lambda: http.post(f"/work_pools/{POOL}/workers/heartbeat", json={"name": name}),
+                )
                 beat = time.monotonic()
-            offered = shared.timed("get_scheduled_flow_runs", lambda: http.post(
-                f"/work_pools/{POOL}/get_scheduled_flow_runs", json={"limit": 5}))  # fmt: skip
+            offered = shared.timed(
+                "get_scheduled_flow_runs",
+                lambda: http.post(f"/work_pools/{POOL}/get_scheduled_flow_runs", json={"limit": 5}),
+            )
             for item in offered.json() if offered.status_code == 200 else []:
                 run_id = item["flow_run"]["id"]
                 if not propose(http, shared, run_id, "PENDING"):
@@ -98,20 +102,28 @@ def client(url: str, deployment_id: str, shared: Shared, interval: float) -> Non
     with httpx.Client(base_url=url, timeout=30) as http:
         while not shared.stop_creating.is_set():
             body = {"state": {"type": "SCHEDULED"}, "work_queue_name": random.choice(queues)}
-            created = shared.timed("create_flow_run", lambda body=body: http.post(
-                f"/deployments/{deployment_id}/create_flow_run", json=body))  # fmt: skip
+            created = shared.timed(
+                "create_flow_run",
+                lambda body=body: http.post(
+                    f"/deployments/{deployment_id}/create_flow_run", json=body
+                ),
+            )
             if created.status_code == 201:
                 with shared.lock:
                     shared.created.add(created.json()["id"])
             read = random.choice(["filter", "pool", "status"])
             if read == "filter":
-                shared.timed("read: flow_runs/filter", lambda: http.post(
-                    "/flow_runs/filter", json={"limit": 20}))  # fmt: skip
+                shared.timed(
+                    "read: flow_runs/filter",
+                    lambda: http.post("/flow_runs/filter", json={"limit": 20}),
+                )
             elif read == "pool":
                 shared.timed("read: work_pool", lambda: http.get(f"/work_pools/{POOL}"))
             else:
-                shared.timed("read: concurrency_status", lambda: http.post(
-                    f"/work_pools/{POOL}/concurrency_status", json={}))  # fmt: skip
+                shared.timed(
+                    "read: concurrency_status",
+                    lambda: http.post(f"/work_pools/{POOL}/concurrency_status", json={}),
+                )
             shared.stop_creating.wait(interval * random.uniform(0.5, 1.5))
 
 
@@ -143,12 +155,18 @@ def probe(url: str, samples: list[float], stop: threading.Event, every: float) -
 
 
 def setup(http: httpx.Client) -> str:
-    ok(http.post("/work_pools/", json={"name": POOL, "type": "docker",
-                                       "concurrency_limit": POOL_LIMIT}))  # fmt: skip
+    ok(
+        http.post(
+            "/work_pools/", json={"name": POOL, "type": "docker", "concurrency_limit": POOL_LIMIT}
+        )
+    )
     for name, limit in QUEUES.items():
         if name != "default":
-            ok(http.post(f"/work_pools/{POOL}/queues",
-                         json={"name": name, "concurrency_limit": limit}))  # fmt: skip
+            ok(
+                http.post(
+                    f"/work_pools/{POOL}/queues", json={"name": name, "concurrency_limit": limit}
+                )
+            )
     flow = ok(http.post("/flows/", json={"name": "load"}))
     body = {"name": "load", "flow_id": flow["id"], "work_pool_name": POOL}
     return str(ok(http.post("/deployments/", json=body))["id"])
@@ -212,8 +230,11 @@ def _drain(server: Running, seconds: float) -> None:
     pool_id = store.get_pool(POOL).id
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        left = store.list_runs(pool_id=pool_id, state_types=[
-            StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING], limit=1)  # fmt: skip
+        left = store.list_runs(
+            pool_id=pool_id,
+            state_types=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING],
+            limit=1,
+        )
         if not left:
             return
         time.sleep(0.5)
@@ -244,19 +265,17 @@ def _result(
     figures = [
         Figure.of("probe unloaded (flow_runs/filter)", idle, unit="ms", percentiles=(50, 99)),
         Figure.of("probe under load", loaded, unit="ms", percentiles=(50, 99)),
-        Figure.exact(
-            "p99 under load / p99 unloaded", round(ratio, 2), unit="x", note="bar: <= 5"
-        ),  # fmt: skip
+        Figure.exact("p99 under load / p99 unloaded", round(ratio, 2), unit="x", note="bar: <= 5"),
         *[
             Figure.of(route, values, unit="ms", percentiles=(50, 95, 99))
             for route, values in sorted(shared.latencies.items())
-        ],  # fmt: skip
+        ],
         *[Figure.exact(f"runs {name}", value, unit="runs") for name, value in outcome.items()],
         Figure.exact("limit violations seen", len(shared.violations), unit="samples"),
         *[
             Figure.exact(f"peak slots: {name}", peak, unit="slots")
             for name, peak in sorted(shared.peaks.items())
-        ],  # fmt: skip
+        ],
         Figure.exact("5xx answers", sum(shared.errors.values()), unit="answers"),
     ]
     limits = ", ".join(
