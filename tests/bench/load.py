@@ -1,40 +1,61 @@
 """Load and soak (opt-in): many workers and API clients on one pool, loopback only.
 
-``python -m tests.bench load`` starts ``pushpool server`` in this process
-(SQLite) and aims at one pull pool (type ``docker``, which the server does
-not serve itself) with a pool limit and two capped queues:
+``python -m tests.bench load`` starts ``pushpool server`` as its own process
+(``python -m handlers.cli server``, SQLite, loopback), so the load
+generator's threads do not compete with it for the GIL, and aims at one
+pull pool (type ``docker``, which the server does not serve itself) with a
+pool limit and two capped queues:
 
 * W pull workers, each an HTTP client doing what a Prefect worker does:
   heartbeat, ``get_scheduled_flow_runs``, claim by proposing PENDING, report
   RUNNING, hold the slot a while, report COMPLETED;
 * C API clients creating runs at a fixed total rate over the three queues
   and reading (run filter, pool, concurrency status);
-* a sampler reading the store's slot holders every 50 ms;
+* a sampler reading the store's slot holders every 50 ms (the same SQLite
+  file, opened by this process);
 * a probe timing ``POST /flow_runs/filter`` at a steady rate, first on the
   idle server, then under load.
 
 It reports whether the limits held at every sample, the probe's p99 under
 load against 5x its unloaded value, and whether every created run ended
-COMPLETED exactly once.  It never asserts: the figures are the result.
+COMPLETED exactly once.  Latencies are recorded after a warm-up (threads
+starting, connections opening).  It never asserts: the figures are the result.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from core.ports import Store
 from core.states import StateType
-from tests.bench.harness import Benchmark, Figure, Option, Result, Stopwatch, percentile, progress
-from tests.bench.local_server import Running, local_server, ok
-from tests.bench.recording import RecordingProvider
+from tests.bench.harness import (
+    ROOT,
+    Benchmark,
+    Figure,
+    Option,
+    Result,
+    Stopwatch,
+    percentile,
+    progress,
+)
+from tests.bench.local_server import ok
 
 POOL, POOL_LIMIT = "load", 8
+WARM_UP = 5.0
 QUEUES = {"default": None, "fast": 3, "slow": 4}  # name -> limit
 
 
@@ -49,13 +70,15 @@ class Shared:
     errors: Counter[str] = field(default_factory=Counter)
     peaks: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
+    recording: threading.Event = field(default_factory=threading.Event)  # after warm-up
 
     def timed(self, route: str, send: Any) -> httpx.Response:
         started = time.perf_counter()
         response: httpx.Response = send()
         elapsed = (time.perf_counter() - started) * 1000
         with self.lock:
-            self.latencies.setdefault(route, []).append(elapsed)
+            if self.recording.is_set():
+                self.latencies.setdefault(route, []).append(elapsed)
             if response.status_code >= 500:
                 self.errors[f"{route} {response.status_code}"] += 1
         return response
@@ -127,8 +150,43 @@ def client(url: str, deployment_id: str, shared: Shared, interval: float) -> Non
             shared.stop_creating.wait(interval * random.uniform(0.5, 1.5))
 
 
-def sampler(server: Running, shared: Shared, until: threading.Event) -> None:
-    store = server.stack.container.store
+@contextmanager
+def server_process() -> Iterator[tuple[str, Store]]:
+    """``pushpool server`` on a free loopback port; its URL and its store, opened here too."""
+    from core.store import open_store
+    from tests.contract.backends import free_port
+
+    with tempfile.TemporaryDirectory(prefix="pushpool-load-") as tmp:
+        store_url = f"sqlite:///{Path(tmp) / 'pushpool.db'}"
+        port = free_port()
+        command = [sys.executable, "-m", "handlers.cli", "server", "--port", str(port)]
+        env = {**os.environ, "PUSHPOOL_AUTH": "off"}
+        server = subprocess.Popen(
+            [*command, "--store", store_url], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{port}/api"
+        try:
+            _wait_for(url, server)
+            yield url, open_store(store_url)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError("pushpool server exited before it answered")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("pushpool server did not answer /api/health within 30 s")
+
+
+def sampler(store: Store, shared: Shared, until: threading.Event) -> None:
     pool = store.get_pool(POOL)
     limits = {q.id: (q.name, q.concurrency_limit) for q in store.list_queues(pool.id)}
     while not until.is_set():
@@ -183,11 +241,11 @@ def run(options: dict[str, Any]) -> Result:
     seconds, workers, clients = (int(options[k]) for k in ("seconds", "workers", "clients"))
     rate, hold = float(options["runs_per_second"]), float(options["hold_seconds"])
     shared = Shared()
-    with local_server(RecordingProvider()) as server:
-        deployment_id = setup(server.http)
+    with server_process() as (url, store), httpx.Client(base_url=url, timeout=30) as http:
+        deployment_id = setup(http)
         idle: list[float] = []
         quiet = threading.Event()
-        (unloaded,) = threads([(probe, (server.url, idle, quiet, 0.02))])
+        (unloaded,) = threads([(probe, (url, idle, quiet, 0.02))])
         quiet.wait(5)
         quiet.set()
         unloaded.join()
@@ -195,24 +253,24 @@ def run(options: dict[str, Any]) -> Result:
         sampling = threading.Event()
         loaded: list[float] = []
         background = threads(
-            [(sampler, (server, shared, sampling)), (probe, (server.url, loaded, shared.stop, 0.1))]
-            + [(worker, (server.url, f"w{i}", shared, hold, 0.5)) for i in range(workers)]
-            + [
-                (client, (server.url, deployment_id, shared, clients / rate))
-                for _ in range(clients)
-            ]
+            [(sampler, (store, shared, sampling))]
+            + [(worker, (url, f"w{i}", shared, hold, 0.5)) for i in range(workers)]
+            + [(client, (url, deployment_id, shared, clients / rate)) for _ in range(clients)]
         )
         clock = Stopwatch()
-        shared.stop.wait(seconds)
+        shared.stop.wait(WARM_UP)
+        shared.recording.set()
+        background += threads([(probe, (url, loaded, shared.stop, 0.1))])
+        shared.stop.wait(max(seconds - WARM_UP, 1))
         shared.stop_creating.set()
         created_under_load = len(shared.created)
-        _drain(server, float(options["drain_seconds"]))
+        _drain(store, float(options["drain_seconds"]))
         drained = clock.seconds
         shared.stop.set()
         for thread in background:
             thread.join(timeout=30)
         sampling.set()
-        outcome = _outcome(server, shared)
+        outcome = _outcome(store, shared)
     return _result(
         options,
         shared=shared,
@@ -224,9 +282,8 @@ def run(options: dict[str, Any]) -> Result:
     )
 
 
-def _drain(server: Running, seconds: float) -> None:
+def _drain(store: Store, seconds: float) -> None:
     """With creation stopped, let the workers finish every run (bounded)."""
-    store = server.stack.container.store
     pool_id = store.get_pool(POOL).id
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -240,8 +297,7 @@ def _drain(server: Running, seconds: float) -> None:
         time.sleep(0.5)
 
 
-def _outcome(server: Running, shared: Shared) -> dict[str, int]:
-    store = server.stack.container.store
+def _outcome(store: Store, shared: Shared) -> dict[str, int]:
     ends = Counter(store.get_run(run_id).state.type.value for run_id in shared.created)
     return {
         "created": len(shared.created),
@@ -293,7 +349,8 @@ def _result(
             f"{options['hold_seconds']} s (±50%); pool limit {POOL_LIMIT}; queues: {limits}",
             f"{created_under_load} runs created during the load; "
             f"limits {'held at every sample' if not shared.violations else 'BROKEN: ' + shared.violations[0]}",
-            "the API serves one request at a time per process (the resolver is not "
+            f"pushpool server in its own process; latencies recorded after a {WARM_UP:.0f} s "
+            "warm-up; the API serves one request at a time per process (the resolver is not "
             "re-entrant), so queueing behind other requests is most of the loaded latency",
         ],
     )
