@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import inspect
 import io
 import json
 import pkgutil
@@ -35,10 +36,17 @@ SKIP = {"__main__", "harness"}
 
 
 def _script(name: str, main: Any) -> Benchmark:
+    """A module with only ``main()``: run with its defaults, its report kept as text."""
+
     def run(_: dict[str, Any]) -> Result:
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            main()
+        takes_argv = bool(inspect.signature(main).parameters)
+        argv, sys.argv = sys.argv, [name]  # its own argparse must not see our flags
+        try:
+            with contextlib.redirect_stdout(out):
+                main([]) if takes_argv else main()
+        finally:
+            sys.argv = argv
         return Result(
             name=name,
             title=f"{name} (its own report)",

@@ -112,6 +112,7 @@ def api_schema(fuzzed: tuple[LiveApi, Seed]) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
