@@ -26,8 +26,9 @@ def _with_reason(message: str, reason: str) -> str:
     return f"{message}: {reason}" if reason else message
 
 
-def _final(status: InfraStatus, *, now: datetime) -> State:
-    """The terminal state a stopped infrastructure leaves an active run in."""
+def final_state(status: InfraStatus, *, now: datetime) -> State:
+    """The terminal state a stopped infrastructure leaves an active run in
+    (public for the pull worker, which reports it through the API)."""
     if status.phase is InfraPhase.EXITED and status.exit_code == 0:
         return new_state(StateType.COMPLETED, at=now, message="Infrastructure exited with code 0")
     if status.phase is InfraPhase.EXITED and status.exit_code is not None:
@@ -72,4 +73,4 @@ def next_state(
         if current is StateType.PENDING:
             return new_state(StateType.RUNNING, at=now, message=status.reason)
         return None
-    return _final(status, now=now)
+    return final_state(status, now=now)

@@ -213,6 +213,17 @@ class Client:
         path = f"/flow_runs/{_seg(run_id)}/set_state"
         return self._obj("POST", path, {"state": state, "force": force})
 
+    def read_job(self, run_id: str) -> dict[str, Any]:
+        """The rendered job of a run this worker claimed (``GET /flow_runs/{id}/job``)."""
+        return self._obj("GET", f"/flow_runs/{_seg(run_id)}/job")
+
+    def read_runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Several runs in one request (those that still exist)."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+        return self.list_runs(flow_runs={"id": {"any_": ids}}, limit=len(ids))
+
     def report_infrastructure(self, run_id: str, infrastructure_pid: str) -> None:
         body = {"infrastructure_pid": infrastructure_pid}
         self.request("PATCH", f"/flow_runs/{_seg(run_id)}", body)

@@ -12,34 +12,34 @@ done by threads in one process for ``pushpool server`` and ``pushpool demo``.
   fraction of a second and stops the infrastructure of CANCELLING runs, so
   a finished run frees its slot promptly.
 
-With ``serve_pull_types={"process"}`` (``--with-worker``), process pools are
-served like push pools by this process: it claims, starts the subprocess and
-watches it, and heartbeats as a worker so the pool shows READY.
+With ``workers`` (``--with-worker``), process pools are served by pull
+workers in this process (``handlers.local_workers``): the same worker as
+``pushpool worker start``, woken by the same trigger, so a run created now
+starts at once instead of at the next poll.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-import socket
 import threading
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.errors import Conflict, InfrastructureError, NotFound, PushpoolError
-from core.models import JSON, WorkPool
-from core.ports import Clock, PoolMode, PoolTypes
+from core.models import WorkPool
+from core.ports import Clock, PoolMode
 from core.services.dispatch import Dispatcher
 from core.services.observe import poll_pool
 from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container
 
-log = logging.getLogger("pushpool.local")
+if TYPE_CHECKING:  # the workers load the API resolver; a stack without them does not
+    from handlers.local_workers import LocalWorkers
 
-LOCAL_WORKER = f"local-{socket.gethostname()}"
-HEARTBEAT_SECONDS = 30
+log = logging.getLogger("pushpool.local")
 
 
 class LocalTrigger:
@@ -81,24 +81,6 @@ class LocalTrigger:
             return []
 
 
-class ServedTypes:
-    """The pool-type catalogue as this process sees it: pull types it serves
-    itself (a built-in worker) count as pushed by it."""
-
-    def __init__(self, types: PoolTypes, served: Iterable[str]) -> None:
-        self._types = types
-        self.served = frozenset(served)
-
-    def known(self) -> list[str]:
-        return self._types.known()
-
-    def mode(self, pool_type: str) -> PoolMode:
-        return PoolMode.PUSH if pool_type in self.served else self._types.mode(pool_type)
-
-    def default_template(self, pool_type: str) -> JSON:
-        return self._types.default_template(pool_type)
-
-
 class LocalStack:
     """The dispatch, tick and observe loops around one container."""
 
@@ -107,19 +89,19 @@ class LocalStack:
         container: Container,
         trigger: LocalTrigger,
         *,
-        serve_pull_types: Iterable[str] = (),
+        workers: LocalWorkers | None = None,
         tick_seconds: float = 5.0,
         observe_seconds: float = 0.25,
     ) -> None:
         self.container = container
         self.trigger = trigger
-        self.types = ServedTypes(container.types, serve_pull_types)
+        self.types = container.types
+        self.workers = workers
         self.tick_seconds = tick_seconds
         self.observe_seconds = observe_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._failures: dict[str, int] = {}
-        self._beats: dict[str, float] = {}
         self._warned: dict[str, tuple[str, float]] = {}
         self.dispatcher = Dispatcher(
             store=container.store,
@@ -147,19 +129,22 @@ class LocalStack:
             thread = threading.Thread(target=target, name=f"pushpool-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.workers is not None:
+            self.workers.sync()
         for pool in self.container.store.list_pools():
             self.trigger.request_dispatch(pool.name)
 
     def stop(self, *, timeout: float = 10.0) -> list[str]:
         """Stop the loops, then hand back what this process held: claimed runs
-        not yet submitted return to SCHEDULED; runs it was executing are
-        stopped and marked CRASHED.  Returns a line per run changed."""
+        not yet submitted return to SCHEDULED; runs its workers were executing
+        are stopped and marked CRASHED.  Returns a line per run changed."""
         self._stop.set()
         self.trigger.close()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        return self.release_claims()
+        released = self.workers.stop() if self.workers is not None else []
+        return released + self.release_claims()
 
     # -- loops ---------------------------------------------------------------------------
     def _dispatch_loop(self) -> None:
@@ -171,7 +156,10 @@ class LocalStack:
 
     def dispatch(self, pool_name: str) -> None:
         """One pass; a failing pool is retried with back-off (2 s doubling to
-        a minute), as the cloud's queue would redeliver its message."""
+        a minute), as the cloud's queue would redeliver its message.  A pull
+        pool served here has its worker woken instead (the dispatcher skips it)."""
+        if self.workers is not None:
+            self.workers.wake_if_served(pool_name)
         try:
             report = self.dispatcher.dispatch(pool_name)
         except PushpoolError as exc:
@@ -206,6 +194,8 @@ class LocalStack:
             self._stop.wait(self.tick_seconds)
 
     def tick(self) -> None:
+        if self.workers is not None:
+            self.workers.sync()  # pools created since the last tick get their worker
         try:
             report = self.ticker.tick()
         except Exception:
@@ -234,13 +224,8 @@ class LocalStack:
         except PushpoolError as exc:
             log.warning("observe: %s", exc)
             return
-        now = self.container.clock()
         for pool in pools:
             try:
-                if pool.type in self.types.served and self._beat_due(pool.id):
-                    store.heartbeat(
-                        pool.id, LOCAL_WORKER, at=now, interval_seconds=HEARTBEAT_SECONDS
-                    )
                 if not store.list_active(pool.id):
                     continue
                 provider = self.container.provider(pool.type)
@@ -253,14 +238,6 @@ class LocalStack:
                 continue
             if report.released_pools:
                 self.trigger.request_dispatch(pool.name)
-
-    def _beat_due(self, pool_id: str) -> bool:
-        """A heartbeat every ``HEARTBEAT_SECONDS / 3``, not on every observe pass."""
-        now = time.monotonic()
-        if now - self._beats.get(pool_id, -HEARTBEAT_SECONDS) < HEARTBEAT_SECONDS / 3:
-            return False
-        self._beats[pool_id] = now
-        return True
 
     def _served_here(self, pool: WorkPool) -> bool:
         return self.types.mode(pool.type) is not PoolMode.PULL
@@ -288,31 +265,17 @@ class LocalStack:
         for pool in pools:
             for run in store.list_active(pool.id):
                 now = self.container.clock()
-                if run.state.type is StateType.PENDING and run.infrastructure_pid is None:
-                    state = new_state(
-                        StateType.SCHEDULED,
-                        at=now,
-                        scheduled_time=run.next_scheduled_start_time,
-                        message="The local server stopped before submitting it; it will be retried.",
-                    )
-                elif run.infrastructure_pid and pool.type in self.types.served:
-                    self._terminate(pool, run.infrastructure_pid)
-                    state = new_state(
-                        StateType.CRASHED,
-                        at=now,
-                        message="The local server that was running it stopped.",
-                    )
-                else:
-                    continue
+                if run.state.type is not StateType.PENDING or run.infrastructure_pid:
+                    continue  # submitted: the cloud runs it on, and reports on it
+                state = new_state(
+                    StateType.SCHEDULED,
+                    at=now,
+                    scheduled_time=run.next_scheduled_start_time,
+                    message="The local server stopped before submitting it; it will be retried.",
+                )
                 try:
                     store.record_state(run, state)
                 except (Conflict, NotFound):
                     continue
                 changed.append(f"{run.name} ({run.id}): {run.state.type} -> {state.type}")
         return changed
-
-    def _terminate(self, pool: WorkPool, infra_id: str) -> None:
-        try:
-            self.container.provider(pool.type).cancel(infra_id)
-        except InfrastructureError as exc:
-            log.warning("stopping %s: %s", infra_id, exc.detail)

@@ -106,12 +106,12 @@ def build(
     configured = base.with_(store_url=store_url or base.store_url, api_url=url, auth=auth)
     trigger = LocalTrigger(utc_now)
     container = bootstrap(settings=configured, trigger=trigger, providers=providers)
-    loops = LocalStack(
-        container,
-        trigger,
-        serve_pull_types={"process"} if with_worker else (),
-        tick_seconds=tick_seconds,
-    )
+    workers = None
+    if with_worker:
+        from handlers.local_workers import LocalWorkers  # noqa: PLC0415
+
+        workers = LocalWorkers(container)
+    loops = LocalStack(container, trigger, workers=workers, tick_seconds=tick_seconds)
     return Stack(container=container, loops=loops, sock=sock, url=url)
 
 
@@ -174,6 +174,7 @@ def serve(
     stack.container.store  # open (and create) the store before taking requests  # noqa: B018
     if announce:
         print(f"pushpool API at {stack.url} (Swagger UI: {stack.url}/docs)", flush=True)
+        print(f"web UI: {stack.url.removesuffix('/api')}/", flush=True)
         print(f"store: {settings.store_url}", flush=True)
         if auth:
             print(

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict
 from core import templates
 from core.errors import CapacityFull, Conflict, InvalidInput, NotFound
 from core.models import JSON, FlowRun
+from core.ports import Job
 from core.services.context import Context
+from core.services.jobs import build_job
 from core.services.orchestration import Route, SetStateStatus, decide
 from core.services.queues import ensure_queue
 from core.states import SLOT_HOLDING, State, StateType, new_state
@@ -293,3 +295,33 @@ def report_infrastructure(ctx: Context, run_id: str, infrastructure_pid: str) ->
             "(PENDING or RUNNING)"
         )
     return ctx.store.mark_submitted(run, infrastructure_pid=pid, at=ctx.clock())
+
+
+def claimed_job(ctx: Context, run_id: str, *, api_url: str, run_token: Callable[[str], str]) -> Job:
+    """The job a pull worker starts for a run it claimed: the pool's template
+    rendered for the run, with the run's own token and the API URL injected.
+
+    Rendering happens here, not in the worker, because only the control
+    plane can sign the run's token.  Issued only while the run holds its
+    slots: a job for a run nobody claimed would start infrastructure that
+    no limit accounts for.  ``InvalidInput`` (422) when the template cannot
+    be rendered for it; the worker then crashes the run with that reason.
+    """
+    run = ctx.store.get_run(run_id)
+    if run.state.type not in SLOT_HOLDING:
+        raise Conflict(
+            f"the run is {run.state.type}; a job is issued only for a claimed run "
+            "(propose PENDING first)"
+        )
+    pool = ctx.store.get_pool_by_id(run.work_pool_id)
+    deployment = None
+    if run.deployment_id is not None:
+        try:
+            deployment = ctx.store.get_deployment(run.deployment_id)
+        except NotFound as exc:
+            raise InvalidInput(
+                f"deployment {run.deployment_id!r} of this run no longer exists", path="deployment"
+            ) from exc
+    return build_job(
+        pool=pool, run=run, deployment=deployment, api_url=api_url, run_token=run_token(run.id)
+    )

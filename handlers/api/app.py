@@ -31,8 +31,11 @@ from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
     flow_runs,
+    pool_types,
+    run_details,
     scheduled,
     tokens,
+    ui,
     work_pools,
     work_queues,
     workers,
@@ -144,8 +147,19 @@ resolver.enable_swagger(
     security=[{"bearer": []}],
 )
 
-for module in (work_pools, work_queues, workers, scheduled, deployments, flow_runs, tokens):
+for module in (
+    work_pools,
+    work_queues,
+    workers,
+    scheduled,
+    deployments,
+    flow_runs,
+    tokens,
+    pool_types,
+    run_details,
+):
     resolver.include_router(module.router, prefix=PREFIX)
+resolver.include_router(ui.router)  # the web UI's static files, outside /api
 
 
 def _route_of(event: dict[str, Any]) -> tuple[str, str]:
@@ -155,8 +169,14 @@ def _route_of(event: dict[str, Any]) -> tuple[str, str]:
     return method, path.rstrip("/") or "/"
 
 
+def _is_public(method: str, path: str) -> bool:
+    """Health, the API's docs, and every GET outside /api (the UI's static files)."""
+    outside_api = path != PREFIX and not path.startswith(f"{PREFIX}/")
+    return (method, path) in PUBLIC or (method == "GET" and outside_api)
+
+
 def _principal(event: dict[str, Any], container: Container) -> Principal:
-    if not container.settings.auth or _route_of(event) in PUBLIC:
+    if not container.settings.auth or _is_public(*_route_of(event)):
         return ANONYMOUS_ADMIN
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     key = container.settings.run_token_key
@@ -175,12 +195,24 @@ def _signing_key(container: Container) -> bytes | None:
         return None
 
 
-def handle(event: dict[str, Any], context: Any = None, *, container: Container) -> dict[str, Any]:
-    """Serve one API Gateway v2 event with ``container``'s store and settings."""
+def handle(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    container: Container,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """Serve one API Gateway v2 event with ``container``'s store and settings.
+
+    ``principal`` is for trusted in-process callers only (the local server's
+    built-in worker): it replaces authentication, not authorisation, so the
+    routes still check what that principal may do.
+    """
     with _lock:
         try:
             check_body(event)
-            principal = _principal(event, container)
+            if principal is None:
+                principal = _principal(event, container)
         except PushpoolError as exc:
             return _early_answer(exc)
         with request_scope(container, principal):

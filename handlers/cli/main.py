@@ -12,7 +12,8 @@ import handlers.cli.store
 import handlers.cli.templates
 import handlers.cli.tokens
 import handlers.cli.work_pools
-import handlers.cli.work_queues  # noqa: F401
+import handlers.cli.work_queues
+import handlers.cli.worker  # noqa: F401
 from handlers.cli.app import app
 
 

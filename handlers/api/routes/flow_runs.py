@@ -1,4 +1,5 @@
-"""``/flow_runs/``: read, filter, set state (the claim), report infrastructure.
+"""``/flow_runs/``: read, filter, set state (the claim), the claimed run's job,
+report infrastructure.
 
 ``set_state`` answers Prefect's ``OrchestrationResult``: 201 when the state
 was accepted, 200 with REJECT or ABORT and the reason otherwise.
@@ -13,10 +14,11 @@ from core.errors import Forbidden, InvalidInput
 from core.services import runs as run_service
 from core.services.orchestration import SetStateStatus
 from core.states import StateType
-from handlers.api.request import caller, ctx, name, no_content, reply
+from handlers.api.request import caller, container, ctx, name, no_content, reply
 from handlers.api.schemas.runs import (
     FlowRun,
     FlowRunFilter,
+    FlowRunJob,
     FlowRunUpdate,
     OrchestrationResult,
     SetStateRequest,
@@ -103,6 +105,24 @@ def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[Orchestra
     result = run_service.set_state(context, run.id, body.state.proposal(), force=body.force)
     status = 201 if result.status is SetStateStatus.ACCEPT else 200
     return reply(status, OrchestrationResult.of(result))
+
+
+@router.get(
+    "/flow_runs/<run_id>/job",
+    summary="The rendered job of a claimed run (for its pool's worker)",
+    tags=TAGS,
+)
+def read_flow_run_job(run_id: str) -> FlowRunJob:
+    app = container()
+    run = run_service.get_run(app.context, name(run_id))
+    principal = caller()
+    if principal.scope == "run":
+        raise Forbidden("a run token may not read its job; the pool's worker token can")
+    principal.require_run(run)
+    job = run_service.claimed_job(
+        app.context, run.id, api_url=app.settings.api_url, run_token=app.run_token
+    )
+    return FlowRunJob.of(job)
 
 
 @router.patch("/flow_runs/<run_id>", summary="Report a run's infrastructure", tags=TAGS)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.models import JSON
 from core.models import FlowRun as FlowRunModel
+from core.ports import Job
 from core.services.runs import Orchestration, StateProposal
 from core.states import State as StateModel
 from core.states import StateType
@@ -157,6 +158,35 @@ class OrchestrationResult(Out):
 class FlowRunUpdate(Body):
     infrastructure_pid: str | None = None
     name: Any = Field(default=None, description=IGNORED)
+
+
+class FlowRunJob(Out):
+    """What a pull worker starts for a claimed run (pushpool's own route: Prefect
+    workers render templates themselves, but only the server can sign run tokens)."""
+
+    flow_run_id: str
+    attempt: int
+    name: str = Field(description="The flow run's name.")
+    work_pool_name: str
+    work_pool_type: str
+    deployment_id: str | None
+    idempotency_key: str = Field(description="Keys the infrastructure: one per (run, attempt).")
+    job_configuration: JSON = Field(
+        description="The pool's template rendered for the run, with PUSHPOOL_* env injected."
+    )
+
+    @classmethod
+    def of(cls, job: Job) -> FlowRunJob:
+        return cls(
+            flow_run_id=job.run_id,
+            attempt=job.attempt,
+            name=job.run_name,
+            work_pool_name=job.pool_name,
+            work_pool_type=job.pool_type,
+            deployment_id=job.deployment_id,
+            idempotency_key=job.idempotency_key,
+            job_configuration=job.configuration,
+        )
 
 
 class StateFilter(Body):
