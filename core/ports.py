@@ -240,6 +240,13 @@ class Provider(Protocol):
 
 
 class DispatchTrigger(Protocol):
-    """Asks for a dispatch pass over one pool, now or at a given time."""
+    """Asks for a dispatch pass over one pool, now or at a given time.
 
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None: ...
+    ``look_after`` asks the pass to also look after the pool's active runs
+    (stop the infrastructure of cancelled ones, resume stalled claims), which
+    costs a read of all of them; a pass that only admits does not need it.
+    """
+
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None: ...

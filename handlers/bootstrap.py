@@ -88,6 +88,33 @@ class Settings:
         return replace(self, **changes)
 
 
+class ReadThroughCache:
+    """The store's small key-value cache with an in-process copy.
+
+    Providers keep immutable lookups there (ECS task-definition ARNs keyed by
+    content hash, container names keyed by revision ARN), so a warm function
+    reads each once instead of once per run.  A value replaced elsewhere
+    (a deregistered definition re-registered by another function) is
+    replaced here too when the provider meets the stale one and re-resolves.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._values: dict[str, str] = {}
+
+    def get_cached(self, key: str) -> str | None:
+        if key not in self._values:
+            value = self._store.get_cached(key)
+            if value is None:
+                return None
+            self._values[key] = value
+        return self._values[key]
+
+    def put_cached(self, key: str, value: str) -> None:
+        self._store.put_cached(key, value)
+        self._values[key] = value
+
+
 class Container:
     """Holds the adapters; each is created on first use and then reused."""
 
@@ -182,11 +209,13 @@ class Container:
 
     def provider_options(self, pool_type: str) -> dict[str, Any]:
         """What a provider is built with here: ECS caches task definitions in
-        the store and runs ``managed`` pools on the stack's resources; the
-        other families get their credentials secret, read once."""
+        the store (read through an in-process copy) and runs ``managed`` pools
+        on the stack's resources; the other families get their credentials
+        secret, read once."""
         family = family_of(pool_type)
         if family is Family.AWS:
-            return {"store": self.store, **self.settings.aws.managed.provider_options()}
+            cache = ReadThroughCache(self.store)
+            return {"cache": cache, **self.settings.aws.managed.provider_options()}
         secret_id = self.settings.aws.credential_secrets.get(family) if family else None
         return {"secret": self.secrets.value(secret_id)} if secret_id else {}
 

@@ -2,9 +2,13 @@
 
 Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
 
-* ``dispatch``: ``Dispatcher.dispatch`` — stop the infrastructure of
-  CANCELLING runs, resume stalled claims, plan the waterfall, claim, render,
-  submit, record.  A pass that wants another (claim cap reached, runs
+* ``dispatch``: ``Dispatcher.dispatch`` — plan the waterfall, claim,
+  render, submit, record; and, when the message asks to look after the
+  pool's active runs (the API after a cancel, the tick for stalled claims
+  and cancellations) or is a redelivery, first stop the infrastructure of
+  CANCELLING runs and resume stalled claims.  That part reads every active
+  run of the pool, so the many messages that only announce due work or a
+  freed slot skip it.  A pass that wants another (claim cap reached, runs
   crashed and slots freed) sends a new message for the pool.
 * ``poll``: ask the provider about the pool's submitted runs (for providers
   with events, only runs quiet for a while) and apply what it says.
@@ -44,6 +48,7 @@ from core.errors import InfrastructureError, NotFound, PushpoolError
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
 from core.services.observe import poll_pool
+from handlers.aws import logs
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
 
@@ -58,6 +63,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
+    logs.configure()
     batch = Batch(bootstrap())
     return process_partial_response(
         event=event, record_handler=batch.handle, processor=processor, context=context
@@ -87,7 +93,7 @@ class Batch:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.dispatcher = dispatcher_for(container)
-        self.seen: set[tuple[str, str, str]] = set()
+        self.seen: set[tuple[str, str, str, bool]] = set()
 
     def handle(self, record: SQSRecord) -> str:
         try:
@@ -114,8 +120,10 @@ class Batch:
     def dispatch(self, message: DispatchMessage, record: SQSRecord) -> str:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         final = receive_count >= self.container.settings.aws.max_receive_count
+        # A redelivery retries a pass that left claims stalled: resume them.
+        resume = message.look_after or receive_count > 1
         try:
-            report = self.dispatcher.dispatch(message.pool, final_attempt=final)
+            report = self.dispatcher.dispatch(message.pool, resume=resume, final_attempt=final)
         except DispatchIncomplete as exc:
             log.warning("%s (delivery %d; retrying)", exc.detail, receive_count)
             raise

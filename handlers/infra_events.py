@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from core.services.observe import apply_status
+from handlers.aws import logs
 from handlers.bootstrap import bootstrap
 from providers.ecs import task_change
 
@@ -28,6 +29,7 @@ log = logging.getLogger("pushpool.infra_events")
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge rule on ECS task state changes)."""
+    logs.configure()
     change = task_change(event)
     if change is None:
         return {"applied": False, "reason": "not a task pushpool started"}

@@ -51,7 +51,11 @@ class LocalTrigger:
         self._heap: list[tuple[datetime, str]] = []
         self._closed = False
 
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None:
+        """Wake the dispatch loop; its passes always look after active runs
+        (and the observe loop stops cancelled ones), so ``look_after`` adds nothing."""
         with self._cond:
             heapq.heappush(self._heap, (not_before or self._clock(), pool_name))
             self._cond.notify_all()

@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from core.services.tick import Ticker, TickReport, TickSettings
+from handlers.aws import logs
 from handlers.aws.sqs import DispatchMessage, MessageKind, SqsDispatchTrigger
 from handlers.bootstrap import Container, bootstrap
 
@@ -29,6 +30,7 @@ log = logging.getLogger("pushpool.tick")
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge Scheduler, every minute)."""
+    logs.configure()
     container = bootstrap()
     queues = container.dispatch_queues
     ticker = Ticker(
@@ -57,7 +59,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def messages(report: TickReport) -> list[DispatchMessage]:
     """Every message the report calls for, duplicates removed."""
-    wanted = [DispatchMessage(pool=r.pool_name, not_before=r.not_before) for r in report.dispatch]
+    wanted = [
+        DispatchMessage(pool=r.pool_name, not_before=r.not_before, look_after=r.look_after)
+        for r in report.dispatch
+    ]
     released = set(report.reap.released_pools)
     for poll in report.polls:
         released |= poll.released_pools
@@ -76,7 +81,9 @@ def _send(container: Container, queues: SqsDispatchTrigger | None, report: TickR
         return queues.send(wanted)
     for message in wanted:  # no queues: the container's own trigger, dispatch only
         if message.kind is MessageKind.DISPATCH:
-            container.trigger.request_dispatch(message.pool, not_before=message.not_before)
+            container.trigger.request_dispatch(
+                message.pool, not_before=message.not_before, look_after=message.look_after
+            )
     return len(wanted)
 
 

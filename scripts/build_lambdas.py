@@ -11,7 +11,7 @@ the Lambda runtime.
         [--only code|gcp|azure|modal ...]
 
 Prints every artifact's zipped and unzipped size.  Wheels are fetched for the
-Lambda platform (manylinux, CPython 3.11), never built locally.
+Lambda platform (manylinux, CPython 3.13), never built locally.
 """
 
 from __future__ import annotations

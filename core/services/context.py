@@ -19,7 +19,9 @@ DEFAULT_SUBMIT_LEASE = timedelta(minutes=5)
 class NoTrigger:
     """A trigger that does nothing: the per-minute tick will pick the work up."""
 
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None:
         return None
 
 

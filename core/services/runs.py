@@ -256,7 +256,7 @@ def set_state(
         cancelling = StateType.CANCELLING
         entered_cancelling = stored.state.type is cancelling and run.state.type is not cancelling
         if released or entered_cancelling:
-            ctx.trigger.request_dispatch(stored.work_pool_name)
+            ctx.trigger.request_dispatch(stored.work_pool_name, look_after=entered_cancelling)
         return Orchestration(status=SetStateStatus.ACCEPT, run=stored)
     return Orchestration(
         status=SetStateStatus.ABORT,

@@ -71,6 +71,7 @@ class TickSettings:
 class DispatchRequest:
     pool_name: str
     not_before: datetime | None = None  # None: now
+    look_after: bool = False  # stalled claims to resume or infrastructure to stop
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ class Ticker:
                 errors.append(f"work pool {pool.name}: {exc}")
                 continue
             if resume or (earliest is not None and earliest <= now):
-                requests.append(DispatchRequest(pool.name))
+                requests.append(DispatchRequest(pool.name, look_after=resume))
             if earliest is None or pool.is_paused:
                 continue
             later = self.store.list_due(pool.id, until)

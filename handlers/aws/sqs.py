@@ -58,14 +58,18 @@ class DispatchMessage(BaseModel):
     kind: MessageKind = MessageKind.DISPATCH
     infra_id: str | None = None  # for STOP
     not_before: datetime | None = None  # when the sender wanted it; for logs and metrics
+    # DISPATCH: also look after the pool's active runs (stop cancelled ones'
+    # infrastructure, resume stalled claims), which reads all of them.
+    look_after: bool = False
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> tuple[str, str, str, bool]:
         """Messages with the same key ask for the same thing."""
-        return (self.kind.value, self.pool, self.infra_id or "")
+        return (self.kind.value, self.pool, self.infra_id or "", self.look_after)
 
     def body(self) -> str:
-        return self.model_dump_json(exclude_none=True)
+        unset = {"look_after"} if not self.look_after else set()
+        return self.model_dump_json(exclude_none=True, exclude=unset)
 
 
 def default_client() -> Any:
@@ -109,8 +113,11 @@ class SqsDispatchTrigger:
         self._lock = threading.Lock()
 
     # -- DispatchTrigger -----------------------------------------------------------
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
-        self.send([DispatchMessage(pool=pool_name, not_before=not_before)])
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None:
+        message = DispatchMessage(pool=pool_name, not_before=not_before, look_after=look_after)
+        self.send([message])
 
     # -- what the tick asks of dispatch functions ---------------------------------------
     def request_poll(self, pool_name: str) -> None:

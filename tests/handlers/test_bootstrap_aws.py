@@ -20,7 +20,7 @@ from handlers.aws.families import Family
 from handlers.aws.secrets import Secrets
 from handlers.aws.settings import AwsSettings, ManagedResources
 from handlers.aws.sqs import SqsDispatchTrigger
-from handlers.bootstrap import Settings, bootstrap
+from handlers.bootstrap import ReadThroughCache, Settings, bootstrap
 from tests.contract.backends import use_moto_environment
 from tests.contract.builders import NOW, add_pool, add_run
 from tests.integration.support import FakeClock, Triggers
@@ -144,8 +144,11 @@ def test_providers_get_their_familys_credentials_and_ecs_the_managed_resources(a
     assert container.provider_options("modal:push") == {
         "secret": '{"token_id": "ak-1", "token_secret": "as-1"}'
     }
-    assert container.provider_options("managed") == {
-        "store": container.store,
+    ecs_options = container.provider_options("managed")
+    cache = ecs_options.pop("cache")
+    cache.put_cached("ecs:task-definition:us-east-1:abc", "arn:td:1")
+    assert container.store.get_cached("ecs:task-definition:us-east-1:abc") == "arn:td:1"
+    assert ecs_options == {
         "cluster": "managed-cluster",
         "subnets": ("subnet-a",),
         "log_group": "logs",
@@ -170,3 +173,30 @@ def test_finished_runs_expire_after_the_configured_retention(aws):
         TableName="pushpool-ttl", Key={"pk": {"S": f"R#{run.id}"}, "sk": {"S": "RUN"}}
     )["Item"]
     assert int(item["expires"]["N"]) == int((NOW + timedelta(days=7)).timestamp())
+
+
+class CountingCache:
+    def __init__(self) -> None:
+        self.values = {"ecs:task-definition:us-east-1:abc": "arn:td:1"}
+        self.reads = 0
+
+    def get_cached(self, key: str) -> str | None:
+        self.reads += 1
+        return self.values.get(key)
+
+    def put_cached(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+def test_a_warm_function_reads_each_task_definition_arn_from_the_store_once():
+    store = CountingCache()
+    cache = ReadThroughCache(store)  # type: ignore[arg-type]
+
+    found = [cache.get_cached("ecs:task-definition:us-east-1:abc") for _ in range(3)]
+    missing = [cache.get_cached("ecs:task-definition:us-east-1:new") for _ in range(2)]
+    cache.put_cached("ecs:task-definition:us-east-1:new", "arn:td:2")
+
+    assert found == ["arn:td:1"] * 3 and missing == [None, None]
+    assert store.reads == 3  # one hit, then misses are asked again until the value exists
+    assert cache.get_cached("ecs:task-definition:us-east-1:new") == "arn:td:2"
+    assert store.values["ecs:task-definition:us-east-1:new"] == "arn:td:2"

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 import handlers.dispatch
 from core.ports import InfraPhase, Provider, Store
-from core.states import StateType
+from core.states import StateType, new_state
 from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
@@ -235,3 +235,23 @@ def test_a_message_for_another_familys_pool_is_left_to_the_tick(monkeypatch, sto
 
     assert failed_ids(response) == []
     assert store.get_run(run.id).state.type is StateType.SCHEDULED
+
+
+def test_only_passes_asked_to_look_after_active_runs_stop_cancelled_infrastructure(
+    monkeypatch, store, clock, triggers
+):
+    provider = RecordingProvider()  # no events: the stop is confirmed by a poll at once
+    cold_start(monkeypatch, store, clock, {"ecs:push": provider}, trigger=triggers)
+    deployment = push_pool_with_deployment(store, "ecs:push", name="p", job_variables={})
+    run = due_run(store, deployment)
+    handlers.dispatch.handler(sqs_event({"pool": "p"}), None)
+    store.record_state(store.get_run(run.id), new_state(StateType.CANCELLING, at=clock()))
+
+    handlers.dispatch.handler(sqs_event({"pool": "p"}), None)  # a run due, a slot freed...
+    assert provider.cancelled == []
+
+    handlers.dispatch.handler(
+        sqs_event({"pool": "p", "look_after": True}), None
+    )  # the API's cancel
+    assert provider.cancelled == [f"infra-{run.id}-1"]
+    assert store.get_run(run.id).state.type is StateType.CANCELLED

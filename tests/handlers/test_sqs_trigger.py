@@ -101,15 +101,17 @@ def test_pull_pools_and_unknown_pools_get_no_message(sqs, queues):
     assert all(received(sqs, queue) == [] for queue in queues.values())
 
 
-def test_poll_and_stop_messages_say_what_to_do(sqs, queues):
+def test_poll_stop_and_look_after_messages_say_what_to_do(sqs, queues):
     sending = trigger(queues, sqs)
 
     sending.request_poll("on-modal")
     sending.request_stop("on-ecs", "arn:cluster|arn:task")
+    sending.request_dispatch("managed", look_after=True)
 
     assert received(sqs, queues[Family.MODAL]) == [{"pool": "on-modal", "kind": "poll"}]
     assert received(sqs, queues[Family.AWS]) == [
-        {"pool": "on-ecs", "kind": "stop", "infra_id": "arn:cluster|arn:task"}
+        {"pool": "on-ecs", "kind": "stop", "infra_id": "arn:cluster|arn:task"},
+        {"pool": "managed", "kind": "dispatch", "look_after": True},
     ]
 
 

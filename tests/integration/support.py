@@ -140,9 +140,14 @@ class Triggers:
     """A DispatchTrigger that records what it was asked to do."""
 
     requests: list[tuple[str, datetime | None]] = field(default_factory=list)
+    looked_after: list[str] = field(default_factory=list)  # pools asked to look after active runs
 
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None:
         self.requests.append((pool_name, not_before))
+        if look_after:
+            self.looked_after.append(pool_name)
 
 
 def token_for(run: FlowRun) -> str:

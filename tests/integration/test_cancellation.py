@@ -17,7 +17,7 @@ from core.services.context import Context
 from core.services.dispatch import Dispatcher
 from core.services.observe import poll_pool
 from core.services.runs import cancel_run
-from core.services.tick import StopRequest, Ticker, TickSettings
+from core.services.tick import DispatchRequest, StopRequest, Ticker, TickSettings
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_run, new_id
@@ -121,6 +121,7 @@ def test_cancelling_a_started_run_asks_for_a_pass_over_its_pool(store, clock):
 
     assert result.run.state_type is StateType.CANCELLING
     assert triggers.requests == [(pool.name, None)]
+    assert triggers.looked_after == [pool.name]  # the pass must stop its infrastructure
 
 
 def test_a_delegating_tick_asks_the_dispatchers_to_poll_and_calls_no_provider(store, clock):
@@ -182,7 +183,7 @@ def test_a_pool_with_a_cancellation_to_carry_out_gets_a_pass_even_when_paused(st
 
     report = ticker.tick()
 
-    assert pool.name in {r.pool_name for r in report.dispatch if r.not_before is None}
+    assert DispatchRequest(pool.name, look_after=True) in report.dispatch
 
 
 def test_polling_an_event_provider_asks_only_about_runs_no_event_moved_lately(store, clock):

@@ -250,5 +250,5 @@ def test_stalled_claims_get_a_dispatch_to_resume_them_long_before_their_lease_en
     report = t.tick()
 
     assert report.reap.stalled_pools == {pool.name}
-    assert report.dispatch == (DispatchRequest(pool.name),)
+    assert report.dispatch == (DispatchRequest(pool.name, look_after=True),)
     assert store.get_run(run.id).attempt == 1  # resumed, not requeued
