@@ -2,8 +2,9 @@
 
 It is exactly what ``pushpool server --with-worker`` builds
 (``handlers.server.build``), bound to a free loopback port, with one
-override: process pools are served by the given provider, the seam the
-latency benchmarks measure up to.
+override: pools of ``pool_type`` are served by the given provider, the seam
+the latency benchmarks measure up to.  A push type (``ecs:push``) goes
+through the dispatch loop; ``process`` through the in-process pull worker.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Running:
 def local_server(
     provider: Provider,
     *,
+    pool_type: str = "ecs:push",
     store_url: str | None = None,
     tick_seconds: float = 5.0,
     timeout: float = 30.0,
@@ -50,7 +52,7 @@ def local_server(
             with_worker=True,
             tick_seconds=tick_seconds,
             settings=settings,
-            providers={"process": provider},
+            providers={pool_type: provider},
         )
         stack.container.store  # create the schema before the first request  # noqa: B018
         server = BackgroundServer(stack.container, stack.sock)
@@ -74,13 +76,12 @@ def ok(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-def make_deployment(http: httpx.Client, pool: str, *, limit: int | None = None) -> str:
-    """A process pool (served by this process) with one deployment; its id."""
-    ok(
-        http.post(
-            "/work_pools/", json={"name": pool, "type": "process", "concurrency_limit": limit}
-        )
-    )
+def make_deployment(
+    http: httpx.Client, pool: str, *, pool_type: str = "ecs:push", limit: int | None = None
+) -> str:
+    """A pool (served by this process) with one deployment; its id."""
+    body = {"name": pool, "type": pool_type, "concurrency_limit": limit}
+    ok(http.post("/work_pools/", json=body))
     flow = ok(http.post("/flows/", json={"name": "bench-flow"}))
     body = {"name": f"{pool}-deployment", "flow_id": flow["id"], "work_pool_name": pool}
     return str(ok(http.post("/deployments/", json=body))["id"])

@@ -82,6 +82,7 @@ class Seed:
             "deployment_id": deployment["id"],
             "deployment_name": "fuzz-dep",
             "run_id": run["id"],
+            "pool_type": "process",
         }
 
 

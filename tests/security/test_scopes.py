@@ -26,9 +26,13 @@ import pytest
 from tests.fuzz.live import STORES, LiveApi, live_api
 
 # Who may call a route: admin only; admins and workers of the pool named in
-# the path; admins, workers of the run's pool and the run's own token; or
-# admins and workers, each worker seeing only its own pool's runs.
-ADMIN, POOL, RUN, LISTING, PUBLIC = "admin", "pool", "run", "listing", "public"
+# the path; admins, workers of the run's pool and the run's own token;
+# admins and workers of the run's pool (a claimed run's job, with the token
+# the worker must hand its process); admins and workers, each worker seeing
+# only its own pool's runs; any valid token (the pool-type catalogue).
+ADMIN, POOL, RUN, RUN_JOB, LISTING, ANY, PUBLIC = (
+    "admin", "pool", "run", "run-job", "listing", "any", "public",
+)  # fmt: skip
 
 POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/health"): PUBLIC,
@@ -61,6 +65,11 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/flow_runs/{run_id}"): RUN,
     ("PATCH", "/api/flow_runs/{run_id}"): RUN,
     ("POST", "/api/flow_runs/{run_id}/set_state"): RUN,
+    ("GET", "/api/flow_runs/{run_id}/job_configuration"): ADMIN,
+    ("GET", "/api/flow_run_states/"): RUN,
+    ("GET", "/api/flow_runs/{run_id}/job"): RUN_JOB,
+    ("GET", "/api/work_pool_types/"): ANY,
+    ("GET", "/api/work_pool_types/{pool_type}"): ANY,
     ("POST", "/api/flow_runs/filter"): LISTING,
     ("POST", "/api/flow_runs/count"): LISTING,
     ("POST", "/api/tokens/"): ADMIN,
@@ -97,6 +106,7 @@ class World:
             "deployment_name": "alpha-dep",
             "deployment_id": self.ids["alpha-dep"],
             "run_id": self.ids[run],
+            "pool_type": "process",
         }
         return template.removeprefix("/api").format(**values)
 
@@ -144,11 +154,10 @@ def call(
 ) -> httpx.Response:
     body = world.body(method, template)
     path = world.path(template, **kw)
-    return (
-        client.request(method, path, json=body)
-        if body is not None
-        else client.request(method, path)
-    )
+    params = {"flow_run_id": world.ids[kw.get("run", "alpha-1")]} if "states" in template else None
+    if body is None:
+        return client.request(method, path, params=params)
+    return client.request(method, path, json=body, params=params)
 
 
 def refused(world: World, send: Callable[[], httpx.Response], status: int, what: str) -> None:
@@ -179,7 +188,7 @@ def test_a_worker_of_another_pool_is_refused_on_every_route_of_this_pool(world: 
     intruder = world.live.client(world.live.token("worker", pool_name="beta"))
     for method, template in world.routes:
         policy = POLICY[(method, template)]
-        if policy == PUBLIC:
+        if policy in (PUBLIC, ANY):
             continue
         if policy == LISTING:
             answer = call(world, intruder, method, template)
@@ -195,7 +204,7 @@ def test_a_worker_of_another_pool_is_refused_on_every_route_of_this_pool(world: 
 def test_the_run_token_of_another_pools_run_is_refused_everywhere(world: World) -> None:
     stranger = world.live.client(world.live.run_token(world.ids["beta-1"]))
     for method, template in world.routes:
-        if POLICY[(method, template)] == PUBLIC:
+        if POLICY[(method, template)] in (PUBLIC, ANY):
             continue
         what = f"{method} {template} with beta-1's run token"
         refused(world, lambda m=method, t=template: call(world, stranger, m, t), 403, what)
@@ -205,7 +214,7 @@ def test_a_run_token_reaches_its_own_run_and_nothing_else(world: World) -> None:
     own = world.live.client(world.live.run_token(world.ids["alpha-1"]))
     for method, template in world.routes:
         policy = POLICY[(method, template)]
-        if policy == PUBLIC:
+        if policy in (PUBLIC, ANY):
             continue
         if policy == RUN:
             sibling = f"{method} {template} on alpha-2 with alpha-1's token"
@@ -221,6 +230,31 @@ def test_a_run_token_reaches_its_own_run_and_nothing_else(world: World) -> None:
             continue
         what = f"{method} {template} with alpha-1's run token"
         refused(world, lambda m=method, t=template: call(world, own, m, t), 403, what)
+
+
+def test_any_valid_token_reads_the_pool_type_catalogue(world: World) -> None:
+    tokens = [
+        world.live.admin,
+        world.live.token("worker", pool_name="beta"),
+        world.live.run_token(world.ids["beta-1"]),
+    ]
+    for token in tokens:
+        client = world.live.client(token)
+        for method, template in world.routes:
+            if POLICY[(method, template)] == ANY:
+                answer = call(world, client, method, template)
+                assert answer.status_code == 200, answer.text
+
+
+def test_a_claimed_runs_job_is_read_by_its_pools_worker_not_by_the_run(world: World) -> None:
+    """The job holds the run token the worker hands its process: the worker of
+    the run's pool reads it, the run itself may not (it has its token)."""
+    worker = world.live.client(world.live.token("worker", pool_name="alpha"))
+    run_id = world.ids["alpha-2"]
+    worker.post(f"/flow_runs/{run_id}/set_state", json={"state": {"type": "PENDING"}})
+    assert worker.get(f"/flow_runs/{run_id}/job").status_code == 200
+    own = world.live.client(world.live.run_token(run_id))
+    refused(world, lambda: own.get(f"/flow_runs/{run_id}/job"), 403, "a run reading its job")
 
 
 def test_a_run_token_may_not_force_a_state(world: World) -> None:

@@ -24,8 +24,8 @@ from core.services.dispatch import Dispatcher, DispatchIncomplete
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
-from handlers.local import ServedTypes
 from providers.registry import REGISTRY
+from tests.bench.recording import RecordingProvider
 from tests.contract.backends import use_moto_environment
 from tests.fuzz.live import SIGNING_KEY, LiveApi, live_api
 from tests.security.test_tokens import Recorder
@@ -76,11 +76,12 @@ def recorded() -> Iterator[Recorder]:
         root.setLevel(level)
 
 
-def make_run(live: LiveApi, pool: str = "secretive") -> str:
+def make_run(live: LiveApi, pool: str = "secretive", **deployment: Any) -> str:
+    """A run of a deployment on a push pool (dispatched by ``dispatcher`` below)."""
     http = live.client(live.admin)
-    http.post("/work_pools/", json={"name": pool, "type": "process"})
+    http.post("/work_pools/", json={"name": pool, "type": "ecs:push"})
     flow = http.post("/flows/", json={"name": "flow"}).json()
-    body = {"name": f"{pool}-dep", "flow_id": flow["id"], "work_pool_name": pool}
+    body = {"name": f"{pool}-dep", "flow_id": flow["id"], "work_pool_name": pool, **deployment}
     deployment = http.post("/deployments/", json=body).json()
     run = http.post(
         f"/deployments/{deployment['id']}/create_flow_run", json={"state": {"type": "SCHEDULED"}}
@@ -92,7 +93,7 @@ def dispatcher(live: LiveApi, provider: Any) -> Dispatcher:
     return Dispatcher(
         store=live.store,
         clock=live.container.clock,
-        pool_types=ServedTypes(REGISTRY, {"process"}),
+        pool_types=REGISTRY,
         provider_for=lambda pool: provider,
         run_token=lambda run: live.run_token(run.id),
         api_url=live.url,
@@ -109,6 +110,8 @@ def everything_the_api_shows(live: LiveApi, run_id: str) -> str:
         http.post("/work_pools/secretive/concurrency_status", json={}),
         http.get("/work_pools/secretive"),
         http.post("/deployments/filter", json={}),
+        http.get("/flow_run_states/", params={"flow_run_id": run_id}),
+        http.get(f"/flow_runs/{run_id}/job_configuration"),
     ]
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
     return "\n".join(a.text for a in answers)
@@ -144,8 +147,6 @@ def test_a_retryable_refusal_that_quotes_the_job_does_not_leak_the_run_token(
 
 
 def test_api_answers_about_a_submitted_run_hold_no_token_or_key(live: LiveApi) -> None:
-    from tests.bench.recording import RecordingProvider
-
     run_id = make_run(live)
     provider = RecordingProvider(hold=3600)
     report = dispatcher(live, provider).dispatch("secretive")
@@ -156,6 +157,22 @@ def test_api_answers_about_a_submitted_run_hold_no_token_or_key(live: LiveApi) -
     assert live.run_token(run_id) not in shown
     assert live.admin.removeprefix("pp_") not in shown
     assert SIGNING_KEY.decode() not in shown
+
+
+def test_the_rendered_job_configuration_the_api_shows_masks_secrets(live: LiveApi) -> None:
+    env = {"DB_PASSWORD": "hunter2-db", "GITHUB_TOKEN": "ghp-abc", "PLAIN": "visible"}
+    run_id = make_run(live, job_variables={"env": env})
+    dispatcher(live, RecordingProvider(hold=3600)).dispatch("secretive")
+
+    shown = live.client(live.admin).get(f"/flow_runs/{run_id}/job_configuration").json()
+
+    rendered = json.dumps(shown["job_configuration"])
+    assert "hunter2-db" not in rendered
+    assert "ghp-abc" not in rendered
+    assert "visible" in rendered
+    assert live.run_token(run_id) not in rendered
+    assert SIGNING_KEY.decode() not in rendered
+    assert {"env.DB_PASSWORD", "env.GITHUB_TOKEN", "env.PUSHPOOL_RUN_TOKEN"} <= set(shown["masked"])
 
 
 def test_render_template_shows_only_what_the_template_renders() -> None:
