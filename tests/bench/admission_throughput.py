@@ -23,11 +23,13 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.errors import Transient
 from core.ports import Store
 from core.services.admission import admit
 from core.states import StateType
@@ -67,14 +69,21 @@ class Tally:
     claimed: int = 0
     lost: int = 0
     passes: int = 0
+    busy: int = 0
     error: str = ""
 
 
 def dispatcher(store: Store, start: threading.Barrier, tally: Tally) -> None:
+    """Admit until nothing is left; a busy store is retried, as the server's loop does."""
     start.wait()
     try:
         while True:
-            admission = admit(store, POOL, clock=clock, max_claims=CLAIMS_PER_PASS)
+            try:
+                admission = admit(store, POOL, clock=clock, max_claims=CLAIMS_PER_PASS)
+            except Transient:
+                tally.busy += 1
+                time.sleep(0.05)
+                continue
             tally.claimed += len(admission.claimed)
             tally.lost += admission.lost
             tally.passes += 1
@@ -90,6 +99,7 @@ class Trial:
     claimed: int
     lost: int
     passes: int
+    busy: int
 
 
 def trial(stores: list[Store], check: Store, runs: int) -> Trial:
@@ -115,7 +125,13 @@ def trial(stores: list[Store], check: Store, runs: int) -> Trial:
         raise RuntimeError(f"claimed {claimed} of {runs}; {len(pending)} runs hold slots")
     if any(r.state.type is not StateType.PENDING for r in pending):
         raise RuntimeError("a claimed run is not PENDING")
-    return Trial(seconds, claimed, sum(t.lost for t in tallies), sum(t.passes for t in tallies))
+    return Trial(
+        seconds,
+        claimed,
+        lost=sum(t.lost for t in tallies),
+        passes=sum(t.passes for t in tallies),
+        busy=sum(t.busy for t in tallies),
+    )
 
 
 def sqlite_trials(runs: int, concurrency: int, repetitions: int, seeded: Path) -> list[Trial]:
@@ -167,6 +183,7 @@ def figures(label: str, trials: list[Trial], runs: int) -> list[Figure]:
         Figure.of(f"{label}: claims/s", rates, unit="runs/s"),
         Figure.of(f"{label}: conflict rate", conflicts, unit="%"),
         Figure.of(f"{label}: passes", [t.passes for t in trials], unit="passes"),
+        Figure.of(f"{label}: passes retried, store busy", [t.busy for t in trials], unit="passes"),
     ]
 
 
