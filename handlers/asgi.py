@@ -20,14 +20,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from handlers.api.app import handle
+from handlers.api.body import MAX_BODY_BYTES
 from handlers.bootstrap import Container
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class BodyTooLarge(Exception):

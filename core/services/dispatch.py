@@ -201,25 +201,28 @@ class Dispatcher:
         return deployment
 
     def _submit(self, work: _Pass, run: FlowRun) -> None:
+        token = self.run_token(run)
         try:
             job = build_job(
                 pool=work.pool,
                 run=run,
                 deployment=self._deployment(work, run),
                 api_url=self.api_url,
-                run_token=self.run_token(run),
+                run_token=token,
             )
             request = work.provider.build_request(job)
             infra_id = work.provider.submit(request, idempotency_key=job.idempotency_key)
         except InvalidInput as exc:
-            self._crash(work, run, f"The job could not be built: {exc.detail}", retryable=False)
+            detail = _redacted(exc.detail, token)
+            self._crash(work, run, f"The job could not be built: {detail}", retryable=False)
             return
         except InfrastructureError as exc:
+            detail = _redacted(exc.detail, token)
             if exc.retryable and not work.final_attempt:
-                work.retry.append(Failed(run.id, run.attempt, exc.detail, retryable=True))
+                work.retry.append(Failed(run.id, run.attempt, detail, retryable=True))
                 return
             prefix = "Submission failed" if not exc.retryable else "Submission kept failing"
-            self._crash(work, run, f"{prefix}: {exc.detail}", retryable=exc.retryable)
+            self._crash(work, run, f"{prefix}: {detail}", retryable=exc.retryable)
             return
         work.submitted.append(self._record(work, run, infra_id))
 
@@ -258,6 +261,16 @@ class Dispatcher:
                 continue
             work.crashed.append(Failed(run.id, run.attempt, message, retryable=retryable))
             return
+
+
+def _redacted(detail: str, token: str) -> str:
+    """An error message without the run's token.
+
+    Some infrastructure APIs echo the request they refused (a Kubernetes or
+    Docker validation error can quote the container's environment), and the
+    message becomes the run's state message and a log line (issue 9).
+    """
+    return detail.replace(token, "[run token]") if token else detail
 
 
 def _same_unsubmitted_attempt(current: FlowRun, claimed: FlowRun) -> bool:

@@ -14,7 +14,6 @@ limits safe across processes.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
@@ -25,8 +24,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from pydantic import ValidationError
 
-from core.errors import InvalidInput, PushpoolError, Unauthorized
+from core.errors import PushpoolError, Unauthorized
 from core.services.auth import ANONYMOUS_ADMIN, Principal, authenticate
+from handlers.api.body import check_body
 from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
@@ -195,17 +195,6 @@ def _signing_key(container: Container) -> bytes | None:
         return None
 
 
-def _check_body(event: dict[str, Any]) -> None:
-    """Refuse a body that is not UTF-8 text before the resolver tries to read it."""
-    body = event.get("body")
-    if not body or not event.get("isBase64Encoded"):
-        return
-    try:
-        base64.b64decode(str(body), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("the request body is not UTF-8 JSON") from exc
-
-
 def handle(
     event: dict[str, Any],
     context: Any = None,
@@ -221,7 +210,7 @@ def handle(
     """
     with _lock:
         try:
-            _check_body(event)
+            check_body(event)
             if principal is None:
                 principal = _principal(event, container)
         except PushpoolError as exc:

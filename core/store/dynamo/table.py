@@ -27,7 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from core.errors import CapacityFull, Transient
+from core.errors import CapacityFull, InvalidInput, Transient
 from core.store.dynamo.codec import Item, names
 
 # Error codes that say "nothing happened, try again later".
@@ -46,6 +46,18 @@ AMBIGUOUS = frozenset({"InternalServerError", "ServiceUnavailable"})
 RETRYABLE_REASONS = frozenset(
     {"TransactionConflict", "ProvisionedThroughputExceeded", "ThrottlingError"}
 )
+# DynamoDB's size limits (400 KB an item, 2 KB a partition key, 1 KB a sort
+# key): breaking one is the caller's input, not a bug (issue 9's fuzzing).
+SIZE_LIMIT_MESSAGES = (
+    "Item size has exceeded",
+    "Item size to update has exceeded",
+    "size limit of 1024 bytes",
+    "size limit of2048 bytes",  # sic, moto
+    "size limit of 2048 bytes",
+    "must be under 2048 bytes",
+    "must be under 1024 bytes",
+)
+KEY_LIMITS = {"pk": 2048, "sk": 1024}
 NETWORK_ERRORS = (
     EndpointConnectionError,
     ConnectionClosedError,
@@ -113,6 +125,7 @@ class Table:
             try:
                 return cast(dict[str, Any], getattr(self.client, operation)(**params))
             except ClientError as exc:
+                _raise_if_too_large(_code(exc), _message(exc), exc)
                 if _code(exc) not in THROTTLING | AMBIGUOUS:
                     raise
                 last = exc
@@ -140,6 +153,8 @@ class Table:
             raise on_fail(exc.response.get("Item")) from exc
 
     def get(self, key: dict[str, Any]) -> Item | None:
+        if not _storable(key):
+            return None  # no item can have an empty or oversized key
         response = self.call("get_item", TableName=self.name, Key=key, ConsistentRead=True)
         return cast(Item | None, response.get("Item"))
 
@@ -234,6 +249,7 @@ class Table:
                 continue
             except ClientError as exc:
                 code = _code(exc)
+                _raise_if_too_large(code, _message(exc), exc)
                 if code == "TransactionCanceledException":
                     _raise_condition_failure(exc, ops)
                 elif code in AMBIGUOUS:
@@ -254,6 +270,8 @@ def _raise_condition_failure(exc: ClientError, ops: Sequence[Op]) -> None:
     cancellation is only contention (the caller retries); re-raise otherwise."""
     reasons = exc.response.get("CancellationReasons") or []
     failed = [(i, r) for i, r in enumerate(reasons) if r.get("Code") not in (None, "None")]
+    for _, reason in failed:
+        _raise_if_too_large("ValidationException", str(reason.get("Message", "")), exc)
     errors = [
         ops[index].on_fail(reason.get("Item"))
         for index, reason in failed
@@ -275,6 +293,29 @@ def _precedence(error: Exception) -> int:
     if not isinstance(error, CapacityFull):
         return 0
     return 1 if error.scope == "paused" else 2
+
+
+def _raise_if_too_large(code: str, message: str, exc: ClientError) -> None:
+    if code == "ValidationException" and any(m in message for m in SIZE_LIMIT_MESSAGES):
+        raise InvalidInput(
+            "too large to store: DynamoDB holds at most 400 KB per object and 1 KB per "
+            f"name ({message}); make it smaller"
+        ) from exc
+
+
+def _storable(key: dict[str, Any]) -> bool:
+    """Whether DynamoDB accepts ``key`` at all (it refuses empty and oversized keys)."""
+    for name, value in key.items():
+        text = value.get("S") if isinstance(value, dict) else None
+        if text is None:
+            continue
+        if not text or len(text.encode("utf-8")) > KEY_LIMITS.get(name, 1024):
+            return False
+    return True
+
+
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
 
 
 def _code(exc: ClientError) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from core.errors import Forbidden
+from core.errors import Forbidden, InvalidInput
 from core.services import runs as run_service
 from core.services.orchestration import SetStateStatus
 from core.states import StateType
@@ -61,7 +61,7 @@ def _filter(where: FlowRunFilter) -> run_service.RunFilter:
     return run_service.RunFilter(
         ids=runs.id.any_ if runs and runs.id else None,
         names=runs.name.any_ if runs and runs.name else None,
-        state_types=[StateType(t) for t in types] if types is not None else None,
+        state_types=_state_types(types) if types is not None else None,
         state_names=state.name.any_ if state and state.name else None,
         deployment_ids=deployment_ids,
         pool_names=pools,
@@ -69,6 +69,17 @@ def _filter(where: FlowRunFilter) -> run_service.RunFilter:
         offset=where.offset,
         limit=where.limit,
     )
+
+
+def _state_types(names: list[str]) -> list[StateType]:
+    known = {t.value: t for t in StateType}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidInput(
+            f"unknown state type {unknown[0]!r}; use one of {', '.join(known)}",
+            path="flow_runs.state.type.any_",
+        )
+    return [known[n] for n in names]
 
 
 @router.post("/flow_runs/filter", summary="Read flow runs", tags=TAGS)

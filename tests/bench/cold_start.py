@@ -1,0 +1,106 @@
+"""Cold start: import time of each Lambda handler module, as a ratio to ``import boto3``.
+
+Each module is imported in a fresh interpreter under ``python -X importtime``;
+its import cost is the sum of every module's own time, minus the same sum
+for an interpreter that imports nothing (start-up modules are in both).
+The modules are those ``template.yaml`` names as handlers; one not written
+yet is reported as missing.  Each run also says which cloud SDKs the
+module pulled in: an ECS-only function must not load Google's, Azure's or
+Modal's (design §1).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result
+
+HANDLERS = ("handlers.api", "handlers.tick", "handlers.dispatch", "handlers.infra_events")
+SDKS = ("boto3", "botocore", "google", "azure", "modal", "docker", "kubernetes")
+
+
+def import_profile(statement: str) -> tuple[float, set[str]]:
+    """Milliseconds of import time summed over modules, and top-level packages loaded."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{statement!r} failed: {done.stderr.strip().splitlines()[-1]}")
+    total_us = 0
+    packages: set[str] = set()
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _cumulative, name = line.removeprefix("import time:").split("|", 2)
+        total_us += int(own)
+        packages.add(name.strip().split(".")[0])
+    return total_us / 1000, packages
+
+
+def measure(statement: str, reps: int, baseline: float) -> tuple[list[float], set[str]]:
+    samples, packages = [], set()
+    for _ in range(reps):
+        ms, packages = import_profile(statement)
+        samples.append(max(ms - baseline, 0.0))
+    return samples, packages
+
+
+def run(options: dict[str, Any]) -> Result:
+    reps = int(options["repetitions"])
+    baseline = statistics.median(import_profile("pass")[0] for _ in range(reps))
+    boto3_ms, _ = measure("import boto3", reps, baseline)
+    reference = statistics.median(boto3_ms)
+    result = Result(
+        name="cold_start",
+        title="handler import time (python -X importtime), ratio to import boto3",
+        repetitions=f"{reps} fresh interpreters per module, median",
+        figures=[Figure.of("import boto3", boto3_ms, unit="ms")],
+    )
+    missing = []
+    for module in HANDLERS:
+        if importlib.util.find_spec(module) is None:
+            missing.append(module)
+            continue
+        samples, packages = measure(f"import {module}", reps, baseline)
+        ratios = [s / reference for s in samples]
+        sdks = sorted(packages & set(SDKS))
+        result.figures += [
+            Figure.of(f"import {module}", samples, unit="ms"),
+            Figure.of(f"{module} / boto3", ratios, unit="x", note=", ".join(sdks)),
+        ]
+        result.notes.append(f"{module} loads: {', '.join(sdks) or 'no cloud SDK'}")
+        # boto3 and the DynamoDB store are imported lazily, on the first request
+        with_store, _ = measure(f"import {module}, core.store.dynamodb", reps, baseline)
+        result.figures.append(
+            Figure.of(
+                f"{module} + DynamoDB store / boto3", [w / reference for w in with_store], unit="x"
+            )
+        )
+    if missing:
+        result.notes.append(f"not on this branch yet: {', '.join(missing)}")
+    result.notes.append(
+        "import time is summed over modules (each module's own time), minus an interpreter "
+        "that imports nothing; Lambda's init also includes the runtime's start"
+    )
+    return result
+
+
+BENCHMARKS = [
+    Benchmark(
+        name="cold_start",
+        title="Lambda handler module import time vs import boto3",
+        run=run,
+        options=(Option("repetitions", 5, 15, "fresh interpreters per module"),),
+    )
+]

@@ -1,0 +1,249 @@
+"""Store cost per run lifecycle, and dollars per million runs and per idle month.
+
+``store_cost`` wraps ``tests.bench.store_cost`` (the DynamoDB engineer's
+measurement of one run's life against docs/storage.md's minimum) as figures.
+
+``cost_model`` prices what ``tests.bench.lifecycle`` counts: every Lambda
+invocation of a run created "now" through the API on an ``ecs:push`` pool,
+to COMPLETED (API, dispatch passes, one ECS event each, the flow's own
+RUNNING/COMPLETED reports), with the DynamoDB requests and units each made
+and the dispatch messages each sent.  Prices come from ``prices.json``
+(on-demand list prices, with their date and region).  What cannot be
+counted here is an option with a stated default: how long a DynamoDB or SQS
+request or an ECS ``RunTask`` takes inside a Lambda (duration is billed),
+how many ECS events a task sends, and how many pollers Lambda keeps on an
+empty SQS queue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result, fake_aws_environment
+from tests.bench.lifecycle import Invocation, Lifecycle
+
+PRICES = Path(__file__).with_name("prices.json")
+MINUTES_PER_MONTH = 30 * 24 * 60
+MILLION = 1_000_000
+
+
+# -- store cost -------------------------------------------------------------------------------
+
+
+def run_store_cost(_: dict[str, Any]) -> Result:
+    from moto import mock_aws
+
+    from tests.bench import store_cost
+
+    with fake_aws_environment(), mock_aws():
+        meter, sizes = store_cost.measure_run_life()
+    life = [meter.steps[s] for s in store_cost.LIFE]
+    requests = sum(t.request_count for t in life)
+    wcu = sum(t.wcu for t in life)
+    index_wcu = sum(t.index_wcu for t in life)
+    return Result(
+        name="store_cost",
+        title="DynamoDB requests and units per run lifecycle",
+        repetitions="one lifecycle, counted exactly (moto; units computed from item sizes)",
+        figures=[
+            Figure.exact(
+                "requests, create → complete",
+                requests,
+                unit="requests",
+                note="minimum 5 (docs/storage.md)",
+            ),
+            Figure.exact("table write units", wcu, unit="WCU", note="minimum 15"),
+            Figure.exact("index write units", index_wcu, unit="WCU", note="floor 2"),
+            Figure.exact("largest run item", max(sizes.values()), unit="bytes"),
+        ],
+        notes=[
+            "docs/storage.md: 5 requests and 15 table WCU are the floor; 9 index WCU "
+            "buy the read paths (floor 2)"
+        ],
+        text=store_cost.report(meter, sizes),
+    )
+
+
+# -- the cost model -------------------------------------------------------------------------------
+
+
+def load_prices(path: Path = PRICES) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def unit_price(prices: dict[str, Any], key: str) -> float:
+    entry = prices["prices"][key]
+    return float(entry["usd"]) / float(entry["per"])
+
+
+def lambda_memory_gb(template: Path = ROOT / "template.yaml") -> float:
+    """The functions' memory as the SAM template sets it (Globals.Function.MemorySize)."""
+    found = re.search(r"^\s+MemorySize:\s*(\d+)", template.read_text(), re.MULTILINE)
+    return (int(found.group(1)) if found else 512) / 1024
+
+
+def duration_ms(invocation: Invocation, options: dict[str, Any]) -> int:
+    """Billed duration: handler overhead plus the time spent waiting on each request."""
+    waited = (
+        invocation.dynamodb.request_count * float(options["dynamodb_ms"])
+        + invocation.sqs_sent * float(options["sqs_ms"])
+        + invocation.provider_calls * float(options["runtask_ms"])
+    )
+    return math.ceil(float(options["overhead_ms"]) + waited)
+
+
+def price_invocations(
+    invocations: list[Invocation], options: dict[str, Any], prices: dict[str, Any]
+) -> dict[str, float]:
+    """Dollars for these invocations, by service."""
+    memory = lambda_memory_gb()
+    gb_seconds = sum(duration_ms(i, options) for i in invocations) * memory / 1000
+    reads = sum(i.dynamodb.rcu for i in invocations)
+    writes = sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in invocations)
+    # each message: SendMessage, then the event source's ReceiveMessage and DeleteMessage
+    sqs = 3 * sum(i.sqs_sent for i in invocations)
+    api = sum(1 for i in invocations if i.function == "api")
+    logs_gb = len(invocations) * float(options["log_bytes"]) / 1e9
+    return {
+        "Lambda requests": len(invocations) * unit_price(prices, "lambda_request"),
+        "Lambda GB-seconds": gb_seconds * unit_price(prices, "lambda_gb_second_x86_64"),
+        "DynamoDB reads": reads * unit_price(prices, "dynamodb_read_request_unit"),
+        "DynamoDB writes": writes * unit_price(prices, "dynamodb_write_request_unit"),
+        "SQS": sqs * unit_price(prices, "sqs_request"),
+        "API Gateway": api * unit_price(prices, "api_gateway_http_request"),
+        "EventBridge (ECS events)": 0.0,
+        "CloudWatch Logs": logs_gb * unit_price(prices, "cloudwatch_logs_ingestion"),
+    }
+
+
+def idle_month(
+    tick: Invocation, options: dict[str, Any], prices: dict[str, Any]
+) -> dict[str, float]:
+    per_tick = price_invocations([tick], options, prices)
+    costs = {k: v * MINUTES_PER_MONTH for k, v in per_tick.items() if k != "API Gateway"}
+    costs["EventBridge Scheduler"] = MINUTES_PER_MONTH * unit_price(
+        prices, "eventbridge_scheduler_invocation"
+    )
+    # Long polls of 20 s by each poller Lambda keeps on an empty queue.
+    receives = (
+        int(options["dispatch_queues"]) * int(options["idle_pollers"]) * 3 * MINUTES_PER_MONTH
+    )
+    costs["SQS"] = costs.get("SQS", 0.0) + receives * unit_price(prices, "sqs_request")
+    costs["Secrets Manager"] = int(options["secrets"]) * unit_price(
+        prices, "secrets_manager_secret"
+    )
+    return costs
+
+
+def run_cost_model(options: dict[str, Any]) -> Result:
+    from moto import mock_aws
+
+    prices = load_prices()
+    runs = int(options["runs"])
+    with fake_aws_environment(), mock_aws():
+        lifecycle = Lifecycle(run_reports=int(options["run_reports"]))
+        deployment_id = lifecycle.setup()
+        lives = [lifecycle.one_run(deployment_id) for _ in range(runs)]
+        idle = Lifecycle(run_reports=0, table="idle")
+        idle.setup()
+        tick = idle.idle_tick()
+    per_run = [price_invocations(life, options, prices) for life in lives]
+    totals = [sum(costs.values()) * MILLION for costs in per_run]
+    month = idle_month(tick, options, prices)
+    last = lives[-1]
+    functions = Counter(i.function for i in last)
+    result = Result(
+        name="cost_model",
+        title="dollars per million runs and per idle month (AWS on-demand)",
+        repetitions=f"{runs} run lifecycles counted on moto; prices {prices['region']}, "
+        f"as of {prices['as_of']}",
+        figures=[
+            Figure.of("$ per million runs", totals, unit="USD"),
+            *[
+                Figure.of(
+                    f"  of which {service}", [c[service] * MILLION for c in per_run], unit="USD"
+                )
+                for service in per_run[-1]
+                if per_run[-1][service]
+            ],
+            Figure.exact("$ per idle month", sum(month.values()), unit="USD"),
+            *[
+                Figure.exact(f"  of which {service}", value, unit="USD")
+                for service, value in month.items()
+                if value
+            ],
+            *[
+                Figure.exact(f"invocations per run: {name}", count, unit="calls")
+                for name, count in sorted(functions.items())
+            ],
+            Figure.exact(
+                "DynamoDB requests per run",
+                sum(i.dynamodb.request_count for i in last),
+                unit="requests",
+            ),
+            Figure.exact(
+                "DynamoDB read units per run", sum(i.dynamodb.rcu for i in last), unit="RRU"
+            ),
+            Figure.exact(
+                "DynamoDB write units per run",
+                sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in last),
+                unit="WRU",
+            ),
+            Figure.exact("SQS messages per run", sum(i.sqs_sent for i in last), unit="messages"),
+            Figure.exact(
+                "DynamoDB requests per idle tick", tick.dynamodb.request_count, unit="requests"
+            ),
+        ],
+        notes=[
+            f"Lambda memory {lambda_memory_gb() * 1024:.0f} MB (template.yaml), x86_64; billed "
+            f"duration = {options['overhead_ms']} ms + {options['dynamodb_ms']} ms per DynamoDB "
+            f"request + {options['sqs_ms']} ms per SQS send + {options['runtask_ms']} ms per "
+            "RunTask (assumptions: options of this benchmark)",
+            f"{len(lifecycle_events(last))} ECS task-state events per run (Fargate's lifecycle), "
+            f"{options['run_reports']} state reports by the flow itself over the API",
+            "idle month: the tick every minute on an idle stack (one pool, one deployment), "
+            f"{options['idle_pollers']} Lambda pollers long-polling each of "
+            f"{options['dispatch_queues']} dispatch queue(s), {options['secrets']} secrets "
+            "(admin token, run-token key); free tiers not subtracted (Lambda's alone would "
+            "cover the idle month)",
+            "not counted: the tasks themselves (ECS Fargate), NAT/data transfer, X-Ray traces",
+        ],
+    )
+    result.params["prices"] = str(PRICES.relative_to(ROOT))
+    return result
+
+
+def lifecycle_events(invocations: list[Invocation]) -> list[Invocation]:
+    return [i for i in invocations if i.function == "infra_events"]
+
+
+BENCHMARKS = [
+    Benchmark(
+        name="store_cost",
+        title="DynamoDB requests and units per run lifecycle (tests/bench/store_cost.py)",
+        run=run_store_cost,
+    ),
+    Benchmark(
+        name="cost_model",
+        title="$ per million runs and per idle month, from counted requests",
+        run=run_cost_model,
+        options=(
+            Option("runs", 5, 20, "run lifecycles to count"),
+            Option("run_reports", 2, 2, "states the flow reports itself (0-2)"),
+            Option("overhead_ms", 15.0, 15.0, "handler time besides waiting on requests"),
+            Option("dynamodb_ms", 6.0, 6.0, "one DynamoDB request from Lambda"),
+            Option("sqs_ms", 10.0, 10.0, "one SQS SendMessage from Lambda"),
+            Option("runtask_ms", 250.0, 250.0, "one ECS RunTask call"),
+            Option("log_bytes", 400, 400, "CloudWatch log bytes per invocation"),
+            Option("idle_pollers", 5, 5, "Lambda pollers per empty SQS queue"),
+            Option("dispatch_queues", 1, 1, "dispatch queues (1 + enabled families)"),
+            Option("secrets", 2, 2, "Secrets Manager secrets (2 + enabled families)"),
+        ),
+    ),
+]
