@@ -197,18 +197,14 @@ def show_preview(runs: list[dict[str, Any]], output: Output) -> None:
 @guard
 def pause(name: str) -> None:
     """Pause a work pool: nothing is released until it resumes."""
-    with client() as api:
-        api.update_pool(name, is_paused=True)
-    console.print(f"Paused work pool {name!r}.")
+    _update_pool(name, f"Paused work pool {name!r}.", is_paused=True)
 
 
 @work_pool_app.command("resume")
 @guard
 def resume(name: str) -> None:
     """Resume a paused work pool."""
-    with client() as api:
-        api.update_pool(name, is_paused=False)
-    console.print(f"Resumed work pool {name!r}.")
+    _update_pool(name, f"Resumed work pool {name!r}.", is_paused=False)
 
 
 @work_pool_app.command("delete")
@@ -226,18 +222,22 @@ def set_concurrency_limit(
     name: str, concurrency_limit: Annotated[int, typer.Argument(min=0)]
 ) -> None:
     """Set how many runs of the pool may hold a slot at once."""
-    with client() as api:
-        api.update_pool(name, concurrency_limit=concurrency_limit)
-    console.print(f"Set concurrency limit for work pool {name!r} to {concurrency_limit}.")
+    message = f"Set concurrency limit for work pool {name!r} to {concurrency_limit}."
+    _update_pool(name, message, concurrency_limit=concurrency_limit)
 
 
 @work_pool_app.command("clear-concurrency-limit")
 @guard
 def clear_concurrency_limit(name: str) -> None:
     """Remove the pool's concurrency limit."""
+    _update_pool(name, f"Cleared concurrency limit for work pool {name!r}.", concurrency_limit=None)
+
+
+def _update_pool(name: str, done: str, **changes: Any) -> None:
+    """Apply one setting change to the pool, then say what was done."""
     with client() as api:
-        api.update_pool(name, concurrency_limit=None)
-    console.print(f"Cleared concurrency limit for work pool {name!r}.")
+        api.update_pool(name, **changes)
+    console.print(done)
 
 
 @work_pool_app.command("slots")

@@ -138,18 +138,14 @@ def preview(
 @guard
 def pause(name: str, pool: PoolOption = None) -> None:
     """Pause a queue: its runs wait; lower queues keep the pool's slots."""
-    with client() as api:
-        api.update_queue(default_pool(pool), name, is_paused=True)
-    console.print(f"Paused work queue {name!r}.")
+    _update_queue(pool, name, f"Paused work queue {name!r}.", is_paused=True)
 
 
 @work_queue_app.command("resume")
 @guard
 def resume(name: str, pool: PoolOption = None) -> None:
     """Resume a paused queue."""
-    with client() as api:
-        api.update_queue(default_pool(pool), name, is_paused=False)
-    console.print(f"Resumed work queue {name!r}.")
+    _update_queue(pool, name, f"Resumed work queue {name!r}.", is_paused=False)
 
 
 @work_queue_app.command("set-concurrency-limit")
@@ -158,18 +154,16 @@ def set_concurrency_limit(
     name: str, limit: Annotated[int, typer.Argument(min=0)], pool: PoolOption = None
 ) -> None:
     """Limit how many of the queue's runs hold a slot at once."""
-    with client() as api:
-        api.update_queue(default_pool(pool), name, concurrency_limit=limit)
-    console.print(f"Concurrency limit of {limit} set on work queue {name!r}.")
+    message = f"Concurrency limit of {limit} set on work queue {name!r}."
+    _update_queue(pool, name, message, concurrency_limit=limit)
 
 
 @work_queue_app.command("clear-concurrency-limit")
 @guard
 def clear_concurrency_limit(name: str, pool: PoolOption = None) -> None:
     """Remove the queue's own limit (the pool's still applies)."""
-    with client() as api:
-        api.update_queue(default_pool(pool), name, concurrency_limit=None)
-    console.print(f"Concurrency limits removed on work queue {name!r}.")
+    message = f"Concurrency limits removed on work queue {name!r}."
+    _update_queue(pool, name, message, concurrency_limit=None)
 
 
 @work_queue_app.command("delete")
@@ -179,3 +173,10 @@ def delete(name: str, pool: PoolOption = None) -> None:
     with client() as api:
         api.delete_queue(default_pool(pool), name)
     console.print(f"Deleted work queue {name!r}.")
+
+
+def _update_queue(pool: str | None, name: str, done: str, **changes: Any) -> None:
+    """Apply one setting change to the queue (in ``pool`` or the default), then say so."""
+    with client() as api:
+        api.update_queue(default_pool(pool), name, **changes)
+    console.print(done)

@@ -22,9 +22,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_fake import QuietHandler, RecordedFailures, loopback_server, take_failure
 
 API_VERSION = "2023-05-01"
 GROUP_TYPE = "Microsoft.ContainerInstance/containerGroups"
@@ -96,30 +97,13 @@ class ArmState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-class FakeArm:
+class FakeArm(RecordedFailures):
     """The server plus the controls tests use to move container groups along."""
 
     def __init__(self) -> None:
         self.state = ArmState()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeArm:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve_in_background(loopback_server(handler), poll_interval=0.02)
 
     # -- controls -----------------------------------------------------------------------
 
@@ -138,10 +122,6 @@ class FakeArm:
         pattern = re.compile(only) if only else None
         with self.state.lock:
             self.state.failure = Failure(status, code, message, retry_after, times, pattern)
-
-    def heal(self) -> None:
-        with self.state.lock:
-            self.state.failure = None
 
     def start(self, group_id: str) -> None:
         with self.state.lock:
@@ -197,14 +177,6 @@ class FakeArm:
     def remove(self, group_id: str) -> None:
         with self.state.lock:
             self.state.groups.pop(group_id, None)
-
-    def requests_to(self, method: str, pattern: str) -> list[RecordedRequest]:
-        with self.state.lock:
-            return [
-                r
-                for r in self.state.requests
-                if r.method == method and re.search(pattern, r.path) is not None
-            ]
 
     # -- resources ----------------------------------------------------------------------
 
@@ -331,29 +303,15 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeArm
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
 
     def do_PUT(self) -> None:
-        self._serve("PUT")
+        self.handle_method("PUT")
 
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def _serve(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         body = json.loads(raw) if raw else None
         state = self.fake.state
         with state.lock:
@@ -384,14 +342,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ArmError(
                 400, "MissingApiVersionParameter", f"The api-version must be {API_VERSION}."
             )
-        failure = state.failure
-        if failure is not None and (
-            failure.only is None or failure.only.search(f"{method} {path}") is not None
-        ):
-            if failure.remaining is not None:
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    state.failure = None
+        failure = take_failure(state, method, path)
+        if failure is not None:
             headers = (
                 {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
             )

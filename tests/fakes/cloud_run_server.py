@@ -17,9 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,34 +36,18 @@ from tests.fakes.cloud_run_api import (
     condition,
     now_text,
 )
+from tests.fakes.http_fake import QuietHandler, RecordedFailures, loopback_server, take_failure
 
 __all__ = ["ApiError", "FakeCloudRun", "RecordedRequest"]
 
 
-class FakeCloudRun(CloudRunApi):
+class FakeCloudRun(CloudRunApi, RecordedFailures):
     """The server plus the controls tests use to move executions along."""
 
     def __init__(self) -> None:
         self.state = CloudRunState()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeCloudRun:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve_in_background(loopback_server(handler), poll_interval=0.02)
 
     # -- controls -------------------------------------------------------------------
 
@@ -83,10 +65,6 @@ class FakeCloudRun(CloudRunApi):
         pattern = re.compile(only) if only else None
         with self.state.lock:
             self.state.failure = Failure(code, status, message, times, pattern)
-
-    def heal(self) -> None:
-        with self.state.lock:
-            self.state.failure = None
 
     def start(self, execution: str) -> None:
         with self.state.lock:
@@ -144,37 +122,15 @@ class FakeCloudRun(CloudRunApi):
             ]
             self._complete_run_operation(execution)
 
-    def requests_to(self, method: str, pattern: str) -> list[RecordedRequest]:
-        with self.state.lock:
-            return [
-                r
-                for r in self.state.requests
-                if r.method == method and re.search(pattern, r.path) is not None
-            ]
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeCloudRun
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def _serve(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         url = urlsplit(self.path)
         path = url.path.removeprefix("/v2/")
         query = parse_qs(url.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         body = json.loads(raw) if raw else None
         state = self.fake.state
         with state.lock:
@@ -190,14 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
         state = self.fake.state
-        failure = state.failure
-        if failure is not None and (
-            failure.only is None or failure.only.search(f"{method} {path}") is not None
-        ):
-            if failure.remaining is not None:
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    state.failure = None
+        failure = take_failure(state, method, path)
+        if failure is not None:
             raise ApiError(failure.code, failure.status, failure.message)
         for verb, pattern, action in ROUTES:
             match = pattern.match(path)

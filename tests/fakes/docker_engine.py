@@ -28,9 +28,10 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_fake import QuietHandler, ServedFake
 
 API_VERSION = "1.43"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -95,7 +96,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     engine: FakeDockerEngine
 
 
-class FakeDockerEngine:
+class FakeDockerEngine(ServedFake):
     """The daemon's state plus the HTTP server that exposes it."""
 
     def __init__(self) -> None:
@@ -112,23 +113,16 @@ class FakeDockerEngine:
         self._changed = threading.Condition()
         self._dir = tempfile.mkdtemp(prefix="fakedockerd-")  # short: AF_UNIX paths are limited
         self.socket_path = os.path.join(self._dir, "docker.sock")
-        self._server = _Server(self.socket_path, _Handler)
-        self._server.engine = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        server = _Server(self.socket_path, _Handler)
+        server.engine = self
+        self._serve_in_background(server, poll_interval=0.05)
 
     @property
     def base_url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    def __enter__(self) -> FakeDockerEngine:
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
         with self._changed:
             self._changed.notify_all()
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -325,37 +319,23 @@ VERSION = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is not the daemon's access log."""
 
     def address_string(self) -> str:
         return "unix"
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
     def do_HEAD(self) -> None:
-        self._dispatch("HEAD")
+        self.handle_method("HEAD")
 
     # -- plumbing --------------------------------------------------------------
 
-    def _dispatch(self, method: str) -> None:
+    def handle_method(self, method: str) -> None:
         engine = self.server.engine
         url = urlsplit(self.path)
         path = re.sub(r"^/v\d+\.\d+", "", url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         body = json.loads(raw) if raw.strip() else {}
         engine.requests.append((method, path))
         if path == "/_ping":

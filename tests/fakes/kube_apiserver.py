@@ -22,9 +22,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_fake import QuietHandler, ServedFake, loopback_server
 
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 REASONS = {
@@ -58,7 +59,7 @@ def status_object(code: int, message: str, **details: Any) -> dict[str, Any]:
     }
 
 
-class FakeKubeApiServer:
+class FakeKubeApiServer(ServedFake):
     """Cluster state (jobs, pods) plus the HTTP server that exposes it."""
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
@@ -71,24 +72,13 @@ class FakeKubeApiServer:
         self.failure: tuple[int, str] | None = None
         self._versions = itertools.count(1000)
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        server = loopback_server(_Handler)
+        server.fake = self  # type: ignore[attr-defined]
+        self._serve_in_background(server, poll_interval=0.05)
 
     @property
     def host(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeKubeApiServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- what the test drives ------------------------------------------------------
 
@@ -447,27 +437,13 @@ def _finished(job: dict[str, Any], now: str, *, succeeded: bool) -> dict[str, An
     return status
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is not the API server's access log."""
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
+class _Handler(QuietHandler):
+    def handle_method(self, method: str) -> None:
         fake: FakeKubeApiServer = self.server.fake  # type: ignore[attr-defined]
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else {}
+        raw = self.read_body()
+        body = json.loads(raw) if raw else {}
         fake.requests.append((method, url.path))
         if fake.failure is not None:
             code, message = fake.failure

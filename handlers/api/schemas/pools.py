@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field
 
 from core.models import JSON
+from core.models import WorkPool as PoolRecord
+from core.models import WorkQueue as QueueRecord
 from core.services.pools import PoolView
 from core.services.queues import QueueView
 from core.services.workers import WorkerView
@@ -45,11 +47,29 @@ class WorkPoolFilter(Page):
     work_pools: WorkPoolFilterFields | None = None
 
 
-class WorkPool(Out):
+class Named(Out):
+    """The fields every pool, queue and worker response starts with, in Prefect's order."""
+
     id: str
     created: datetime
     updated: datetime
     name: str
+
+
+def _settings(record: PoolRecord | QueueRecord) -> dict[str, Any]:
+    """The response fields a pool or queue copies from its stored record unchanged."""
+    return {
+        "id": record.id,
+        "created": record.created,
+        "updated": record.updated,
+        "name": record.name,
+        "description": record.description or None,
+        "is_paused": record.is_paused,
+        "concurrency_limit": record.concurrency_limit,
+    }
+
+
+class WorkPool(Named):
     description: str | None
     type: str
     base_job_template: JSON
@@ -63,15 +83,9 @@ class WorkPool(Out):
     def of(cls, view: PoolView) -> WorkPool:
         pool = view.pool
         return cls(
-            id=pool.id,
-            created=pool.created,
-            updated=pool.updated,
-            name=pool.name,
-            description=pool.description or None,
+            **_settings(pool),
             type=pool.type,
             base_job_template=pool.base_job_template,
-            is_paused=pool.is_paused,
-            concurrency_limit=pool.concurrency_limit,
             status=view.status.value,
             default_queue_id=pool.default_queue_id,
             active_slots=view.active_slots,
@@ -103,11 +117,7 @@ class WorkQueueFilter(Page):
     work_queues: WorkQueueFilterFields | None = None
 
 
-class WorkQueue(Out):
-    id: str
-    created: datetime
-    updated: datetime
-    name: str
+class WorkQueue(Named):
     description: str | None
     is_paused: bool
     concurrency_limit: int | None
@@ -122,13 +132,7 @@ class WorkQueue(Out):
     def of(cls, view: QueueView) -> WorkQueue:
         queue = view.queue
         return cls(
-            id=queue.id,
-            created=queue.created,
-            updated=queue.updated,
-            name=queue.name,
-            description=queue.description or None,
-            is_paused=queue.is_paused,
-            concurrency_limit=queue.concurrency_limit,
+            **_settings(queue),
             priority=queue.priority,
             work_pool_id=view.pool.id,
             work_pool_name=view.pool.name,
@@ -152,11 +156,7 @@ class WorkerFilter(Page):
     workers: WorkerFilterFields | None = None
 
 
-class Worker(Out):
-    id: str
-    created: datetime
-    updated: datetime
-    name: str
+class Worker(Named):
     work_pool_id: str
     last_heartbeat_time: datetime
     heartbeat_interval_seconds: int | None

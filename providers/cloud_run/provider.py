@@ -1,0 +1,191 @@
+"""``CloudRunProvider``: create and run jobs, read executions, cancel, clean up.
+
+See the package docstring for how a repeated submit finds its job and execution.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from core.errors import InfrastructureError
+from core.ports import InfraPhase, InfraStatus, Job
+from providers.cloud_run.request import (
+    ATTEMPT_LABEL,
+    KEEP_LABEL,
+    RUN_LABEL,
+    CloudRunRequest,
+    build_job_body,
+)
+from providers.cloud_run.sdk import api_status, sdk, translated
+from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
+from providers.shared import TerminalMemo, dns_name
+
+log = logging.getLogger("providers.cloud_run")  # the name it had before the package split
+
+
+class CloudRunClients:
+    """The three v2 clients, built on first use from one set of credentials."""
+
+    def __init__(
+        self,
+        *,
+        credentials: Any = None,
+        client_options: Mapping[str, Any] | None = None,
+        transport: str = "rest",
+    ) -> None:
+        self._kwargs = {
+            "credentials": credentials,
+            "client_options": dict(client_options or {}),
+            "transport": transport,
+        }
+
+    @cached_property
+    def jobs(self) -> Any:
+        return sdk().run_v2.JobsClient(**self._kwargs)
+
+    @cached_property
+    def executions(self) -> Any:
+        return sdk().run_v2.ExecutionsClient(**self._kwargs)
+
+    @cached_property
+    def tasks(self) -> Any:
+        return sdk().run_v2.TasksClient(**self._kwargs)
+
+
+class CloudRunProvider:
+    """``core.ports.Provider`` for Cloud Run v2 jobs."""
+
+    emits_events = False
+    supports_polling = True
+
+    def __init__(
+        self,
+        clients: CloudRunClients,
+        *,
+        request_timeout: float = 30.0,
+        create_timeout: float = 60.0,
+        poll_interval: float = 1.0,
+        default_project: str | None = None,
+    ) -> None:
+        self.clients = clients
+        self.default_project = default_project
+        self._timeout = request_timeout
+        self._create_timeout = create_timeout
+        self._poll_interval = poll_interval
+        self._memo = TerminalMemo()
+
+    def build_request(self, job: Job) -> CloudRunRequest:
+        run_v2 = sdk().run_v2
+        parent, body, keep_job = build_job_body(job, default_project=self.default_project)
+        try:
+            proto = run_v2.Job.from_json(json.dumps(body, sort_keys=True))
+        except Exception as exc:  # the proto JSON parser raises ParseError / ValueError
+            raise InfrastructureError(
+                f"invalid Cloud Run job body: {exc}", retryable=False
+            ) from exc
+        return CloudRunRequest(parent=parent, job=proto, keep_job=keep_job)
+
+    def submit(self, request: CloudRunRequest, *, idempotency_key: str) -> str:
+        job_name = f"{request.parent}/jobs/{dns_name(idempotency_key)}"
+        with translated("submit the Cloud Run job"):
+            self._ensure_job(request, job_name)
+            existing = self._existing_execution(job_name, request.job.labels)
+            if existing is not None:
+                return existing
+            operation = self.clients.jobs.run_job(name=job_name, timeout=self._timeout)
+            return str(operation.metadata.name)
+
+    def status(self, infra_id: str) -> InfraStatus:
+        remembered = self._memo.get(infra_id)
+        if remembered is not None:
+            return remembered
+        exceptions = sdk().exceptions
+        with translated("read the Cloud Run execution"):
+            try:
+                execution = self.clients.executions.get_execution(
+                    name=infra_id, timeout=self._timeout
+                )
+            except exceptions.NotFound:
+                return InfraStatus(
+                    phase=InfraPhase.CRASHED,
+                    reason=f"Cloud Run execution {infra_id} no longer exists",
+                )
+            status = execution_status(execution, lambda: self._exit_codes(execution.name))
+        if status.phase in {InfraPhase.PENDING, InfraPhase.RUNNING}:
+            return status
+        if execution.labels.get(KEEP_LABEL) != "true":
+            self._delete_job(infra_id.split("/executions/", maxsplit=1)[0])
+        return self._memo.remember(infra_id, status)
+
+    def cancel(self, infra_id: str) -> None:
+        exceptions = sdk().exceptions
+        with translated("cancel the Cloud Run execution"):
+            try:
+                self.clients.executions.cancel_execution(name=infra_id, timeout=self._timeout)
+            except (exceptions.NotFound, exceptions.FailedPrecondition):
+                return  # gone or already finished: nothing left to stop
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _ensure_job(self, request: CloudRunRequest, job_name: str) -> None:
+        """Create the job, or find it if a previous submit did; fail unless it is ready."""
+        exceptions = sdk().exceptions
+        try:
+            operation = self.clients.jobs.create_job(
+                parent=request.parent,
+                job=request.job,
+                job_id=job_name.rsplit("/", 1)[-1],
+                timeout=self._timeout,
+            )
+        except exceptions.Conflict as exc:
+            if api_status(exc) not in {"ALREADY_EXISTS", ""}:
+                raise
+            job = self.clients.jobs.get_job(name=job_name, timeout=self._timeout)
+        else:
+            polling = (
+                sdk()
+                .polling.DEFAULT_POLLING.with_delay(
+                    initial=self._poll_interval, maximum=self._poll_interval * 4
+                )
+                .with_timeout(self._create_timeout)
+            )
+            job = operation.result(timeout=self._create_timeout, polling=polling)
+        condition = job.terminal_condition
+        if condition.state == FAILED:
+            raise InfrastructureError(
+                f"Cloud Run job {job_name} is not ready: {condition.message}", retryable=False
+            )
+        if condition.state != SUCCEEDED:
+            raise InfrastructureError(
+                f"Cloud Run job {job_name} is still being created; retry shortly",
+                retryable=True,
+            )
+
+    def _existing_execution(self, job_name: str, labels: Mapping[str, str]) -> str | None:
+        """The oldest execution of the job carrying this run's and attempt's labels."""
+        mine = [
+            execution
+            for execution in self.clients.executions.list_executions(
+                parent=job_name, timeout=self._timeout
+            )
+            if all(execution.labels.get(k) == labels[k] for k in (RUN_LABEL, ATTEMPT_LABEL))
+        ]
+        if not mine:
+            return None
+        return str(min(mine, key=lambda e: (e.create_time, e.name)).name)
+
+    def _exit_codes(self, execution_name: str) -> list[int]:
+        tasks = self.clients.tasks.list_tasks(parent=execution_name, timeout=self._timeout)
+        return [task.last_attempt_result.exit_code for task in tasks]
+
+    def _delete_job(self, job_name: str) -> None:
+        """Best effort: a job left behind costs nothing while idle; the outcome is known."""
+        try:
+            with translated("delete the finished Cloud Run job"):
+                self.clients.jobs.delete_job(name=job_name, timeout=self._timeout)
+        except InfrastructureError as error:
+            log.warning("could not delete %s: %s", job_name, error)

@@ -1,0 +1,61 @@
+"""Kubernetes pools: a flow run is a batch/v1 Job, driven by the official client.
+
+The pool's ``job_manifest`` arrives already rendered by the template engine;
+``build_request`` only completes it the way Prefect's Kubernetes worker does
+(env, command, image, labels) and gives it a deterministic name, so a
+repeated submit meets the API server's own uniqueness check (409) instead
+of creating a second Job.  Finished Jobs are left to
+``ttlSecondsAfterFinished`` (the ``finished_job_ttl`` variable): deleting
+them here would race with reading their result.
+
+A pod stuck on an image pull or on scheduling does not fail its Job in
+Kubernetes; it waits forever.  ``status`` turns such a pod into CRASHED once
+it is older than ``pod_watch_timeout_seconds``, with Kubernetes' reason, so
+the slot is freed and the user learns why.
+
+Pod output is not streamed (``stream_output`` is ignored): ``kubectl logs``
+with the ``pushpool.io/flow-run-id`` label finds it.
+
+Modules: ``request`` (the pure ``build_request``), ``provider``
+(``KubernetesProvider``), ``status`` (failed Jobs and stuck pods ->
+``InfraStatus``), ``errors`` (API errors -> ``InfrastructureError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.kubernetes.provider import KubernetesProvider
+from providers.kubernetes.request import (
+    ATTEMPT_LABEL,
+    DEFAULT_POD_WATCH_TIMEOUT,
+    RUN_LABEL,
+    KubernetesRequest,
+    build_request,
+    job_name,
+    label_value,
+)
+from providers.kubernetes.status import STUCK_REASONS
+
+__all__ = [
+    "ATTEMPT_LABEL",
+    "DEFAULT_POD_WATCH_TIMEOUT",
+    "RUN_LABEL",
+    "STUCK_REASONS",
+    "KubernetesProvider",
+    "KubernetesRequest",
+    "build_request",
+    "job_name",
+    "label_value",
+    "make_provider",
+]
+
+
+def make_provider(**options: Any) -> KubernetesProvider:
+    """The registry's entry point.
+
+    ``configuration``: a ``kubernetes.client.Configuration`` (tests pass one
+    with ``host``); otherwise ``kubeconfig``/``context``, or in-cluster
+    service-account credentials when running inside a pod.
+    """
+    return KubernetesProvider(**options)
