@@ -23,8 +23,12 @@ def _number(value: float) -> str:
 
 
 def table(entry: dict[str, Any]) -> str:
-    percentiles = sorted({p for f in entry["figures"] for p in f["percentiles"]})
-    header = ["figure", "n", "median", "min-max", *percentiles, "unit"]
+    if not entry["figures"]:
+        return "\n".join(f"- {note}" for note in entry["notes"]) or "(no figures)"
+    found = {p for f in entry["figures"] for p in f["percentiles"]}
+    percentiles = sorted(found - {"p50"}, key=lambda p: int(p[1:]))  # p50 is the median
+    median = "median (p50)" if "p50" in found else "median"
+    header = ["figure", "n", median, "min-max", *percentiles, "unit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for figure in entry["figures"]:
         spread = "" if figure["n"] == 1 else f"{_number(figure['min'])}-{_number(figure['max'])}"

@@ -56,10 +56,12 @@ class Invocation:
 class CountingTrigger:
     """Records dispatch requests; each is one SQS message in the cloud."""
 
-    requests: list[tuple[str, datetime | None]] = field(default_factory=list)
+    requests: list[tuple[str, bool]] = field(default_factory=list)
 
-    def request_dispatch(self, pool_name: str, *, not_before: datetime | None = None) -> None:
-        self.requests.append((pool_name, not_before))
+    def request_dispatch(
+        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
+    ) -> None:
+        self.requests.append((pool_name, look_after))
 
 
 def api_event(
@@ -148,10 +150,11 @@ class Lifecycle:
     def drain_dispatch(self) -> None:
         """Serve every dispatch request sent so far, one invocation each."""
         while self.trigger.requests:
-            pool_name, _ = self.trigger.requests.pop(0)
+            pool_name, look_after = self.trigger.requests.pop(0)
             calls = len(self.provider.submissions)
             with self.meter.step(f"dispatch#{len(self.invocations)}") as tally:
-                self.dispatcher.dispatch(pool_name)
+                # as handlers.dispatch: active runs are read only when asked to look after them
+                self.dispatcher.dispatch(pool_name, resume=look_after)
             submitted = len(self.provider.submissions) - calls
             self.invocations.append(Invocation("dispatch", "dispatch pass", tally, 0, submitted))
 
