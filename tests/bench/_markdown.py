@@ -28,10 +28,10 @@ def table(entry: dict[str, Any]) -> str:
     found = {p for f in entry["figures"] for p in f["percentiles"]}
     percentiles = sorted(found - {"p50"}, key=lambda p: int(p[1:]))  # p50 is the median
     median = "median (p50)" if "p50" in found else "median"
-    header = ["figure", "n", median, "min-max", *percentiles, "unit"]
+    header = ["figure", "n", median, "min to max", *percentiles, "unit"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for figure in entry["figures"]:
-        spread = "" if figure["n"] == 1 else f"{_number(figure['min'])}-{_number(figure['max'])}"
+        spread = "" if figure["n"] == 1 else f"{_number(figure['min'])} to {_number(figure['max'])}"
         cells = [
             figure["name"].strip(),
             str(figure["n"]),
@@ -46,7 +46,8 @@ def table(entry: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     params = ", ".join(f"{k}={v}" for k, v in sorted(entry.get("params", {}).items()))
     lines.append("")
-    lines.append(f"*{entry['repetitions']}; {params}; {entry['seconds']} s.*")
+    said = "; ".join(part for part in (entry["repetitions"], params) if part)
+    lines.append(f"*{said}; {entry['seconds']} s.*")
     return "\n".join(lines)
 
 

@@ -154,59 +154,20 @@ def run_cost_model(options: dict[str, Any]) -> Result:
         idle.setup()
         tick = idle.idle_tick()
     per_run = [price_invocations(life, options, prices) for life in lives]
-    totals = [sum(costs.values()) * MILLION for costs in per_run]
     month = idle_month(tick, options, prices)
-    last = lives[-1]
-    functions = Counter(i.function for i in last)
     result = Result(
         name="cost_model",
         title="dollars per million runs and per idle month (AWS on-demand)",
         repetitions=f"{runs} run lifecycles counted on moto; prices {prices['region']}, "
         f"as of {prices['as_of']}",
-        figures=[
-            Figure.of("$ per million runs", totals, unit="USD"),
-            *[
-                Figure.of(
-                    f"  of which {service}", [c[service] * MILLION for c in per_run], unit="USD"
-                )
-                for service in per_run[-1]
-                if per_run[-1][service]
-            ],
-            Figure.exact("$ per idle month", sum(month.values()), unit="USD"),
-            *[
-                Figure.exact(f"  of which {service}", value, unit="USD")
-                for service, value in month.items()
-                if value
-            ],
-            *[
-                Figure.exact(f"invocations per run: {name}", count, unit="calls")
-                for name, count in sorted(functions.items())
-            ],
-            Figure.exact(
-                "DynamoDB requests per run",
-                sum(i.dynamodb.request_count for i in last),
-                unit="requests",
-            ),
-            Figure.exact(
-                "DynamoDB read units per run", sum(i.dynamodb.rcu for i in last), unit="RRU"
-            ),
-            Figure.exact(
-                "DynamoDB write units per run",
-                sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in last),
-                unit="WRU",
-            ),
-            Figure.exact("SQS messages per run", sum(i.sqs_sent for i in last), unit="messages"),
-            Figure.exact(
-                "DynamoDB requests per idle tick", tick.dynamodb.request_count, unit="requests"
-            ),
-        ],
+        figures=[*money(per_run, month), *counts(lives[-1], tick)],
         notes=[
             f"Lambda memory {lambda_memory_gb() * 1024:.0f} MB (template.yaml), x86_64; billed "
             f"duration = {options['overhead_ms']} ms + {options['dynamodb_ms']} ms per DynamoDB "
             f"request + {options['sqs_ms']} ms per SQS send + {options['runtask_ms']} ms per "
             "RunTask (assumptions: options of this benchmark)",
-            f"{len(lifecycle_events(last))} ECS task-state events per run (Fargate's lifecycle), "
-            f"{options['run_reports']} state reports by the flow itself over the API",
+            f"{len(lifecycle_events(lives[-1]))} ECS task-state events per run (Fargate's "
+            f"lifecycle), {options['run_reports']} state reports by the flow itself over the API",
             "idle month: the tick every minute on an idle stack (one pool, one deployment), "
             f"{options['idle_pollers']} Lambda pollers long-polling each of "
             f"{options['dispatch_queues']} dispatch queue(s), {options['secrets']} secrets "
@@ -217,6 +178,50 @@ def run_cost_model(options: dict[str, Any]) -> Result:
     )
     result.params["prices"] = str(PRICES.relative_to(ROOT))
     return result
+
+
+def money(per_run: list[dict[str, float]], month: dict[str, float]) -> list[Figure]:
+    """Dollars per million runs (one sample per counted lifecycle) and per idle month."""
+    return [
+        Figure.of("$ per million runs", [sum(c.values()) * MILLION for c in per_run], unit="USD"),
+        *[
+            Figure.of(f"  of which {service}", [c[service] * MILLION for c in per_run], unit="USD")
+            for service in per_run[-1]
+            if per_run[-1][service]
+        ],
+        Figure.exact("$ per idle month", sum(month.values()), unit="USD"),
+        *[
+            Figure.exact(f"  of which {service}", value, unit="USD")
+            for service, value in month.items()
+            if value
+        ],
+    ]
+
+
+def counts(life: list[Invocation], tick: Invocation) -> list[Figure]:
+    """What one run's life and one idle tick were counted to cost, in requests and units."""
+    functions = Counter(i.function for i in life)
+    return [
+        *[
+            Figure.exact(f"invocations per run: {name}", count, unit="calls")
+            for name, count in sorted(functions.items())
+        ],
+        Figure.exact(
+            "DynamoDB requests per run",
+            sum(i.dynamodb.request_count for i in life),
+            unit="requests",
+        ),
+        Figure.exact("DynamoDB read units per run", sum(i.dynamodb.rcu for i in life), unit="RRU"),
+        Figure.exact(
+            "DynamoDB write units per run",
+            sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in life),
+            unit="WRU",
+        ),
+        Figure.exact("SQS messages per run", sum(i.sqs_sent for i in life), unit="messages"),
+        Figure.exact(
+            "DynamoDB requests per idle tick", tick.dynamodb.request_count, unit="requests"
+        ),
+    ]
 
 
 def lifecycle_events(invocations: list[Invocation]) -> list[Invocation]:
