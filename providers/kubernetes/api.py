@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,6 +26,7 @@ from core.errors import InfrastructureError
 from providers.kubernetes.errors import ApiError
 
 log = logging.getLogger(__name__)
+_WARNING = re.compile(r'\d{3} \S+ "(.*)"')
 
 
 class KubeApi:
@@ -63,7 +65,7 @@ class KubeApi:
             method, url, body=data, headers=headers, timeout=self._timeout, preload_content=True
         )
         for warning in response.headers.getlist("Warning"):
-            log.warning("kubernetes: %s %s: %s", method, path, warning)
+            log.warning("kubernetes: %s %s: %s", method, path, warning_text(warning))
         if not 200 <= response.status < 300:
             raise ApiError.from_response(response.status, response.data, response.reason)
         try:
@@ -77,6 +79,12 @@ class KubeApi:
                 retryable=True,
             )
         return decoded
+
+
+def warning_text(header: str) -> str:
+    """The text of a ``Warning: 299 - "..."`` header (how the API server reports dropped fields)."""
+    quoted = _WARNING.fullmatch(header.strip())
+    return quoted.group(1).replace('\\"', '"') if quoted else header
 
 
 def job_path(namespace: str, name: str = "") -> str:
