@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from collections.abc import Iterator
 
 from core.errors import InfrastructureError
@@ -42,7 +43,7 @@ def translated(action: str, *, let_through: tuple[int, ...] = ()) -> Iterator[No
 
     429 and 5xx can pass with a retry, as can a server that cannot be
     reached; other statuses (invalid manifest, forbidden, missing namespace)
-    cannot.  Statuses in ``let_through`` become ``ApiStatus`` for the caller.
+    and a server certificate that is not trusted cannot.  Statuses in ``let_through`` become ``ApiStatus`` for the caller.
     """
     from urllib3.exceptions import HTTPError  # noqa: PLC0415
 
@@ -56,4 +57,21 @@ def translated(action: str, *, let_through: tuple[int, ...] = ()) -> Iterator[No
             retryable=retryable_http_status(exc.status),
         ) from exc
     except HTTPError as exc:
+        untrusted = _untrusted_certificate(exc)
+        if untrusted is not None:
+            raise InfrastructureError(
+                f"kubernetes: {action} failed: the API server's certificate is not trusted "
+                f"({untrusted.verify_message}); set the cluster's certificate-authority "
+                "in the kubeconfig",
+                retryable=False,
+            ) from exc
         raise InfrastructureError(f"kubernetes: {action} failed: {exc}", retryable=True) from exc
+
+
+def _untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The verification failure behind a transport error: retrying cannot fix it."""
+    inner = getattr(exc, "reason", None) or exc  # urllib3 wraps it in MaxRetryError
+    for candidate in (inner, *getattr(inner, "args", ())):
+        if isinstance(candidate, ssl.SSLCertVerificationError):
+            return candidate
+    return None

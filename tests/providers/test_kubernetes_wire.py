@@ -7,13 +7,21 @@ manifest, and a client major that models bodies differently changes nothing.
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+import json
 import logging
 import socket
+import ssl
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from kubernetes import client
 
 from core.errors import InfrastructureError
@@ -210,3 +218,96 @@ def test_the_request_is_the_manifest_build_request_made(cluster):
     provider_for(cluster).submit(request, idempotency_key="k")
 
     assert cluster.received == [request.manifest]
+
+
+# -- TLS: the official client's connection settings, taken over as they are --------------------
+
+
+def _certificate(name: str, key: Any, issuer: tuple[Any, Any] | None = None, *, ca: bool = False):
+    """A certificate for ``name`` (and 127.0.0.1), self-signed or signed by ``issuer``."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    issuer_cert, issuer_key = issuer or (None, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2100, 1, 1, tzinfo=UTC))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        address = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+        builder = builder.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture
+def tls_cluster(tmp_path):
+    """The fake API server behind TLS that requires a client certificate, and the PEMs."""
+    keys = {name: ec.generate_private_key(ec.SECP256R1()) for name in ("ca", "server", "worker")}
+    ca = _certificate("fake-ca", keys["ca"], ca=True)
+    pem: dict[str, bytes] = {"ca": ca.public_bytes(serialization.Encoding.PEM)}
+    for name in ("server", "worker"):
+        cert = _certificate(name, keys[name], (ca, keys["ca"]))
+        pem[name] = cert.public_bytes(serialization.Encoding.PEM)
+        pem[f"{name}-key"] = keys[name].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    for name, data in pem.items():
+        (tmp_path / f"{name}.pem").write_bytes(data)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=tmp_path / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server-key.pem")
+    fake = FakeKubeApiServer()
+    fake._server.socket = context.wrap_socket(fake._server.socket, server_side=True)
+    with fake:
+        yield fake, fake.host.replace("http://", "https://"), pem
+
+
+def _kubeconfig(path: Any, server: str, pem: dict[str, bytes], *, with_ca: bool) -> str:
+    user = {
+        "client-certificate-data": base64.b64encode(pem["worker"]).decode(),
+        "client-key-data": base64.b64encode(pem["worker-key"]).decode(),
+    }
+    cluster: dict[str, Any] = {"server": server}
+    if with_ca:
+        cluster["certificate-authority-data"] = base64.b64encode(pem["ca"]).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "tls", "cluster": cluster}],
+                "users": [{"name": "worker", "user": user}],
+                "contexts": [{"name": "tls", "context": {"cluster": "tls", "user": "worker"}}],
+                "current-context": "tls",
+            }
+        )
+    )
+    return str(path)
+
+
+def test_a_kubeconfigs_ca_and_client_certificate_open_a_tls_connection(tls_cluster, tmp_path):
+    cluster, server, pem = tls_cluster
+    provider = make_provider(kubeconfig=_kubeconfig(tmp_path / "kc", server, pem, with_ca=True))
+
+    infra_id = submit(provider, job(simple()))
+
+    assert provider.status(infra_id).phase is InfraPhase.PENDING
+    assert cluster.created == 1
+
+
+def test_a_server_certificate_nobody_vouches_for_is_a_terminal_error(tls_cluster, tmp_path):
+    cluster, server, pem = tls_cluster
+    provider = make_provider(kubeconfig=_kubeconfig(tmp_path / "kc", server, pem, with_ca=False))
+
+    with pytest.raises(InfrastructureError) as raised:
+        submit(provider, job(simple()))
+
+    assert raised.value.retryable is False
+    assert "certificate" in str(raised.value)
+    assert cluster.created == 0
