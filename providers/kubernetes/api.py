@@ -101,8 +101,13 @@ def load_configuration(
     *, kubeconfig: str | None, context: str | None, in_cluster: bool | None
 ) -> Any:
     """An explicit kubeconfig, else in-cluster when running in a pod, else ~/.kube/config."""
+    import yaml  # noqa: PLC0415
     from kubernetes import client, config  # noqa: PLC0415
 
+    # The loader reports a missing file or context as ConfigException, but a file
+    # that is not a kubeconfig at all (text, a list, broken YAML, wrong shapes)
+    # escapes as whatever its parsing hit: all mean the same to the user.
+    unusable = (config.ConfigException, yaml.YAMLError, OSError, TypeError, ValueError, KeyError)
     configuration = client.Configuration()
     if in_cluster is None:
         in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ
@@ -113,7 +118,7 @@ def load_configuration(
             config.load_kube_config(
                 config_file=kubeconfig, context=context, client_configuration=configuration
             )
-    except config.ConfigException as exc:
+    except unusable as exc:
         where = "in-cluster" if in_cluster else (kubeconfig or "~/.kube/config")
         raise InfrastructureError(
             f"kubernetes: no usable configuration ({where}): {exc}", retryable=False

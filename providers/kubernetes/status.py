@@ -36,6 +36,8 @@ def created_at(obj: dict[str, Any]) -> datetime:
 def failed_status(condition: dict[str, Any], pod: dict[str, Any] | None) -> InfraStatus:
     terminated = terminated_state(pod)
     exit_code = terminated.get("exitCode") if terminated is not None else None
+    if not isinstance(exit_code, int):
+        terminated = None  # no exit code to report: the run crashed, for the condition's reason
     if terminated is not None and terminated.get("reason") == "OOMKilled":
         return InfraStatus(phase=InfraPhase.CRASHED, exit_code=exit_code, reason="OOM-killed")
     reason = (

@@ -220,6 +220,36 @@ def test_the_request_is_the_manifest_build_request_made(cluster):
     assert cluster.received == [request.manifest]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["just text", "[1, 2]", "a: [", "clusters: x\ncontexts: 3\ncurrent-context: c"],
+    ids=["text", "list", "broken-yaml", "wrong-shapes"],
+)
+def test_a_file_that_is_not_a_kubeconfig_is_a_terminal_error_naming_it(tmp_path, text):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(text + "\n")
+
+    with pytest.raises(InfrastructureError) as raised:
+        make_provider(kubeconfig=str(kubeconfig)).status("default/flow-abc")
+
+    assert raised.value.retryable is False
+    assert f"no usable configuration ({kubeconfig})" in str(raised.value)
+
+
+def test_a_failed_job_whose_pod_left_no_exit_code_is_crashed_with_the_jobs_reason(cluster):
+    provider = provider_for(cluster)
+    infra_id = submit(provider, job(simple()))
+    namespace, name = infra_id.split("/")
+    cluster.finish(namespace, name, 1)
+    for pod in cluster.pods_of(namespace, name):
+        del pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
+
+    status = provider.status(infra_id)
+
+    assert (status.phase, status.exit_code) == (InfraPhase.CRASHED, None)
+    assert status.reason.startswith("BackoffLimitExceeded")
+
+
 # -- TLS: the official client's connection settings, taken over as they are --------------------
 
 
