@@ -20,7 +20,7 @@ from rich.markup import escape
 from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {
