@@ -1,0 +1,119 @@
+"""The requests Prefect's CLI and client make, as they make them (every filter
+field sent, nulls for 'not given'), answered without Prefect installed; the
+compatibility suite (tests/compat) drives the real Prefect against them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.api.support import Env, make_deployment, make_pool, make_queue, make_run, ok
+
+
+def test_null_page_bounds_mean_the_defaults(env: Env):
+    make_pool(env.http, "p")
+    body = {"limit": None, "offset": None}
+    pools = ok(env.http.post("/work_pools/filter", json={"work_pools": None, **body}))
+    assert [p["name"] for p in pools] == ["p"]
+    queues = ok(env.http.post("/work_pools/p/queues/filter", json={"work_queues": None, **body}))
+    assert [q["name"] for q in queues] == ["default"]
+
+
+def test_prefects_filter_grammar_is_read_and_what_is_not_supported_is_refused(env: Env):
+    make_pool(env.http, "p")
+    dep = make_deployment(env.http, "p", name="nightly", queue="urgent")
+    deployments = {
+        "operator": "and_",
+        "id": None,
+        "name": {"any_": ["nightly"], "like_": None},
+        "tags": None,
+        "work_queue_name": {"any_": ["urgent"]},
+        "concurrency_limit": None,
+    }
+    body = {"flows": None, "flow_runs": None, "task_runs": None, "work_pool_queues": None}
+    found = ok(env.http.post("/deployments/filter", json={**body, "deployments": deployments}))
+    assert [d["id"] for d in found] == [dep["id"]]
+    other_queue = {**deployments, "work_queue_name": {"any_": ["default"]}}
+    assert ok(env.http.post("/deployments/filter", json={"deployments": other_queue})) == []
+
+    for refused in (
+        {"deployments": {**deployments, "tags": {"all_": ["x"]}}},
+        {"deployments": {**deployments, "name": {"like_": "night"}}},
+        {"deployments": {**deployments, "operator": "or_"}},
+        {"flow_runs": {"id": {"any_": ["x"]}}},
+    ):
+        response = env.http.post("/deployments/filter", json=refused)
+        assert response.status_code == 422, refused
+    assert (
+        "does not filter on this"
+        in env.http.post("/deployments/filter", json={"flow_runs": {"id": {"any_": ["x"]}}}).json()[
+            "detail"
+        ]
+    )
+
+
+def test_flows_filter_reads_flows_by_id_or_those_with_deployments(env: Env):
+    make_pool(env.http, "p")
+    dep = make_deployment(env.http, "p")
+    lonely = ok(env.http.post("/flows/", json={"name": "lonely"}), 201)
+    by_id = {"flows": {"operator": "and_", "id": {"any_": [lonely["id"], "nope"]}, "name": None}}
+    assert [f["name"] for f in ok(env.http.post("/flows/filter", json=by_id))] == ["lonely"]
+    everything = ok(env.http.post("/flows/filter", json={"limit": None, "offset": 0}))
+    assert [f["id"] for f in everything] == [dep["flow_id"]]
+
+
+def test_queues_by_id_and_their_health(env: Env):
+    make_pool(env.http, "p")
+    queue = make_queue(env.http, "p", "q", concurrency_limit=2)
+    assert ok(env.http.get(f"/work_queues/{queue['id']}"))["name"] == "q"
+    assert (
+        env.http.patch(f"/work_queues/{queue['id']}", json={"is_paused": True}).status_code == 204
+    )
+    assert ok(env.http.get("/work_pools/p/queues/q"))["is_paused"] is True
+
+    dep = make_deployment(env.http, "p", queue="q")
+    make_run(env.http, dep["id"], at=datetime.now(UTC) - timedelta(minutes=5))
+    health = ok(env.http.get(f"/work_queues/{queue['id']}/status"))
+    assert (health["healthy"], health["late_runs_count"], health["last_polled"]) == (False, 1, None)
+
+    assert env.http.delete(f"/work_queues/{queue['id']}").status_code == 204
+    assert env.http.get(f"/work_queues/{queue['id']}").status_code == 404
+    default = ok(env.http.get("/work_pools/p/queues/default"))
+    refused = env.http.delete(f"/work_queues/{default['id']}")
+    assert refused.status_code == 409 and "cannot be deleted" in refused.json()["detail"]
+
+
+def test_prefect_only_fields_are_declared_and_features_pushpool_lacks_are_refused(env: Env):
+    make_pool(env.http, "p")
+    created = ok(env.http.post("/work_pools/p/queues", json={"name": "q", "filter": None}), 201)
+    assert created["name"] == "q"
+    flow = ok(env.http.post("/flows/", json={"name": "f"}), 201)
+    prefect_body = {
+        "name": "d", "flow_id": flow["id"], "work_pool_name": "p", "labels": {},
+        "concurrency_limit": None, "concurrency_options": None,
+        "storage_document_id": None, "infrastructure_document_id": None,
+        "parameters": {"day": "mon"},
+    }  # fmt: skip
+    dep = ok(env.http.post("/deployments/", json=prefect_body), 201)
+    assert dep["parameter_openapi_schema"]["properties"] == {"day": {}}
+    limited = env.http.post("/deployments/", json={**prefect_body, "concurrency_limit": 1})
+    assert limited.status_code == 422
+    assert "no per-deployment concurrency limit" in limited.json()["detail"]
+    run = ok(
+        env.http.post(
+            f"/deployments/{dep['id']}/create_flow_run",
+            json={"job_variables": None, "parameters": None, "labels": {}, "context": {}},
+        ),
+        201,
+    )
+    assert (run["job_variables"], run["parameters"]) == ({}, {"day": "mon"})
+
+
+def test_prefects_side_requests(env: Env):
+    csrf = env.http.get("/csrf-token", params={"client": "c"})
+    assert (csrf.status_code, csrf.json()["detail"]) == (422, "CSRF protection is disabled.")
+    assert ok(env.http.get("/automations/related-to/prefect.deployment.x")) == []
+    catalogue = ok(env.http.get("/collections/views/aggregate-worker-metadata"))
+    ecs = catalogue["pushpool"]["ecs:push"]
+    assert ecs["type"] == "ecs:push"
+    assert ecs["default_base_job_configuration"]["variables"]["properties"]
+    assert env.http.get("/collections/views/flow").status_code == 404
