@@ -4,7 +4,7 @@ job_variables=...)`` as a function of pushpool's own.
 It needs no Prefect: ``flow`` is a plain function, a Prefect ``Flow`` object
 (its ``.fn`` and ``.name`` are used), or an entrypoint string
 ``"path/to/file.py:function"``, stored relative to the current directory as
-Prefect stores it.
+Prefect stores it; on a process pool the jobs run from that directory.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pushpool.client import DEFAULT_API_URL, Client
-from pushpool.types import Deployment
+from pushpool.types import Deployment, WorkPool
 
 
 def flow_name_of(entrypoint: str) -> str:
@@ -43,6 +43,18 @@ def entrypoint_of(flow: Callable[..., Any] | str, *, root: Path) -> str:
     except ValueError:
         relative = path
     return f"{relative.as_posix()}:{function.__name__}"
+
+
+def with_working_dir(
+    job_variables: Mapping[str, Any], *, pool: WorkPool, root: Path
+) -> dict[str, Any]:
+    """``job_variables`` with ``working_dir`` set to ``root`` when the pool's jobs take
+    one (process pools) and none is given: a relative entrypoint is relative to
+    the project, as Prefect's are, not to the temporary directory a job gets."""
+    declared = pool["base_job_template"].get("variables", {}).get("properties", {})
+    if "working_dir" in declared and "working_dir" not in job_variables:
+        return {**job_variables, "working_dir": str(root.resolve())}
+    return dict(job_variables)
 
 
 def _schedules(
@@ -110,5 +122,7 @@ def deploy(
 
 
 def _create(client: Client, flow_name: str, body: dict[str, Any]) -> Deployment:
+    pool = client.read_pool(body["work_pool_name"])
+    variables = with_working_dir(body["job_variables"], pool=pool, root=Path.cwd())
     flow = client.create_flow(flow_name)
-    return client.create_deployment({**body, "flow_id": flow["id"]})
+    return client.create_deployment({**body, "job_variables": variables, "flow_id": flow["id"]})

@@ -22,6 +22,7 @@ from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
 from pushpool.client import ApiError, Client
+from pushpool.deploy import with_working_dir
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {
@@ -141,8 +142,11 @@ def apply(
     with client() as api:
         for index, spec in found.entries:
             body = deployment_body(spec, index, "")
-            if project.needs_working_dir(spec, api.read_pool(body["work_pool_name"])):
-                body["job_variables"] = {**body["job_variables"], "working_dir": str(found.root)}
+            if project.runs_a_function(spec):
+                pool = api.read_pool(body["work_pool_name"])
+                body["job_variables"] = with_working_dir(
+                    body["job_variables"], pool=pool, root=found.root
+                )
             flow = api.create_flow(flow_name_of(spec))
             created = api.create_deployment({**body, "flow_id": flow["id"]})
             console.print(

@@ -117,15 +117,7 @@ def _schedule(raw: Any, where: str, ignored: list[str]) -> Any:
     return {k: v for k, v in raw.items() if k not in IGNORED_SCHEDULE and k != "parameters"}
 
 
-def needs_working_dir(spec: dict[str, Any], pool: dict[str, Any]) -> bool:
-    """A ``file.py:function`` entrypoint on a pool whose jobs take a ``working_dir``
-    (process pools) that the entry does not set: the project's root is meant."""
+def runs_a_function(spec: dict[str, Any]) -> bool:
+    """The entry's entrypoint is ``file.py:function`` (not a command)."""
     entrypoint = spec.get("entrypoint")
-    variables = (spec.get("work_pool") or {}).get("job_variables") or {}
-    declared = pool.get("base_job_template", {}).get("variables", {}).get("properties", {})
-    return (
-        bool(entrypoint)
-        and is_function_entrypoint(str(entrypoint))
-        and "working_dir" in declared
-        and "working_dir" not in variables
-    )
+    return bool(entrypoint) and is_function_entrypoint(str(entrypoint))

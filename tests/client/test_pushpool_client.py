@@ -86,7 +86,10 @@ def test_deploy_a_function_like_prefects_flow_deploy(api: Client, monkeypatch):
     assert deployment["flow_name"] == "nightly-etl"
     assert deployment["description"] == "Load one day of data."
     assert deployment["work_queue_name"] == "batch", "a named queue that is missing is created"
-    assert deployment["job_variables"] == {"env": {"REGION": "eu"}}
+    assert deployment["job_variables"] == {
+        "env": {"REGION": "eu"},
+        "working_dir": str(ROOT),
+    }, "a process pool's jobs run from the directory the entrypoint is relative to"
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
     assert deployment["schedules"][0]["schedule"]["timezone"] == "Europe/Paris"
 
@@ -98,6 +101,15 @@ def test_deploy_a_function_like_prefects_flow_deploy(api: Client, monkeypatch):
     )
     assert again["id"] == deployment["id"], "deploying the same flow and name updates it"
     assert again["schedules"] == []
+
+    api.create_pool(name="ecs", type="ecs:push")
+    pushed = pushpool.deploy("flows/etl.py:etl", name="n", work_pool_name="ecs", client=api)
+    assert "working_dir" not in pushed["job_variables"], "an image has its own directory"
+    chosen = {"working_dir": "/srv/etl"}
+    kept = pushpool.deploy(
+        "flows/etl.py:etl", name="n", work_pool_name="local", job_variables=chosen, client=api
+    )
+    assert kept["job_variables"] == chosen
 
 
 def test_deploy_reads_the_api_from_the_environment(env: Env, monkeypatch):
