@@ -14,16 +14,14 @@ It talks HTTP only: it imports none of the server's packages, so a script
 using it loads nothing of boto3 or the cloud SDKs.
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from pushpool.client import ApiError, Client, RunTimeout
-from pushpool.deploy import deploy
+from pushpool.deployments import deploy
 
 try:
-    __version__ = version("pushpool")
-except PackageNotFoundError:  # a source checkout that was never installed
+    __version__ = _metadata.version("pushpool")
+except _metadata.PackageNotFoundError:  # a source checkout that was never installed
     __version__ = "0+unknown"
 
 __all__ = ["ApiError", "Client", "RunTimeout", "__version__", "deploy"]

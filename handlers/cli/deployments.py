@@ -22,7 +22,7 @@ from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
 from pushpool.client import ApiError, Client
-from pushpool.deploy import with_working_dir
+from pushpool.deployments import with_working_dir
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {

@@ -10,7 +10,7 @@ import pytest
 
 import pushpool
 from pushpool import ApiError, Client, RunTimeout
-from pushpool.deploy import entrypoint_of
+from pushpool.deployments import entrypoint_of
 from tests.api.support import Env
 from tests.client import sample_flows
 
