@@ -117,3 +117,6 @@ def test_prefects_side_requests(env: Env):
     assert ecs["type"] == "ecs:push"
     assert ecs["default_base_job_configuration"]["variables"]["properties"]
     assert env.http.get("/collections/views/flow").status_code == 404
+    alone = env.http.post("/flow_runs/", json={"flow_id": "f", "state": {"type": "SCHEDULED"}})
+    assert alone.status_code == 422
+    assert "create_flow_run_from_deployment" in alone.json()["detail"]

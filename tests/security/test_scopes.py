@@ -75,6 +75,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/tokens/"): ADMIN,
     # What Prefect's CLI and client ask for (issue 18).
     ("POST", "/api/flows/filter"): ADMIN,
+    ("POST", "/api/flow_runs/"): ADMIN,
     ("GET", "/api/work_queues/{queue_id}"): POOL,
     ("PATCH", "/api/work_queues/{queue_id}"): ADMIN,
     ("DELETE", "/api/work_queues/{queue_id}"): ADMIN,

@@ -6,6 +6,9 @@ manage, so they work unmodified against pushpool (issue 18):
   there is no cross-site request to forge.
 * ``GET /automations/related-to/{resource}``: ``prefect deployment inspect``
   lists a deployment's automations; pushpool has none, truthfully an empty list.
+* ``POST /flow_runs/``: Prefect can start a run of a flow alone; in pushpool
+  every run belongs to a deployment (its pool, queue and job), so this says
+  which route creates one instead of answering "no route".
 * ``GET /collections/views/aggregate-worker-metadata``: where ``prefect
   work-pool create`` and ``get-default-base-job-template`` find the default
   template of a type Prefect does not ship (``ecs:push``, ``modal:push``...):
@@ -41,6 +44,15 @@ def csrf_token() -> Response[dict[str, str]]:
 def automations_related_to(resource: str) -> list[Any]:
     caller().require_admin()
     return []
+
+
+@router.post("/flow_runs/", summary="Create a flow run (use a deployment)", tags=TAGS)
+def create_flow_run_without_deployment() -> None:
+    caller().require_admin()
+    raise InvalidInput(
+        "pushpool runs flows of deployments: create the run with "
+        "POST /deployments/{id}/create_flow_run (Prefect's create_flow_run_from_deployment)"
+    )
 
 
 def _worker_metadata(pool_type: str) -> dict[str, Any]:
