@@ -95,6 +95,13 @@ def _entry(entry: Any, index: int, ignored: list[str]) -> dict[str, Any]:
     unknown = sorted(set(entry) - READ - set(IGNORED_ENTRY) - {"concurrency_limit"})
     if unknown:
         raise ValueError(f"{where} has unknown keys {unknown}; pushpool reads {sorted(READ)}")
+    kept = {k: v for k, v in entry.items() if k in READ}
+    for path, text in _strings(kept, where):
+        if "{{" in text and "}}" in text:
+            raise ValueError(
+                f"{path} is {text!r}: pushpool does not resolve prefect.yaml's templates "
+                "(step outputs, variables, blocks); write the value itself"
+            )
     ignored += [f"{where}.{k} ({IGNORED_ENTRY[k]})" for k in IGNORED_ENTRY if k in entry]
     if entry.get("tags"):
         ignored.append(f"{where}.tags (pushpool stores no tags)")
@@ -103,6 +110,17 @@ def _entry(entry: Any, index: int, ignored: list[str]) -> dict[str, Any]:
         entry = {**entry, "schedules": [_schedule(s, f"{where}.schedules[{i}]", ignored)
                                         for i, s in enumerate(schedules)]}  # fmt: skip
     return {k: v for k, v in entry.items() if k in READ}
+
+
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every string inside ``value``, with where it is."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{path}[{i}]")]
+    return []
 
 
 def _schedule(raw: Any, where: str, ignored: list[str]) -> Any:

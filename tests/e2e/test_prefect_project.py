@@ -86,6 +86,12 @@ def test_what_pushpool_cannot_honour_is_refused_before_anything_changes(
         ("slug: morning", "parameters: {day: x}", "no per-schedule parameters"),
         ("tags: [etl, nightly]", "tagz: [etl]", "unknown keys ['tagz']"),
         ("prefect-version: 3.9.1", "prefect_version: 3.9.1", "unknown top-level keys"),
+        (
+            "ETL_MODE: test",
+            "IMAGE: '{{ build_image.image }}'",
+            "deployments[0].work_pool.job_variables.env.IMAGE is '{{ build_image.image }}': "
+            "pushpool does not resolve prefect.yaml's templates",
+        ),
     ):
         bad = project / "bad.yaml"
         bad.write_text(text.replace(line, replacement))
