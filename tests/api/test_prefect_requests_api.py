@@ -120,3 +120,25 @@ def test_prefects_side_requests(env: Env):
     alone = env.http.post("/flow_runs/", json={"flow_id": "f", "state": {"type": "SCHEDULED"}})
     assert alone.status_code == 422
     assert "create_flow_run_from_deployment" in alone.json()["detail"]
+
+
+def test_flow_runs_filter_reads_prefects_nested_deployment_and_pool_filters(env: Env):
+    make_pool(env.http, "p")
+    make_pool(env.http, "other")
+    dep = make_deployment(env.http, "p")
+    run = make_run(env.http, dep["id"])
+    make_run(env.http, make_deployment(env.http, "other", name="o")["id"])
+    body = {
+        "flow_runs": None,
+        "deployments": {
+            "operator": "and_", "id": {"any_": [dep["id"]], "not_any_": None}, "name": None,
+            "tags": None, "work_queue_name": None, "concurrency_limit": None,
+        },
+        "work_pools": {"operator": "and_", "id": None, "name": {"any_": ["p"]}, "type": None},
+        "work_pool_queues": None, "flows": None, "task_runs": None,
+        "sort": "EXPECTED_START_TIME_DESC", "limit": None, "offset": 0,
+    }  # fmt: skip
+    assert [r["id"] for r in ok(env.http.post("/flow_runs/filter", json=body))] == [run["id"]]
+    typed = {**body, "work_pools": {"type": {"any_": ["process"]}}}
+    refused = env.http.post("/flow_runs/filter", json=typed)
+    assert refused.status_code == 422 and "work_pools.type" in refused.json()["detail"]

@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.client.schemas.filters import (
     DeploymentFilter,
+    DeploymentFilterId,
     DeploymentFilterName,
     FlowRunFilter,
     FlowRunFilterState,
@@ -90,11 +91,16 @@ async def main(pool: str) -> dict:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
             )
         )
+        of_deployment = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+        )
         read_run = await client.read_flow_run(run.id)
         seen["runs"] = {
             "run": str(run.id),
             "other": str(other.id),
             "running": [str(r.id) for r in running],
+            "of_deployment": sorted(str(r.id) for r in of_deployment),
             "read_state": read_run.state.type.value,
             "parameters": read_run.parameters,
         }

@@ -147,6 +147,7 @@ def test_a_prefect_client_script_works_unchanged(prefect: Prefect, api: Client):
     run, other = api.read_run(seen["runs"]["run"]), api.read_run(seen["runs"]["other"])
     assert (run["state_type"], other["state_type"]) == ("RUNNING", "CANCELLED")
     assert seen["runs"]["running"] == [run["id"]]
+    assert seen["runs"]["of_deployment"] == sorted([run["id"], other["id"]])
     assert run["parameters"] == seen["runs"]["parameters"] == {"day": "tuesday"}
     assert run["job_variables"] == {"env": {"B": "2"}}
     assert run["work_queue_name"] == "urgent"

@@ -222,11 +222,22 @@ class FlowRunFilterFields(Operator):
 
 
 class NameFilter(Operator):
+    """Prefect's flow, work pool and work queue filters: pushpool matches names."""
+
     name: AnyOf | None = None
+    id: Unfiltered = None
+    type: Unfiltered = None
+    tags: Unfiltered = None
 
 
 class IdFilter(Operator):
+    """Prefect's deployment filter inside a flow run filter: pushpool matches ids."""
+
     id: AnyOf | None = None
+    name: Unfiltered = None
+    tags: Unfiltered = None
+    work_queue_name: Unfiltered = None
+    concurrency_limit: Unfiltered = None
 
 
 class FlowRunFilter(Page):
