@@ -86,11 +86,19 @@ def list_flows(
     return sorted(found, key=lambda f: (f.name, f.id))
 
 
+MAX_INTERVAL_SECONDS = 100 * 366 * 86400
+
+
 def check_schedule(schedule: Schedule, *, path: str) -> Schedule:
     """Reject a schedule that could never produce a run, naming the field."""
     kinds = [k for k in (schedule.cron, schedule.interval, schedule.rrule) if k is not None]
     if len(kinds) != 1:
         raise InvalidInput("set exactly one of cron, interval or rrule", path=path)
+    if schedule.interval is not None and schedule.interval > MAX_INTERVAL_SECONDS:
+        # Larger ones overflowed timedelta in every tick (issue 18's hostile pass).
+        raise InvalidInput(
+            f"must be at most {MAX_INTERVAL_SECONDS} seconds (100 years)", path=f"{path}.interval"
+        )
     try:
         ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -142,3 +142,30 @@ def test_flow_runs_filter_reads_prefects_nested_deployment_and_pool_filters(env:
     typed = {**body, "work_pools": {"type": {"any_": ["process"]}}}
     refused = env.http.post("/flow_runs/filter", json=typed)
     assert refused.status_code == 422 and "work_pools.type" in refused.json()["detail"]
+
+
+def test_numbers_past_what_a_store_holds_are_refused_not_a_500(env: Env):
+    """`prefect work-queue set-concurrency-limit q 99999999999999999999` was a 500."""
+    huge = 10**20
+    make_pool(env.http, "p")
+    make_queue(env.http, "p", "q")
+    for method, path, body in (
+        ("POST", "/work_pools/", {"name": "big", "concurrency_limit": huge}),
+        ("PATCH", "/work_pools/p", {"concurrency_limit": huge}),
+        ("POST", "/work_pools/p/queues", {"name": "big", "priority": huge}),
+        ("PATCH", "/work_pools/p/queues/q", {"concurrency_limit": huge}),
+    ):
+        answer = env.http.request(method, path, json=body)
+        assert answer.status_code == 422, f"{method} {path}: {answer.text}"
+        assert "less than or equal to 2147483647" in answer.json()["detail"]
+    at_most = env.http.patch("/work_pools/p/queues/q", json={"concurrency_limit": 2**31 - 1})
+    assert at_most.status_code == 204
+    assert ok(env.http.get("/work_pools/p/queues/q"))["concurrency_limit"] == 2**31 - 1
+
+    flow = ok(env.http.post("/flows/", json={"name": "f"}), 201)
+    forever = {"schedule": {"interval": 1e308}}
+    body = {"name": "d", "flow_id": flow["id"], "work_pool_name": "p", "schedules": [forever]}
+    refused = env.http.post("/deployments/", json=body)
+    assert refused.status_code == 422
+    assert "schedules[0].interval: must be at most" in refused.json()["detail"]
+    assert ok(env.http.post("/deployments/filter", json={})) == []

@@ -71,6 +71,9 @@ class Detail(BaseModel):
 
 
 IGNORED = "Accepted for compatibility with Prefect clients; ignored."
+# Limits and priorities: Prefect keeps them in 32-bit columns; larger values
+# overflowed SQLite's INTEGER into a 500 (found driving Prefect's CLI, issue 18).
+MAX_COUNT = 2**31 - 1
 LIMIT_MAX = 1000
 
 

@@ -16,6 +16,7 @@ from core.services.queues import QueueView
 from core.services.workers import WorkerView
 from handlers.api.schemas.common import (
     IGNORED,
+    MAX_COUNT,
     AnyOf,
     Body,
     Operator,
@@ -34,7 +35,7 @@ class WorkPoolCreate(Body):
         default_factory=dict, description="{} uses the type's default template."
     )
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -42,7 +43,7 @@ class WorkPoolUpdate(Body):
     description: str | None = None
     is_paused: bool | None = None
     base_job_template: JSON | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -105,8 +106,8 @@ class WorkQueueCreate(Body):
     name: str
     description: str | None = None
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1, description="1 is the highest.")
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="1 is the highest.")
     filter: Unfiltered = Field(default=None, description="Prefect's deprecated queue filter.")
 
 
@@ -114,8 +115,8 @@ class WorkQueueUpdate(Body):
     name: str | None = None
     description: str | None = None
     is_paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     last_polled: Any = Field(default=None, description=IGNORED)
 
 
