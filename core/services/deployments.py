@@ -66,11 +66,39 @@ def ensure_flow(ctx: Context, name: str) -> tuple[Flow, bool]:
     return flow, flow.id == candidate.id
 
 
+def list_flows(
+    ctx: Context, *, ids: Sequence[str] | None = None, names: Sequence[str] | None = None
+) -> list[Flow]:
+    """Flows by id; without ids, the flows of the deployments (the store keeps no
+    list of flows, and a flow matters here only through its deployments)."""
+    if ids is not None:
+        found = []
+        for flow_id in dict.fromkeys(ids):
+            try:
+                found.append(ctx.store.get_flow(flow_id))
+            except NotFound:
+                continue
+    else:
+        flow_ids = dict.fromkeys(d.flow_id for d in ctx.store.list_deployments())
+        found = [ctx.store.get_flow(flow_id) for flow_id in flow_ids]
+    if names is not None:
+        found = [f for f in found if f.name in set(names)]
+    return sorted(found, key=lambda f: (f.name, f.id))
+
+
+MAX_INTERVAL_SECONDS = 100 * 366 * 86400
+
+
 def check_schedule(schedule: Schedule, *, path: str) -> Schedule:
     """Reject a schedule that could never produce a run, naming the field."""
     kinds = [k for k in (schedule.cron, schedule.interval, schedule.rrule) if k is not None]
     if len(kinds) != 1:
         raise InvalidInput("set exactly one of cron, interval or rrule", path=path)
+    if schedule.interval is not None and schedule.interval > MAX_INTERVAL_SECONDS:
+        # Larger ones overflowed timedelta in every tick (issue 18's hostile pass).
+        raise InvalidInput(
+            f"must be at most {MAX_INTERVAL_SECONDS} seconds (100 years)", path=f"{path}.interval"
+        )
     try:
         ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

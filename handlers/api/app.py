@@ -32,6 +32,7 @@ from handlers.api.routes import (
     deployments,
     flow_runs,
     pool_types,
+    prefect_compat,
     run_details,
     scheduled,
     tokens,
@@ -156,6 +157,7 @@ for module in (
     flow_runs,
     tokens,
     pool_types,
+    prefect_compat,
     run_details,
 ):
     resolver.include_router(module.router, prefix=PREFIX)

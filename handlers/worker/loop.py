@@ -1,6 +1,6 @@
 """The pull worker: heartbeat, poll, claim, start, watch, stop cleanly.
 
-It talks to the API only (``handlers.client``), with a worker-scoped token,
+It talks to the API only (``pushpool.client``), with a worker-scoped token,
 exactly as a worker on another machine or cluster would; it never opens the
 store.  Each poll asks ``get_scheduled_flow_runs`` what the waterfall
 releases for its queues, claims in that order by proposing PENDING (the
@@ -30,12 +30,12 @@ from typing import Any
 
 from core.ports import Clock, PoolTypes, Provider
 from handlers.bootstrap import utc_now
-from handlers.client import ApiError, Client
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.monitor import Monitor
 from handlers.worker.reporter import Reporter
 from handlers.worker.setup import ensure_pool, ensure_queues
 from handlers.worker.starter import Starter, StartPolicy
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

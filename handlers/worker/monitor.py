@@ -27,9 +27,9 @@ from typing import Any
 from core.errors import InfrastructureError
 from core.infra import final_state
 from core.ports import Clock, InfraPhase, InfraStatus, Provider
-from handlers.client import ApiError, Client
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

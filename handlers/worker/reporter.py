@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

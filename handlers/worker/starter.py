@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 from core.errors import InfrastructureError
 from core.ports import Job, Provider
-from handlers.client import ApiError, Client
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from handlers.client import Client
 from handlers.worker.reporter import Reporter
 from providers.registry import REGISTRY
+from pushpool.client import Client
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
 from tests.e2e import worker_support
 from tests.e2e.worker_support import (

@@ -14,7 +14,16 @@ from core.ports import Job
 from core.services.runs import Orchestration, StateProposal
 from core.states import State as StateModel
 from core.states import StateType
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import (
+    IGNORED,
+    AnyOf,
+    Body,
+    Operator,
+    Out,
+    Page,
+    Unfiltered,
+    derived_id,
+)
 
 
 class StateDetailsIn(BaseModel):
@@ -189,25 +198,46 @@ class FlowRunJob(Out):
         )
 
 
-class StateFilter(Body):
+class StateFilter(Operator):
     type: AnyOf | None = None
     name: AnyOf | None = None
 
 
-class FlowRunFilterFields(Body):
+class FlowRunFilterFields(Operator):
     id: AnyOf | None = None
     name: AnyOf | None = None
     state: StateFilter | None = None
     deployment_id: AnyOf | None = None
     work_queue_name: AnyOf | None = None
+    tags: Unfiltered = None
+    flow_version: Unfiltered = None
+    start_time: Unfiltered = None
+    end_time: Unfiltered = None
+    expected_start_time: Unfiltered = None
+    next_scheduled_start_time: Unfiltered = None
+    parent_flow_run_id: Unfiltered = None
+    parent_task_run_id: Unfiltered = None
+    idempotency_key: Unfiltered = None
+    created_by: Unfiltered = None
 
 
-class NameFilter(Body):
+class NameFilter(Operator):
+    """Prefect's flow, work pool and work queue filters: pushpool matches names."""
+
     name: AnyOf | None = None
+    id: Unfiltered = None
+    type: Unfiltered = None
+    tags: Unfiltered = None
 
 
-class IdFilter(Body):
+class IdFilter(Operator):
+    """Prefect's deployment filter inside a flow run filter: pushpool matches ids."""
+
     id: AnyOf | None = None
+    name: Unfiltered = None
+    tags: Unfiltered = None
+    work_queue_name: Unfiltered = None
+    concurrency_limit: Unfiltered = None
 
 
 class FlowRunFilter(Page):

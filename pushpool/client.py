@@ -1,20 +1,56 @@
-"""A small HTTP client for pushpool's API, shared by the CLI and the worker.
+"""The HTTP client for pushpool's API: the public ``pushpool.Client``, also
+the one the CLI and the pull worker use.
 
-Methods mirror the routes and return the decoded JSON; any non-success
-answer raises ``ApiError`` carrying the server's ``detail``, so callers show
-one line that says what to fix.
+Methods mirror the routes and return the decoded JSON, typed by the shapes
+in ``pushpool.types``; any non-success answer raises ``ApiError`` carrying the
+server's ``detail``, so callers show one line that says what to fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
 
+from pushpool.types import (
+    TERMINAL_STATE_TYPES,
+    Deployment,
+    Flow,
+    FlowRun,
+    WorkPool,
+    WorkQueue,
+)
+
 DEFAULT_TIMEOUT = 30.0
+# Where ``pushpool server`` listens. handlers.bootstrap has its own copy: a Lambda must not
+# import this module, whose httpx loads rich (the import budget, tests/handlers).
+DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+
+
+class _Unset:
+    """Marks an update argument that was not given (``None`` clears a field)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not UNSET}
+
+
+class RunTimeout(TimeoutError):
+    """``wait_for_run`` gave up before the run reached a terminal state."""
+
+    def __init__(self, run: FlowRun, timeout: float) -> None:
+        super().__init__(f"flow run {run['id']} is still {run['state_type']} after {timeout:g} s")
+        self.run = run
 
 
 class ApiError(Exception):
@@ -42,6 +78,9 @@ def _detail(response: httpx.Response) -> str:
 
 
 class Client:
+    """``Client("http://127.0.0.1:4200/api", api_key=...)``; use it as a context
+    manager (or call ``close``) to release its connections."""
+
     def __init__(
         self,
         api_url: str,
@@ -91,16 +130,49 @@ class Client:
         return bool(self.request("GET", "/health"))
 
     # -- work pools -------------------------------------------------------------
-    def create_pool(self, **body: Any) -> dict[str, Any]:
-        return self._obj("POST", "/work_pools/", body)
+    def create_pool(
+        self,
+        *,
+        name: str,
+        type: str = "process",
+        description: str | None = None,
+        base_job_template: Mapping[str, Any] | None = None,
+        is_paused: bool = False,
+        concurrency_limit: int | None = None,
+    ) -> WorkPool:
+        body = {
+            "name": name,
+            "type": type,
+            "description": description,
+            "base_job_template": dict(base_job_template or {}),
+            "is_paused": is_paused,
+            "concurrency_limit": concurrency_limit,
+        }
+        return cast(WorkPool, self.request("POST", "/work_pools/", body))
 
-    def read_pool(self, name: str) -> dict[str, Any]:
-        return self._obj("GET", f"/work_pools/{_seg(name)}")
+    def read_pool(self, name: str) -> WorkPool:
+        return cast(WorkPool, self.request("GET", f"/work_pools/{_seg(name)}"))
 
-    def list_pools(self, **where: Any) -> list[dict[str, Any]]:
-        return self._list("POST", "/work_pools/filter", where)
+    def list_pools(self, **where: Any) -> list[WorkPool]:
+        """``where`` is Prefect's filter body, e.g. ``work_pools={"type": {"any_": ["ecs:push"]}}``."""
+        return cast(list[WorkPool], self.request("POST", "/work_pools/filter", where))
 
-    def update_pool(self, name: str, **changes: Any) -> None:
+    def update_pool(
+        self,
+        name: str,
+        *,
+        description: str | None = UNSET,
+        is_paused: bool = UNSET,
+        base_job_template: Mapping[str, Any] = UNSET,
+        concurrency_limit: int | None = UNSET,
+    ) -> None:
+        """Change only the fields given; ``concurrency_limit=None`` removes the limit."""
+        changes = _given(
+            description=description,
+            is_paused=is_paused,
+            base_job_template=base_job_template,
+            concurrency_limit=concurrency_limit,
+        )
         self.request("PATCH", f"/work_pools/{_seg(name)}", changes)
 
     def delete_pool(self, name: str) -> None:
@@ -135,17 +207,52 @@ class Client:
         return self._list("POST", path, body)
 
     # -- work queues ---------------------------------------------------------------
-    def create_queue(self, pool: str, **body: Any) -> dict[str, Any]:
-        return self._obj("POST", f"/work_pools/{_seg(pool)}/queues", body)
+    def create_queue(
+        self,
+        pool: str,
+        *,
+        name: str,
+        description: str | None = None,
+        priority: int | None = None,
+        concurrency_limit: int | None = None,
+        is_paused: bool = False,
+    ) -> WorkQueue:
+        body = {
+            "name": name,
+            "description": description,
+            "priority": priority,
+            "concurrency_limit": concurrency_limit,
+            "is_paused": is_paused,
+        }
+        return cast(WorkQueue, self.request("POST", f"/work_pools/{_seg(pool)}/queues", body))
 
-    def read_queue(self, pool: str, name: str) -> dict[str, Any]:
+    def read_queue(self, pool: str, name: str) -> WorkQueue:
         path = f"/work_pools/{_seg(pool)}/queues/{_seg(name)}"
-        return self._obj("GET", path)
+        return cast(WorkQueue, self.request("GET", path))
 
-    def list_queues(self, pool: str) -> list[dict[str, Any]]:
-        return self._list("POST", f"/work_pools/{_seg(pool)}/queues/filter", {})
+    def list_queues(self, pool: str) -> list[WorkQueue]:
+        path = f"/work_pools/{_seg(pool)}/queues/filter"
+        return cast(list[WorkQueue], self.request("POST", path, {}))
 
-    def update_queue(self, pool: str, name: str, **changes: Any) -> None:
+    def update_queue(
+        self,
+        pool: str,
+        name: str,
+        *,
+        new_name: str = UNSET,
+        description: str | None = UNSET,
+        priority: int = UNSET,
+        concurrency_limit: int | None = UNSET,
+        is_paused: bool = UNSET,
+    ) -> None:
+        """Change only the fields given; ``concurrency_limit=None`` removes the limit."""
+        changes = _given(
+            name=new_name,
+            description=description,
+            priority=priority,
+            concurrency_limit=concurrency_limit,
+            is_paused=is_paused,
+        )
         self.request("PATCH", f"/work_pools/{_seg(pool)}/queues/{_seg(name)}", changes)
 
     def delete_queue(self, pool: str, name: str) -> None:
@@ -160,21 +267,23 @@ class Client:
         return self._list("POST", f"/work_pools/{_seg(pool)}/workers/filter", {})
 
     # -- flows and deployments -------------------------------------------------------------
-    def create_flow(self, name: str) -> dict[str, Any]:
-        return self._obj("POST", "/flows/", {"name": name})
+    def create_flow(self, name: str) -> Flow:
+        """The flow named ``name`` (created if new; the same one otherwise)."""
+        return cast(Flow, self.request("POST", "/flows/", {"name": name}))
 
-    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._obj("POST", "/deployments/", dict(body))
+    def create_deployment(self, body: Mapping[str, Any]) -> Deployment:
+        """Create or update (same flow and name) from a ``POST /deployments/`` body."""
+        return cast(Deployment, self.request("POST", "/deployments/", dict(body)))
 
-    def read_deployment(self, deployment_id: str) -> dict[str, Any]:
-        return self._obj("GET", f"/deployments/{_seg(deployment_id)}")
+    def read_deployment(self, deployment_id: str) -> Deployment:
+        return cast(Deployment, self.request("GET", f"/deployments/{_seg(deployment_id)}"))
 
-    def read_deployment_by_name(self, flow_name: str, name: str) -> dict[str, Any]:
+    def read_deployment_by_name(self, flow_name: str, name: str) -> Deployment:
         path = f"/deployments/name/{_seg(flow_name)}/{_seg(name)}"
-        return self._obj("GET", path)
+        return cast(Deployment, self.request("GET", path))
 
-    def list_deployments(self, **where: Any) -> list[dict[str, Any]]:
-        return self._list("POST", "/deployments/filter", where)
+    def list_deployments(self, **where: Any) -> list[Deployment]:
+        return cast(list[Deployment], self.request("POST", "/deployments/filter", where))
 
     def update_deployment(self, deployment_id: str, **changes: Any) -> None:
         self.request("PATCH", f"/deployments/{_seg(deployment_id)}", changes)
@@ -182,16 +291,39 @@ class Client:
     def delete_deployment(self, deployment_id: str) -> None:
         self.request("DELETE", f"/deployments/{_seg(deployment_id)}")
 
-    def create_flow_run(self, deployment_id: str, **body: Any) -> dict[str, Any]:
+    def create_flow_run(self, deployment_id: str, **body: Any) -> FlowRun:
+        """A run of the deployment; ``body`` is Prefect's ``DeploymentFlowRunCreate``
+        (``parameters``, ``job_variables``, ``state``, ``work_queue_name``, ``name``)."""
         path = f"/deployments/{_seg(deployment_id)}/create_flow_run"
-        return self._obj("POST", path, body)
+        return cast(FlowRun, self.request("POST", path, body))
 
     # -- flow runs ---------------------------------------------------------------------------
-    def read_run(self, run_id: str) -> dict[str, Any]:
-        return self._obj("GET", f"/flow_runs/{_seg(run_id)}")
+    def read_run(self, run_id: str) -> FlowRun:
+        return cast(FlowRun, self.request("GET", f"/flow_runs/{_seg(run_id)}"))
 
-    def list_runs(self, **where: Any) -> list[dict[str, Any]]:
-        return self._list("POST", "/flow_runs/filter", where)
+    def list_runs(self, **where: Any) -> list[FlowRun]:
+        """``where`` is Prefect's filter body, e.g. ``flow_runs={"state": {"type": {"any_": ["FAILED"]}}}``."""
+        return cast(list[FlowRun], self.request("POST", "/flow_runs/filter", where))
+
+    def wait_for_run(
+        self,
+        run_id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FlowRun:
+        """Poll until the run is COMPLETED, FAILED, CRASHED or CANCELLED and return it;
+        ``RunTimeout`` (carrying the last read) after ``timeout`` seconds."""
+        deadline = clock() + timeout
+        while True:
+            run = self.read_run(run_id)
+            if run["state_type"] in TERMINAL_STATE_TYPES:
+                return run
+            if clock() >= deadline:
+                raise RunTimeout(run, timeout)
+            sleep(min(poll_interval, max(0.0, deadline - clock())))
 
     def set_state(
         self,
@@ -217,7 +349,7 @@ class Client:
         """The rendered job of a run this worker claimed (``GET /flow_runs/{id}/job``)."""
         return self._obj("GET", f"/flow_runs/{_seg(run_id)}/job")
 
-    def read_runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def read_runs(self, run_ids: Sequence[str]) -> list[FlowRun]:
         """Several runs in one request (those that still exist)."""
         ids = list(run_ids)
         if not ids:
