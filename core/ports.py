@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.logs import LogLine
 from core.models import (
     JSON,
     Deployment,
@@ -171,6 +172,29 @@ class Store(Protocol):
     def find_token(self, secret_hash: str) -> Token | None: ...
     def get_cached(self, key: str) -> str | None: ...
     def put_cached(self, key: str, value: str) -> None: ...
+
+
+@runtime_checkable
+class LogStore(Protocol):
+    """Run log lines, kept with a retention (see ``core.logs``).
+
+    Lines are keyed by ``LogLine.key``; appending a line whose key is already
+    stored changes nothing, so a retried batch is harmless.  SQLite keeps at
+    most a cap of lines per run and in total (the oldest go first); DynamoDB
+    expires each line its retention after it was written (TTL).
+    """
+
+    def append_logs(self, lines: Sequence[LogLine]) -> None: ...
+    def read_logs(
+        self, run_id: str, *, after: str | None = None, limit: int, newest_first: bool = False
+    ) -> list[LogLine]:
+        """Up to ``limit`` of the run's lines whose key is above ``after``.
+
+        ``after`` is a cursor (a line's key, or ``core.logs.cursor_at(t)``).
+        Oldest first (key order); ``newest_first`` gives the last ``limit``
+        lines instead, newest first (a tail).
+        """
+        ...
 
 
 class PoolMode(StrEnum):
