@@ -25,6 +25,7 @@ MAX_BATCH_LINES = 500
 """Lines per ``POST /logs/`` (a Lambda request body stays well under its 6 MB)."""
 MAX_READ_LINES = 1000
 
+MAX_SEQ = 2**53  # what a JSON number holds exactly
 INFO = 20
 
 
@@ -71,19 +72,22 @@ def new_line(
     name: str = "pushpool.flow_run",
     seq: int = 0,
 ) -> LogLine:
-    """A line with its key: ``<stamp>#<digest of source, sequence, level and text>``.
+    """A line with its key: ``<stamp>#<seq>#<digest of source, level and text>``.
 
-    ``seq`` tells apart identical lines printed in the same microsecond; the
-    shipper numbers its lines, a client posting by hand may leave it at 0.
+    ``seq`` orders lines stamped in the same microsecond (a burst read from a
+    pipe) and tells identical ones apart; the shipper numbers its lines, a
+    client posting by hand may leave it at 0.
     """
-    digest = hashlib.sha256(f"{name}\0{seq}\0{level}\0{message}".encode()).hexdigest()[:16]
+    if not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"seq must be between 0 and {MAX_SEQ}")
+    digest = hashlib.sha256(f"{name}\0{level}\0{message}".encode()).hexdigest()[:16]
     return LogLine(
         flow_run_id=flow_run_id,
         timestamp=timestamp,
         level=level,
         name=name,
         message=message,
-        key=f"{stamp(timestamp)}#{digest}",
+        key=f"{stamp(timestamp)}#{seq:016d}#{digest}",
     )
 
 

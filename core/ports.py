@@ -263,6 +263,49 @@ class Provider(Protocol):
     def cancel(self, infra_id: str) -> None: ...
 
 
+class OutputLine(BaseModel):
+    """One line of what a run's infrastructure printed, as the provider saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timestamp: datetime
+    message: str
+    level: int = 20
+
+
+class LogChunk(BaseModel):
+    """What a provider read of an infrastructure's output after a cursor.
+
+    ``cursor`` is opaque (a line number, a CloudWatch token, a timestamp):
+    pass it back to read on.  ``dropped`` counts lines the provider no
+    longer had (its bounded buffer overflowed, or the source expired them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    lines: tuple[OutputLine, ...] = ()
+    cursor: str | None = None
+    dropped: int = 0
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    """The optional capability of a provider that can read its infrastructure's
+    output.  A provider declares it with ``supports_logs = True``; callers ask
+    ``log_source(provider)`` instead of probing for the method."""
+
+    supports_logs: bool
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk: ...
+
+
+def log_source(provider: object) -> LogSource | None:
+    """The provider as a ``LogSource`` if it declares the capability, else None."""
+    if getattr(provider, "supports_logs", False) and isinstance(provider, LogSource):
+        return provider
+    return None
+
+
 class DispatchTrigger(Protocol):
     """Asks for a dispatch pass over one pool, now or at a given time.
 

@@ -31,6 +31,7 @@ from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
     flow_runs,
+    logs,
     pool_types,
     run_details,
     scheduled,
@@ -157,6 +158,7 @@ for module in (
     tokens,
     pool_types,
     run_details,
+    logs,
 ):
     resolver.include_router(module.router, prefix=PREFIX)
 resolver.include_router(ui.router)  # the web UI's static files, outside /api

@@ -166,3 +166,15 @@ def test_dynamodb_lines_expire_their_retention_after_they_were_written(days, mon
     assert [int(item["expires"]["N"]) for item in items] == [
         int((NOW + timedelta(days=days)).timestamp())
     ] * 2
+
+
+def test_lines_stamped_in_the_same_microsecond_read_back_in_sequence_order(store):
+    run = new_id()
+    burst = [
+        new_line(flow_run_id=run, timestamp=NOW, message=f"burst {i}", seq=i) for i in range(12)
+    ]
+    store.append_logs(list(reversed(burst)))
+
+    assert [line.message for line in store.read_logs(run, limit=20)] == [
+        f"burst {i}" for i in range(12)
+    ]

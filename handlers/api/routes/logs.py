@@ -1,0 +1,51 @@
+"""``/logs/``: write a batch of a run's log lines, and read them back.
+
+``POST /logs/filter`` reads one run's lines (the ``flow_run_id`` filter names
+exactly one run): oldest first from a time or after the last key seen, or
+the newest first (``TIMESTAMP_DESC``, a tail).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from core.errors import InvalidInput
+from core.logs import cursor_at
+from core.services import logs as log_service
+from handlers.api.request import caller, container, ctx, reply
+from handlers.api.schemas.logs import Log, LogCreate, LogFilter
+
+router = APIGatewayHttpRouter()
+TAGS = ["Logs"]
+
+
+@router.post("/logs/", summary="Write log lines of flow runs", tags=TAGS)
+def create_logs(body: list[LogCreate]) -> Response[None]:
+    log_service.write_logs(
+        ctx(), container().logs, [item.line() for item in body], authorize=caller().require_run
+    )
+    return reply(201, None)
+
+
+@router.post("/logs/filter", summary="Read a flow run's log lines", tags=TAGS)
+def read_logs(body: LogFilter) -> list[Log]:
+    runs = body.logs.flow_run_id.any_ or []
+    if len(runs) != 1:
+        raise InvalidInput(
+            "logs.flow_run_id.any_ must name exactly one flow run", path="logs.flow_run_id.any_"
+        )
+    after = body.after_key
+    since = body.logs.timestamp.after_ if body.logs.timestamp else None
+    if after is None and since is not None:
+        after = cursor_at(since)
+    lines = log_service.read_logs(
+        ctx(),
+        container().logs,
+        runs[0],
+        authorize=caller().require_run,
+        after=after,
+        limit=body.limit,
+        newest_first=body.sort == "TIMESTAMP_DESC",
+    )
+    return [Log.of(line) for line in lines]
