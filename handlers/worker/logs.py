@@ -140,25 +140,19 @@ class LogShipper:
                 del self._sources[run_id]  # ended, and its last lines are read
 
     def _take(self, item: _Source, chunk: LogChunk) -> None:
-        room = self.settings.max_buffered - len(self._buffer)
-        lines = chunk.lines[:room]
-        dropped = chunk.dropped
-        if dropped:
-            self._append(item, self._clock(), _dropped_note(dropped), WARNING)
-        for line in lines:
+        if chunk.dropped:
+            self._append(item, self._clock(), _dropped_note(chunk.dropped), WARNING)
+        numbered = chunk.cursor is not None and chunk.cursor.isdigit()
+        room = max(self.settings.max_buffered - len(self._buffer), 0)
+        # A numbered cursor can stop part-way: what did not fit is read again next
+        # pass.  An opaque one (a cloud log token) cannot, so its chunk is taken whole.
+        taken = chunk.lines[:room] if numbered else chunk.lines
+        for line in taken:
             self._append(item, line.timestamp, line.message, line.level)
-        if len(lines) < len(chunk.lines):
-            # What did not fit stays behind the cursor: read again next pass.
-            self._advance(item, chunk, len(lines))
+        if numbered and len(taken) < len(chunk.lines):
+            item.cursor = str(int(str(chunk.cursor)) - (len(chunk.lines) - len(taken)))
         else:
             item.cursor = chunk.cursor
-
-    def _advance(self, item: _Source, chunk: LogChunk, taken: int) -> None:
-        """Move the cursor past the first ``taken`` lines only (numbered cursors)."""
-        if chunk.cursor and chunk.cursor.isdigit():
-            item.cursor = str(int(chunk.cursor) - (len(chunk.lines) - taken))
-        else:
-            item.cursor = chunk.cursor  # an opaque cursor cannot be split: keep what fit
 
     def _append(self, item: _Source, at: Any, message: str, level: int) -> None:
         item.seq += 1
