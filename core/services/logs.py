@@ -13,11 +13,15 @@ from collections.abc import Callable, Sequence
 from core.errors import InvalidInput
 from core.logs import MAX_BATCH_LINES, MAX_READ_LINES, LogLine
 from core.models import FlowRun
-from core.ports import LogStore
+from core.ports import LogSource, LogStore
 from core.services.context import Context
+from core.services.log_sync import push_pool_type, sync_logs
 
 Authorize = Callable[[FlowRun], None]
 """Raises ``Forbidden`` unless the caller may act on the run."""
+
+SourceOf = Callable[[str], LogSource | None]
+"""The log source of a pool type's provider, if it has one."""
 
 
 def write_logs(
@@ -44,9 +48,19 @@ def read_logs(
     after: str | None = None,
     limit: int = 200,
     newest_first: bool = False,
+    source_of: SourceOf | None = None,
 ) -> list[LogLine]:
-    """Up to ``limit`` lines of a run after the cursor ``after`` (see ``LogStore``)."""
+    """Up to ``limit`` lines of a run after the cursor ``after`` (see ``LogStore``).
+
+    A push run's new lines are first copied from its provider (``source_of``);
+    a failing source raises ``InfrastructureError`` after nothing was read.
+    """
     if not 0 <= limit <= MAX_READ_LINES:
         raise InvalidInput(f"limit must be between 0 and {MAX_READ_LINES}", path="limit")
-    authorize(context.store.get_run(run_id))
+    run = context.store.get_run(run_id)
+    authorize(run)
+    pool_type = push_pool_type(context, run) if source_of is not None else None
+    source = source_of(pool_type) if source_of is not None and pool_type else None
+    if source is not None:
+        sync_logs(context, logs, run, source)
     return logs.read_logs(run_id, after=after, limit=limit, newest_first=newest_first)

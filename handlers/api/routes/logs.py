@@ -2,7 +2,8 @@
 
 ``POST /logs/filter`` reads one run's lines (the ``flow_run_id`` filter names
 exactly one run): oldest first from a time or after the last key seen, or
-the newest first (``TIMESTAMP_DESC``, a tail).
+the newest first (``TIMESTAMP_DESC``, a tail).  A push run's new lines are
+copied from its provider's log source first (``core.services.log_sync``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from core.errors import InvalidInput
 from core.logs import cursor_at
+from core.ports import log_source
 from core.services import logs as log_service
 from handlers.api.request import caller, container, ctx, reply
 from handlers.api.schemas.logs import Log, LogCreate, LogFilter
@@ -47,5 +49,6 @@ def read_logs(body: LogFilter) -> list[Log]:
         after=after,
         limit=body.limit,
         newest_first=body.sort == "TIMESTAMP_DESC",
+        source_of=lambda pool_type: log_source(container().provider(pool_type)),
     )
     return [Log.of(line) for line in lines]
