@@ -31,6 +31,7 @@ CODE_PACKAGES = ("core", "providers", "handlers")
 CODE_DEPENDENCIES = (
     "pydantic>=2.6,<3",
     "aws-lambda-powertools>=3.0",
+    "aws-xray-sdk>=2.14,<3",  # Powertools' Tracer (handlers/aws/observability.py)
     "jsonschema>=4.21",
     "croniter>=2.0",
     "python-dateutil>=2.8,<3",

@@ -41,6 +41,8 @@ from handlers.api.routes import (
     work_queues,
     workers,
 )
+from handlers.aws import logs as lambda_logs
+from handlers.aws.observability import tracer
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -235,8 +237,10 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    lambda_logs.configure()
     container = bootstrap()
     try:
         container.seed_admin_token()  # the stack's admin-token secret, once per cold start
