@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.logs import truncate
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk, OutputLine
 from providers.kubernetes.errors import ApiStatus, translated
 from providers.kubernetes.request import (
     ATTEMPT_LABEL,
@@ -32,6 +33,7 @@ class KubernetesProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # the newest pod's log (read_namespaced_pod_log)
 
     def __init__(
         self,
@@ -157,6 +159,29 @@ class KubernetesProvider:
                 reason=f"pod {newest.metadata.name} {stuck} (for more than {limit:g}s)",
             )
         return InfraStatus(phase=InfraPhase.PENDING)
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """The output of the job's newest pod, numbered by line; the cursor is
+        ``<pod>:<lines read>``, so a retry pod starts from its first line."""
+        namespace, name = _parse(infra_id)
+        _, core = self._clients()
+        with translated(f"list pods of job {infra_id}"):
+            pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
+        newest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
+        if newest is None:
+            return LogChunk(cursor=after)
+        pod = newest.metadata.name
+        seen_pod, _, seen = (after or "").rpartition(":")
+        done = int(seen) if seen_pod == pod and seen.isdigit() else 0
+        try:
+            with translated(f"read the log of pod {pod}", let_through=(400, 404)):
+                text = core.read_namespaced_pod_log(pod, namespace)
+        except ApiStatus:
+            return LogChunk(cursor=after)  # not started yet (400) or gone (404): nothing to read
+        lines = str(text or "").splitlines()
+        now = self._clock()
+        fresh = tuple(OutputLine(timestamp=now, message=truncate(x)) for x in lines[done:])
+        return LogChunk(lines=fresh, cursor=f"{pod}:{max(len(lines), done)}")
 
     def cancel(self, infra_id: str) -> None:
         """Delete the Job and, through the propagation policy, its pods."""
