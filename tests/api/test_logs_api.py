@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import providers.registry
+from core.errors import InfrastructureError
 from core.logs import MAX_BATCH_LINES, MAX_MESSAGE_CHARS
 from core.services.auth import run_token
+from core.states import StateType, new_state
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -104,3 +107,28 @@ def test_a_run_token_writes_and_reads_its_own_run_only_and_a_worker_its_pool(sec
 
     assert [x["message"] for x in read(as_run, mine)] == ["line 0", "line 1"]
     assert read(admin, other) == []
+
+
+def test_a_push_run_whose_provider_cannot_load_here_answers_its_stored_lines(
+    env: Env, monkeypatch, caplog
+):
+    make_pool(env.http, "cr", type="cloud-run-v2:push")
+    run = make_run(env.http, make_deployment(env.http, "cr", name="d",
+        job_variables={"project": "p", "image": "i"})["id"])["id"]  # fmt: skip
+    stored = env.store.get_run(run)
+    claimed = env.store.claim(
+        stored,
+        state=new_state(StateType.PENDING, at=env.clock()),
+        lease_expires=env.clock(),
+    )
+    env.store.mark_submitted(claimed, infrastructure_pid="projects/p/locations/l/jobs/j/executions/e",
+                             at=env.clock())  # fmt: skip
+    ok(env.http.post("/logs/", json=[line(run, 0)]), 201)
+
+    def no_sdk(pool_type, **_):
+        raise InfrastructureError("needs 'google', which is not installed", retryable=False)
+
+    monkeypatch.setattr(providers.registry, "load_provider", no_sdk)
+    with caplog.at_level("WARNING", logger="pushpool.api.logs"):
+        assert [x["message"] for x in read(env.http, run)] == ["line 0"]
+    assert any("not copied here" in r.getMessage() for r in caplog.records)

@@ -178,3 +178,15 @@ def test_lines_stamped_in_the_same_microsecond_read_back_in_sequence_order(store
     assert [line.message for line in store.read_logs(run, limit=20)] == [
         f"burst {i}" for i in range(12)
     ]
+
+
+def test_the_same_batch_posted_concurrently_is_stored_once(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = new_id()
+    batch = lines(run, 60)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(store.append_logs, batch) for _ in range(4)]:
+            future.result()
+
+    assert store.read_logs(run, limit=1000) == batch
