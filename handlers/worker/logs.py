@@ -33,8 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import InfrastructureError
 from core.logs import MAX_BATCH_LINES
-from core.ports import Clock, LogChunk, Provider, log_source
+from core.ports import Clock, LogChunk, LogSource, Provider, log_source
 from handlers.client import ApiError, Client
 from handlers.worker.ledger import Ledger
 
@@ -53,7 +54,8 @@ class _Source:
     infra_id: str
     cursor: str | None = None
     seq: int = 0  # numbers this worker's lines of the run: a retried batch is stored once
-    refused: bool = False  # the API refused this run's lines for good
+    refused: bool = False  # the API refused this run's lines, or its source failed for good
+    failing: bool = False  # the last read failed (warned once)
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,31 @@ class LogShipper:
                 if run_id not in started:
                     del self._sources[run_id]
                 continue
-            chunk = source.read_logs(item.infra_id, after=item.cursor)
+            chunk = self._read(source, item)
+            if chunk is None:
+                if run_id not in started:
+                    del self._sources[run_id]  # ended, and its source cannot be read
+                continue
             self._take(item, chunk)
             if run_id not in started and not chunk.lines:
                 del self._sources[run_id]  # ended, and its last lines are read
+
+    def _read(self, source: LogSource, item: _Source) -> LogChunk | None:
+        """One read; a failing source is one warning per run, not one per pass.
+
+        A terminal error (a missing permission or credential) stops reading that
+        run; a retryable one is tried again on the next pass.
+        """
+        try:
+            chunk = source.read_logs(item.infra_id, after=item.cursor)
+        except InfrastructureError as exc:
+            if not item.failing:
+                log.warning("cannot read the output of run %s: %s", item.run_id, exc.detail)
+            item.failing = True
+            item.refused = not exc.retryable
+            return None
+        item.failing = False
+        return chunk
 
     def _take(self, item: _Source, chunk: LogChunk) -> None:
         if chunk.dropped:

@@ -199,3 +199,41 @@ def test_batches_never_exceed_what_the_api_accepts():
     ship.tick()
     assert max(len(b) for b in api.batches) == MAX_BATCH_LINES
     assert len(api.messages("a")) == MAX_BATCH_LINES * 2 + 1
+
+
+class FailingProvider(RingProvider):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.reads = 0
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        self.reads += 1
+        raise self.error
+
+
+def test_a_source_that_cannot_be_read_is_one_warning_not_a_traceback_per_pass(caplog):
+    from core.errors import InfrastructureError
+
+    api, ledger, clock = Api(), Ledger(None), Clock()
+    started(ledger, "a", "ia")
+    denied = FailingProvider(
+        InfrastructureError("AccessDenied: logs:GetLogEvents", retryable=False)
+    )
+    ship = shipper(api, denied, ledger, clock)
+    with caplog.at_level(logging.WARNING, logger="pushpool.worker.logs"):
+        for _ in range(5):
+            ship.tick()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot read the output of run a: AccessDenied: logs:GetLogEvents"
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert denied.reads == 1  # a terminal error stops reading that run
+
+    throttled = FailingProvider(InfrastructureError("Throttling", retryable=True))
+    ship = shipper(api, throttled, ledger, clock)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pushpool.worker.logs"):
+        for _ in range(5):
+            ship.tick()
+    assert len(caplog.records) == 1 and throttled.reads == 5  # retried, warned once
