@@ -363,6 +363,28 @@ class Client:
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         return self.set_state(run_id, "CANCELLING", message="Cancelled on request.")
 
+    # -- logs --------------------------------------------------------------------------------------
+    def write_logs(self, lines: Sequence[Mapping[str, Any]]) -> None:
+        """Store a batch of log lines (``POST /logs/``); the same batch again stores nothing new."""
+        self.request("POST", "/logs/", list(lines))
+
+    def read_logs(
+        self,
+        run_id: str,
+        *,
+        after_key: str | None = None,
+        limit: int = 200,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {
+            "logs": {"flow_run_id": {"any_": [run_id]}},
+            "limit": limit,
+            "sort": "TIMESTAMP_DESC" if newest_first else "TIMESTAMP_ASC",
+        }
+        if after_key is not None:
+            body["after_key"] = after_key
+        return self._list("POST", "/logs/filter", body)
+
     # -- tokens ----------------------------------------------------------------------------------
     def create_token(
         self, scope: str, *, pool_name: str | None = None, run_id: str | None = None

@@ -34,6 +34,7 @@ CODE_PACKAGES = ("core", "providers", "handlers")
 CODE_DEPENDENCIES = (
     "pydantic",
     "aws-lambda-powertools",
+    "aws-xray-sdk",  # Powertools' Tracer (handlers/aws/observability.py)
     "jsonschema",
     "croniter",
     "python-dateutil",

@@ -31,6 +31,7 @@ from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
     flow_runs,
+    logs,
     pool_types,
     prefect_compat,
     run_details,
@@ -41,6 +42,8 @@ from handlers.api.routes import (
     work_queues,
     workers,
 )
+from handlers.aws import logs as lambda_logs
+from handlers.aws.observability import tracer
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -159,6 +162,7 @@ for module in (
     pool_types,
     prefect_compat,
     run_details,
+    logs,
 ):
     resolver.include_router(module.router, prefix=PREFIX)
 resolver.include_router(ui.router)  # the web UI's static files, outside /api
@@ -235,8 +239,10 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    lambda_logs.configure()
     container = bootstrap()
     try:
         container.seed_admin_token()  # the stack's admin-token secret, once per cold start

@@ -31,6 +31,7 @@ from typing import Any
 from core.ports import Clock, PoolTypes, Provider
 from handlers.bootstrap import utc_now
 from handlers.worker.ledger import Execution, Ledger
+from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor
 from handlers.worker.reporter import Reporter
 from handlers.worker.setup import ensure_pool, ensure_queues
@@ -110,6 +111,7 @@ class Worker:
             ledger=self.ledger,
             clock=clock,
         )
+        self.logs = LogShipper(client, provider=self.provider, ledger=self.ledger, clock=clock)
 
     # -- collaborators ------------------------------------------------------------------
     @property
@@ -146,6 +148,7 @@ class Worker:
             self.setup()
         self._spawn(self._heartbeat_loop, "heartbeat")
         self._spawn(self._monitor_loop, "monitor")
+        self._spawn(lambda: self.logs.run(self.stopped), "logs")
         try:
             if self.settings.run_once:
                 self.poll_once()

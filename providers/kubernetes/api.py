@@ -49,10 +49,37 @@ class KubeApi:
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The decoded response object; ``ApiError`` for any status outside 2xx."""
+        response = self._send(method, path, query=query, body=body, accept="application/json")
+        try:
+            decoded = json.loads(response.data)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise InfrastructureError(
+                f"kubernetes: {method} {path} answered {response.status} without a JSON object "
+                "(a proxy in the way?)",
+                retryable=True,
+            )
+        return decoded
+
+    def read_text(self, path: str) -> str:
+        """A plain-text resource (a pod's log); ``ApiError`` for any status outside 2xx."""
+        response = self._send("GET", path, accept="text/plain")
+        return bytes(response.data).decode("utf-8", errors="replace")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        accept: str,
+        query: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
         url = str(self._configuration.host).rstrip("/") + path
         if query:
             url += "?" + urlencode(query)
-        headers = {"Accept": "application/json", "User-Agent": "pushpool"}
+        headers = {"Accept": accept, "User-Agent": "pushpool"}
         # Read on every call: the configuration's refresh hook renews expiring tokens here.
         for auth in self._configuration.auth_settings().values():
             if auth.get("in") == "header" and auth.get("value"):
@@ -68,17 +95,7 @@ class KubeApi:
             log.warning("kubernetes: %s %s: %s", method, path, warning_text(warning))
         if not 200 <= response.status < 300:
             raise ApiError.from_response(response.status, response.data, response.reason)
-        try:
-            decoded = json.loads(response.data)
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            raise InfrastructureError(
-                f"kubernetes: {method} {path} answered {response.status} without a JSON object "
-                "(a proxy in the way?)",
-                retryable=True,
-            )
-        return decoded
+        return response
 
 
 def warning_text(header: str) -> str:
@@ -93,8 +110,10 @@ def job_path(namespace: str, name: str = "") -> str:
     return f"{path}/{quote(name, safe='')}" if name else path
 
 
-def pods_path(namespace: str) -> str:
-    return f"/api/v1/namespaces/{quote(namespace, safe='')}/pods"
+def pods_path(namespace: str, pod: str = "") -> str:
+    """The path of a namespace's Pods, or of one Pod; parts are escaped, never interpreted."""
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods"
+    return f"{path}/{quote(pod, safe='')}" if pod else path
 
 
 def load_configuration(

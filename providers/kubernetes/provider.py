@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.logs import truncate
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk, OutputLine
 from providers.kubernetes.api import KubeApi, job_path, load_configuration, pods_path
 from providers.kubernetes.errors import ApiStatus, translated
 from providers.kubernetes.request import (
@@ -34,6 +35,7 @@ class KubernetesProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # the newest pod's log (read_namespaced_pod_log)
 
     def __init__(
         self,
@@ -143,6 +145,32 @@ class KubernetesProvider:
                 reason=f"pod {pod_name} {stuck} (for more than {limit:g}s)",
             )
         return InfraStatus(phase=InfraPhase.PENDING)
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """The output of the job's newest pod, numbered by line; the cursor is
+        ``<pod>:<lines read>``, so a retry pod starts from its first line."""
+        namespace, name = _parse(infra_id)
+        api = self._api()
+        with translated(f"list pods of job {infra_id}"):
+            listed = api.request(
+                "GET", pods_path(namespace), query={"labelSelector": f"job-name={name}"}
+            )
+        pods = [p for p in listed.get("items") or [] if isinstance(p, dict)]
+        newest = max(pods, key=created_at, default=None)
+        if newest is None:
+            return LogChunk(cursor=after)
+        pod = str((newest.get("metadata") or {}).get("name", ""))
+        seen_pod, _, seen = (after or "").rpartition(":")
+        done = int(seen) if seen_pod == pod and seen.isdigit() else 0
+        try:
+            with translated(f"read the log of pod {pod}", let_through=(400, 404)):
+                text = api.read_text(pods_path(namespace, pod) + "/log")
+        except ApiStatus:
+            return LogChunk(cursor=after)  # not started yet (400) or gone (404): nothing to read
+        lines = text.splitlines()
+        now = self._clock()
+        fresh = tuple(OutputLine(timestamp=now, message=truncate(x)) for x in lines[done:])
+        return LogChunk(lines=fresh, cursor=f"{pod}:{max(len(lines), done)}")
 
     def cancel(self, infra_id: str) -> None:
         """Delete the Job and, through the propagation policy, its pods."""

@@ -74,6 +74,7 @@ class FakeKubeApiServer(ServedFake):
         self.namespaces: set[str] = {"default"}
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pod_logs: dict[tuple[str, str], list[str]] = {}  # (namespace, pod) -> output lines
         self.created = 0
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str | None] = []
@@ -99,6 +100,19 @@ class FakeKubeApiServer(ServedFake):
             for (ns, _), p in self.pods.items()
             if ns == namespace and p["metadata"]["labels"].get("job-name") == job_name
         ]
+
+    def print(self, namespace: str, job_name: str, *lines: str) -> None:
+        """The job's (newest) pod writes ``lines`` to its container's output."""
+        with self._lock:
+            pod = max(self.pods_of(namespace, job_name), key=lambda p: p["metadata"]["name"])
+            self.pod_logs.setdefault((namespace, pod["metadata"]["name"]), []).extend(lines)
+
+    def read_log(self, namespace: str, pod: str) -> tuple[int, Any]:
+        """``GET .../pods/{pod}/log``: the container's output as plain text."""
+        with self._lock:
+            if (namespace, pod) not in self.pods:
+                return 404, status_object(404, f'pods "{pod}" not found', name=pod, kind="pods")
+            return 200, "".join(f"{line}\n" for line in self.pod_logs.get((namespace, pod), []))
 
     def run(self, namespace: str, job_name: str) -> None:
         """The pod is scheduled, the image pulled, the container running."""
@@ -395,6 +409,10 @@ class _Handler(QuietHandler):
             return self._send(code, status_object(code, message))
         jobs = re.fullmatch(r"/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?", url.path)
         pods = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", url.path)
+        log = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/log", url.path)
+        if log and method == "GET":
+            code, answer = fake.read_log(log.group(1), log.group(2))
+            return self._send_text(code, answer) if code == 200 else self._send(code, answer)
         if jobs and method == "POST" and not jobs.group(2):
             return self._send(
                 *fake.create_job(jobs.group(1), body, field_validation=query.get("fieldValidation"))
@@ -420,6 +438,14 @@ class _Handler(QuietHandler):
         if pods and method == "GET":
             return self._send(*fake.list_pods(pods.group(1), query.get("labelSelector", "")))
         self._send(404, status_object(404, "the server could not find the requested resource"))
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, code: int, payload: Any, warnings: list[str] | None = None) -> None:
         data = json.dumps(payload).encode()
