@@ -155,6 +155,13 @@ class Ticker:
                 )
             except PushpoolError as exc:
                 errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
+            except Exception as exc:
+                # A schedule stored before input validation caught it (or a
+                # rule evaluation bug) must not stop every other deployment.
+                errors.append(
+                    f"deployment {deployment.flow_name}/{deployment.name}: its schedule cannot "
+                    f"be evaluated ({type(exc).__name__}: {exc}); fix or pause it"
+                )
         return created
 
     # -- 2. Late ------------------------------------------------------------------------

@@ -252,3 +252,16 @@ def test_stalled_claims_get_a_dispatch_to_resume_them_long_before_their_lease_en
     assert report.reap.stalled_pools == {pool.name}
     assert report.dispatch == (DispatchRequest(pool.name, look_after=True),)
     assert store.get_run(run.id).attempt == 1  # resumed, not requeued
+
+
+def test_a_schedule_that_cannot_be_evaluated_is_reported_and_the_others_still_run(store):
+    """Issue 13, fault 3: one stored ``interval: 1e300`` raised OverflowError out of
+    every tick, so no deployment got runs and nothing was reaped."""
+    pool, _ = add_pool(store)
+    broken = deploy(store, pool, Schedule(interval=1e300))
+    healthy = deploy(store, pool, EVERY_10_MIN)
+    report = ticker(store).tick()
+    assert len(report.created) == 6
+    assert {r.deployment_id for r in store.list_runs()} == {healthy.id}
+    assert len(report.errors) == 1 and broken.name in report.errors[0]
+    assert "OverflowError" in report.errors[0]
