@@ -240,6 +240,12 @@ class LocalStack:
             except PushpoolError as exc:
                 self._warn(f"observing {pool.name}: {exc}", key=f"observe:{pool.name}")
                 continue
+            except Exception as exc:
+                # One pool's unexpected failure (an SDK error nobody translated)
+                # must not end the loop for every pool (issue 13, fault 4).
+                what = f"{type(exc).__name__}: {exc}"
+                self._warn(f"observing {pool.name} failed: {what}", key=f"observe:{pool.name}")
+                continue
             if report.released_pools:
                 self.trigger.request_dispatch(pool.name)
 

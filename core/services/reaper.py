@@ -28,12 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.errors import Conflict, NotFound
-from core.models import FlowRun, WorkPool
+from core.models import JSON, FlowRun, Worker, WorkPool
 from core.ports import Clock, CounterRepair, Store
 from core.services.admission import DEFAULT_LEASE, DEFAULT_RESUME_AFTER, is_stalled
-from core.states import State, StateType, new_state
+from core.states import SLOT_HOLDING, State, StateType, new_state
 
 DEFAULT_START_TIMEOUT = timedelta(minutes=10)
+# Like Prefect's zombie detection: a worker silent this long is gone.
+DEFAULT_HEARTBEAT_TIMEOUT = timedelta(seconds=90)
+HEARTBEAT_TIMEOUT_VARIABLE = "heartbeat_timeout_seconds"
 
 # Variables in Prefect's (and our) default templates that already say how
 # long a provider waits for infrastructure to start.
@@ -48,17 +51,31 @@ Stop = Callable[[WorkPool, str], str]
 """Stops the infrastructure with this id; returns a note for the report."""
 
 
+def template_seconds(template: JSON, names: Iterable[str]) -> float | None:
+    """The positive default of the first of ``names`` a base job template
+    declares as a variable (how a pool states its timeouts), else None."""
+    variables = template.get("variables")
+    properties = variables.get("properties", {}) if isinstance(variables, dict) else {}
+    for name in names:
+        spec = properties.get(name) if isinstance(properties, dict) else None
+        default = spec.get("default") if isinstance(spec, dict) else None
+        if isinstance(default, int | float) and not isinstance(default, bool) and default > 0:
+            return float(default)
+    return None
+
+
 def start_timeout(pool: WorkPool) -> timedelta:
     """The pool's start timeout: the default of the first start-timeout
     variable its template declares, else ten minutes."""
-    variables = pool.base_job_template.get("variables")
-    properties = variables.get("properties", {}) if isinstance(variables, dict) else {}
-    for name in START_TIMEOUT_VARIABLES:
-        spec = properties.get(name)
-        default = spec.get("default") if isinstance(spec, dict) else None
-        if isinstance(default, int | float) and not isinstance(default, bool) and default > 0:
-            return timedelta(seconds=default)
-    return DEFAULT_START_TIMEOUT
+    seconds = template_seconds(pool.base_job_template, START_TIMEOUT_VARIABLES)
+    return DEFAULT_START_TIMEOUT if seconds is None else timedelta(seconds=seconds)
+
+
+def heartbeat_timeout(pool: WorkPool) -> timedelta:
+    """How long a pull worker may stay silent before its claims are ended:
+    the template's ``heartbeat_timeout_seconds`` default, else 90 s."""
+    seconds = template_seconds(pool.base_job_template, (HEARTBEAT_TIMEOUT_VARIABLE,))
+    return DEFAULT_HEARTBEAT_TIMEOUT if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -87,10 +104,21 @@ class ReapReport:
 
 
 def verdict(
-    run: FlowRun, *, now: datetime, lease: timedelta, start_timeout: timedelta
+    run: FlowRun,
+    *,
+    now: datetime,
+    lease: timedelta,
+    start_timeout: timedelta,
+    dead_owner: str | None = None,
 ) -> State | None:
-    """What the reaper does to one slot-holding run, or None to leave it."""
+    """What the reaper does to one slot-holding run, or None to leave it.
+    ``dead_owner``: why the worker that claimed it counts as gone."""
     kind = run.state.type
+    if dead_owner is not None and kind in SLOT_HOLDING:
+        # Ended, never retried: the dead worker may have started something
+        # that still runs, and a new attempt beside it would run twice.
+        ended = StateType.CANCELLED if kind is StateType.CANCELLING else StateType.CRASHED
+        return new_state(ended, at=now, message=f"Attempt {run.attempt}: {dead_owner}")
     if run.infrastructure_pid is None and kind in (StateType.PENDING, StateType.CANCELLING):
         expires = run.lease_expires or run.state.timestamp + lease
         if now < expires:
@@ -144,12 +172,15 @@ def reap(
     cancelling: set[str] = set()
     for pool in store.list_pools() if pools is None else pools:
         timeout = start_timeout_for(pool)
-        for run in store.list_active(pool.id):
+        active = store.list_active(pool.id)
+        owners = Owners(pool, store.list_workers(pool.id), now=now) if _owned(active) else None
+        for run in active:
             if is_stalled(run, now=now, resume_after=resume_after):
                 stalled.add(pool.name)
             if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
                 cancelling.add(pool.name)
-            state = verdict(run, now=now, lease=lease, start_timeout=timeout)
+            dead = owners.gone(run) if owners is not None else None
+            state = verdict(run, now=now, lease=lease, start_timeout=timeout, dead_owner=dead)
             if state is None or not _apply(store, run, state):
                 continue
             note = ""
@@ -166,6 +197,37 @@ def reap(
         stalled_pools=frozenset(stalled),
         cancelling_pools=frozenset(cancelling),
     )
+
+
+def _owned(runs: list[FlowRun]) -> bool:
+    return any(run.worker_name for run in runs)
+
+
+class Owners:
+    """The liveness of the workers holding a pool's claims (design §3,
+    "Owners and fencing"): a worker is gone once it has been silent past the
+    pool's heartbeat timeout, counting its claim's last change as a sign of
+    life too (a worker that just claimed is alive, whatever its beat)."""
+
+    def __init__(self, pool: WorkPool, workers: Iterable[Worker], *, now: datetime) -> None:
+        self.timeout = heartbeat_timeout(pool)
+        self.now = now
+        self.beats = {w.name: w.last_heartbeat_time for w in workers}
+
+    def gone(self, run: FlowRun) -> str | None:
+        """Why the run's worker counts as gone, or None while it is alive."""
+        name = run.worker_name
+        if name is None:
+            return None
+        beat = self.beats.get(name)
+        seen = run.updated if beat is None else max(beat, run.updated)
+        if self.now - seen <= self.timeout:
+            return None
+        seconds = int(self.timeout.total_seconds())
+        return (
+            f"worker {name!r}, which claimed it, sent no heartbeat for more than {seconds} s "
+            "(the pool's heartbeat timeout) and is presumed dead"
+        )
 
 
 def _apply(store: Store, run: FlowRun, state: State) -> bool:

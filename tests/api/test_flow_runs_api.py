@@ -271,3 +271,19 @@ def test_preview_shows_late_runs_and_why_each_waits(env: Env):
     env.http.patch("/work_pools/p", json={"is_paused": True})
     items = ok(env.http.post("/work_pools/p/preview", json={"hours": 1}))
     assert {i["reason"] for i in items} == {"pool paused"}
+
+
+def test_a_running_run_is_not_sent_back_to_scheduled_beside_its_live_attempt(env: Env):
+    """Issue 13, fault 2: pool limit 1, RUNNING run proposed SCHEDULED; a second
+    worker then claimed it while the first process still ran (two live attempts)."""
+    deployment = setup(env, concurrency_limit=1)
+    run = make_run(env.http, deployment["id"])
+    propose(env.http, run["id"], "PENDING")
+    propose(env.http, run["id"], "RUNNING")
+    for force in (False, True):
+        refused = propose(env.http, run["id"], "SCHEDULED", name="AwaitingRetry", force=force)
+        assert refused["status"] == "ABORT" and "cancel" in refused["details"]["reason"]
+    assert propose(env.http, run["id"], "PENDING")["status"] == "ABORT"  # no second claim
+    current = ok(env.http.get(f"/flow_runs/{run['id']}"))
+    assert (current["state_type"], current["attempt"]) == ("RUNNING", 1)
+    assert ok(env.http.get("/work_pools/p"))["active_slots"] == 1

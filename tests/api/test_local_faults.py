@@ -1,0 +1,64 @@
+"""`pushpool server` under configuration faults (issue 13): one clear line,
+the run ended, every background loop still alive."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handlers.server import Stack, build
+from tests.api.support import make_deployment, make_pool, make_run, ok
+from tests.api.test_local_server import start, wait_for
+
+
+@pytest.fixture
+def no_aws_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+
+
+@pytest.fixture
+def plain(tmp_path: Path, no_aws_region: None) -> Iterator[tuple[Stack, httpx.Client]]:
+    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", tick_seconds=0.5)
+    server, http = start(stack)
+    try:
+        yield stack, http
+    finally:
+        http.close()
+        stack.loops.stop()
+        server.stop()
+
+
+def test_a_push_pool_without_a_region_crashes_its_run_with_one_clear_line(
+    plain: tuple[Stack, httpx.Client], caplog: pytest.LogCaptureFixture
+):
+    """Fault 4: the run stayed PENDING for good, the log filled with
+    ``NoRegionError`` tracebacks and the observe thread died."""
+    _, http = plain
+    caplog.set_level(logging.INFO)
+    make_pool(http, "cloud", type="ecs:push")
+    deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
+    runs = [make_run(http, deployment["id"]) for _ in range(2)]
+
+    for run in runs:
+        ended = wait_for(
+            lambda run=run: (
+                (r := ok(http.get(f"/flow_runs/{run['id']}")))["state_type"] == "CRASHED" and r
+            )
+        )
+        assert "NoRegionError" in ended["state"]["message"]
+        assert "region" in ended["state"]["message"]
+        assert ended["attempt"] == 1
+    assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
+    wait_for(lambda: ok(http.get("/work_pools/cloud")) and True, timeout=1.5)  # a few passes
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+    alive = {t.name for t in threading.enumerate()}
+    assert {"pushpool-observe", "pushpool-tick", "pushpool-dispatch"} <= alive
