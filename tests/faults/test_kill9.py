@@ -74,9 +74,13 @@ def settle(http: httpx.Client, *, killed_at: float) -> None:
     assert left, problems(http, POOL, killed_at=killed_at)
 
 
-def drained(http: httpx.Client) -> None:
-    """Finally every run ends and no slot is held."""
+def drained(http: httpx.Client, watch: Watch) -> None:
+    """Finally every run ends and no slot is held; no run was ever sent back
+    to SCHEDULED while running, nor ran twice at once."""
+    assert watch.sent_back == [], "RUNNING runs went back to SCHEDULED"
+    assert watch.twice == [], "a run had two live processes at once"
     done = wait_for(lambda: not runs(http, POOL, (*HELD, "SCHEDULED")), timeout=60)
+    assert watch.twice == [], "a run had two live processes at once"
     assert done, [(r["name"], r["state_type"]) for r in runs(http, POOL)]
     assert {r["state_type"] for r in runs(http, POOL)} <= set(TERMINAL)
     assert http.get(f"/work_pools/{POOL}").json()["active_slots"] == 0
@@ -104,19 +108,15 @@ def test_killing_pull_workers_at_random_loses_no_slot_and_runs_nothing_twice(
                 name = names[trial + 1]
                 worker = start_worker(api, POOL, name, tmp_path / f"w{trial + 1}.log")
                 settle(http, killed_at=killed_at)
-            drained(http)
+            drained(http, watch)
         assert worker.stop() == 0, worker.text()
         assert held_at_kills > 0, "no kill hit a worker holding runs: the trials tested nothing"
-        assert watch.sent_back == [], "RUNNING runs went back to SCHEDULED"
-        assert watch.twice == [], "a run had two live processes at once"
     finally:
         http.close()
         server.stop()
 
 
-def test_killing_the_server_with_its_worker_at_random_loses_no_slot(
-    store_url: str, tmp_path: Path
-):
+def test_killing_the_server_with_its_worker_at_random_loses_no_slot(store_url: str, tmp_path: Path):
     rng = random.Random()
     log = tmp_path / "server.log"
     server, api = start_server(store_url, log, with_worker=True)
@@ -136,9 +136,7 @@ def test_killing_the_server_with_its_worker_at_random_loses_no_slot(
                 with httpx.Client(base_url=current["api"], timeout=10) as http:
                     settle(http, killed_at=killed_at)
             with httpx.Client(base_url=current["api"], timeout=10) as http:
-                drained(http)
+                drained(http, watch)
         assert held_at_kills > 0, "no kill hit a server holding runs: the trials tested nothing"
-        assert watch.sent_back == [], "RUNNING runs went back to SCHEDULED"
-        assert watch.twice == [], "a run had two live processes at once"
     finally:
         server.stop()
