@@ -32,6 +32,7 @@ from core.models import WorkPool
 from core.ports import Clock, PoolMode
 from core.services.dispatch import Dispatcher
 from core.services.observe import poll_pool
+from core.services.reaper import submit_attempts
 from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container
@@ -160,12 +161,15 @@ class LocalStack:
 
     def dispatch(self, pool_name: str) -> None:
         """One pass; a failing pool is retried with back-off (2 s doubling to
-        a minute), as the cloud's queue would redeliver its message.  A pull
-        pool served here has its worker woken instead (the dispatcher skips it)."""
+        a minute), as the cloud's queue would redeliver its message, and after
+        the pool's ``submit_attempts`` failed passes the next is the last: what
+        still fails retryably ends CRASHED with the error.  A pull pool served
+        here has its worker woken instead (the dispatcher skips it)."""
         if self.workers is not None:
             self.workers.wake_if_served(pool_name)
         try:
-            report = self.dispatcher.dispatch(pool_name)
+            final = self._failures.get(pool_name, 0) + 1 >= self._attempts(pool_name)
+            report = self.dispatcher.dispatch(pool_name, final_attempt=final)
         except PushpoolError as exc:
             delay = min(2 * 2 ** self._failures.get(pool_name, 0), 60)
             self._failures[pool_name] = self._failures.get(pool_name, 0) + 1
@@ -178,6 +182,12 @@ class LocalStack:
         self._failures.pop(pool_name, None)
         if report.wants_another_pass:
             self.trigger.request_dispatch(pool_name)
+
+    def _attempts(self, pool_name: str) -> int:
+        try:
+            return submit_attempts(self.container.store.get_pool(pool_name))
+        except NotFound:
+            return 1
 
     def _warn(self, message: str, *, key: str) -> None:
         """Log a problem once a minute, not on every pass that meets it."""

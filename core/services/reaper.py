@@ -37,6 +37,10 @@ DEFAULT_START_TIMEOUT = timedelta(minutes=10)
 # Like Prefect's zombie detection: a worker silent this long is gone.
 DEFAULT_HEARTBEAT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT_VARIABLE = "heartbeat_timeout_seconds"
+# Attempts at submitting one run before it ends CRASHED (a claim whose
+# lease ran out, a dispatch pass that kept failing retryably).
+DEFAULT_SUBMIT_ATTEMPTS = 5
+SUBMIT_ATTEMPTS_VARIABLE = "submit_attempts"
 
 # Variables in Prefect's (and our) default templates that already say how
 # long a provider waits for infrastructure to start.
@@ -69,6 +73,13 @@ def start_timeout(pool: WorkPool) -> timedelta:
     variable its template declares, else ten minutes."""
     seconds = template_seconds(pool.base_job_template, START_TIMEOUT_VARIABLES)
     return DEFAULT_START_TIMEOUT if seconds is None else timedelta(seconds=seconds)
+
+
+def submit_attempts(pool: WorkPool) -> int:
+    """How many attempts a run of this pool gets at being submitted: the
+    template's ``submit_attempts`` default, else 5."""
+    attempts = template_seconds(pool.base_job_template, (SUBMIT_ATTEMPTS_VARIABLE,))
+    return DEFAULT_SUBMIT_ATTEMPTS if attempts is None else max(1, int(attempts))
 
 
 def heartbeat_timeout(pool: WorkPool) -> timedelta:
@@ -110,6 +121,7 @@ def verdict(
     lease: timedelta,
     start_timeout: timedelta,
     dead_owner: str | None = None,
+    attempts: int = DEFAULT_SUBMIT_ATTEMPTS,
 ) -> State | None:
     """What the reaper does to one slot-holding run, or None to leave it.
     ``dead_owner``: why the worker that claimed it counts as gone."""
@@ -126,6 +138,15 @@ def verdict(
         if kind is StateType.CANCELLING:
             return new_state(
                 StateType.CANCELLED, at=now, message="Cancelled before any infrastructure started"
+            )
+        if run.attempt >= attempts:
+            return new_state(
+                StateType.CRASHED,
+                at=now,
+                message=(
+                    f"Attempt {run.attempt} of {attempts} was claimed but never submitted before "
+                    "its lease ended; giving up (the pool's submit_attempts)"
+                ),
             )
         return new_state(
             StateType.SCHEDULED,
@@ -180,7 +201,14 @@ def reap(
             if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
                 cancelling.add(pool.name)
             dead = owners.gone(run) if owners is not None else None
-            state = verdict(run, now=now, lease=lease, start_timeout=timeout, dead_owner=dead)
+            state = verdict(
+                run,
+                now=now,
+                lease=lease,
+                start_timeout=timeout,
+                dead_owner=dead,
+                attempts=submit_attempts(pool),
+            )
             if state is None or not _apply(store, run, state):
                 continue
             note = ""

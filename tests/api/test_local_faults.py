@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from handlers.server import Stack, build
+from providers.registry import REGISTRY
 from tests.api.support import make_deployment, make_pool, make_run, ok
-from tests.api.test_local_server import start, wait_for
+from tests.api.test_local_server import FlakyPush, start, wait_for
 
 
 @pytest.fixture
@@ -62,3 +63,37 @@ def test_a_push_pool_without_a_region_crashes_its_run_with_one_clear_line(
     assert not [r for r in caplog.records if r.exc_info]
     alive = {t.name for t in threading.enumerate()}
     assert {"pushpool-observe", "pushpool-tick", "pushpool-dispatch"} <= alive
+
+
+@pytest.fixture
+def flaky(tmp_path: Path) -> Iterator[tuple[Stack, httpx.Client]]:
+    stack = build(
+        port=0,
+        store_url=f"sqlite:///{tmp_path / 'local.db'}",
+        tick_seconds=0.5,
+        providers={"ecs:push": FlakyPush()},
+    )
+    server, http = start(stack)
+    try:
+        yield stack, http
+    finally:
+        http.close()
+        stack.loops.stop()
+        server.stop()
+
+
+def test_a_submission_that_keeps_failing_retryably_ends_crashed_with_the_last_error(
+    flaky: tuple[Stack, httpx.Client],
+):
+    _, http = flaky
+    template = REGISTRY.default_template("ecs:push")
+    template["variables"]["properties"]["submit_attempts"] = {"type": "integer", "default": 2}
+    make_pool(http, "cloud", type="ecs:push", base_job_template=template)
+    deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
+    run = make_run(http, deployment["id"])
+    ended = wait_for(
+        lambda: (r := ok(http.get(f"/flow_runs/{run['id']}")))["state_type"] == "CRASHED" and r,
+        timeout=15,
+    )
+    assert ended["state"]["message"] == "Submission kept failing: throttled"
+    assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0

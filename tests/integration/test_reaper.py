@@ -8,6 +8,7 @@ from core.services.admission import DEFAULT_LEASE
 from core.services.reaper import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_START_TIMEOUT,
+    DEFAULT_SUBMIT_ATTEMPTS,
     heartbeat_timeout,
     reap,
     start_timeout,
@@ -175,4 +176,20 @@ def test_the_heartbeat_timeout_is_set_per_pool_in_its_template(store):
     clock.advance(seconds=4)
     reap(store, clock=clock)
     assert store.get_run(run.id).state_type is StateType.CRASHED
+    assert store.counters(pool.id).pool_active == 0
+
+
+def test_a_run_whose_claims_keep_expiring_crashes_after_the_pools_submit_attempts(store):
+    """Issue 13, fault 4: the run was at attempt 3 after ten minutes, for good."""
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = add_run(store, pool, queue)
+    for attempt in range(1, DEFAULT_SUBMIT_ATTEMPTS + 1):
+        claimed = claim(store, store.get_run(run.id), at=clock())
+        assert claimed.attempt == attempt
+        clock.advance(seconds=DEFAULT_LEASE.total_seconds())
+        reap(store, clock=clock)
+    ended = store.get_run(run.id)
+    assert ended.state_type is StateType.CRASHED
+    assert f"Attempt 5 of {DEFAULT_SUBMIT_ATTEMPTS}" in ended.state.message
     assert store.counters(pool.id).pool_active == 0
