@@ -212,8 +212,9 @@ class LocalStack:
             self.workers.sync()  # pools created since the last tick get their worker
         try:
             report = self.ticker.tick()
-        except Exception:
-            log.exception("tick failed")
+        except Exception as exc:  # the store is down, or a bug: said once a minute
+            log.debug("tick failed", exc_info=True)
+            self._warn(f"tick failed: {type(exc).__name__}: {exc}", key="tick")
             return
         for error in report.errors:
             self._warn(f"tick: {error}", key=f"tick:{error}")

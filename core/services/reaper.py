@@ -24,7 +24,7 @@ provider poll (``core.services.observe``), which crashes the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.errors import Conflict, NotFound
@@ -107,6 +107,7 @@ class ReapReport:
     # Pools with CANCELLING runs that have infrastructure: a dispatcher pass
     # (or the local observe loop) stops it.
     cancelling_pools: frozenset[str] = frozenset()
+    errors: tuple[str, ...] = ()  # pools whose pass failed, with why
 
     @property
     def released_pools(self) -> frozenset[str]:
@@ -174,6 +175,22 @@ def verdict(
     return None
 
 
+@dataclass
+class _Pass:
+    """What one reaper pass has found so far."""
+
+    store: Store
+    now: datetime
+    lease: timedelta
+    resume_after: timedelta
+    stop: Stop | None
+    reaped: list[Reaped] = field(default_factory=list)
+    repairs: list[CounterRepair] = field(default_factory=list)
+    stalled: set[str] = field(default_factory=set)
+    cancelling: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
 def reap(
     store: Store,
     *,
@@ -184,47 +201,48 @@ def reap(
     resume_after: timedelta = DEFAULT_RESUME_AFTER,
     stop: Stop | None = None,
 ) -> ReapReport:
-    """One pass over ``pools`` (default: all): expire leases, crash runs that
-    never started, then repair the pools' slot counters."""
-    now = clock()
-    reaped: list[Reaped] = []
-    repairs: list[CounterRepair] = []
-    stalled: set[str] = set()
-    cancelling: set[str] = set()
+    """One pass over ``pools`` (default: all): expire leases, end the claims
+    of dead workers, crash runs that never started, then repair the pools'
+    slot counters.  One pool's failure is reported and the others proceed."""
+    work = _Pass(store, now=clock(), lease=lease, resume_after=resume_after, stop=stop)
     for pool in store.list_pools() if pools is None else pools:
-        timeout = start_timeout_for(pool)
-        active = store.list_active(pool.id)
-        owners = Owners(pool, store.list_workers(pool.id), now=now) if _owned(active) else None
-        for run in active:
-            if is_stalled(run, now=now, resume_after=resume_after):
-                stalled.add(pool.name)
-            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
-                cancelling.add(pool.name)
-            dead = owners.gone(run) if owners is not None else None
-            state = verdict(
-                run,
-                now=now,
-                lease=lease,
-                start_timeout=timeout,
-                dead_owner=dead,
-                attempts=submit_attempts(pool),
-            )
-            if state is None or not _apply(store, run, state):
-                continue
-            note = ""
-            if stop is not None and run.infrastructure_pid and state.is_terminal:
-                note = stop(pool, run.infrastructure_pid)
-            reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message, note))
         try:
-            repairs.extend(store.repair_counters(pool.id))
+            _reap_pool(work, pool, start_timeout_for(pool))
         except NotFound:
             continue  # deleted during the pass
+        except Exception as exc:
+            work.errors.append(f"reaping work pool {pool.name}: {type(exc).__name__}: {exc}")
     return ReapReport(
-        reaped=tuple(reaped),
-        repairs=tuple(repairs),
-        stalled_pools=frozenset(stalled),
-        cancelling_pools=frozenset(cancelling),
+        reaped=tuple(work.reaped),
+        repairs=tuple(work.repairs),
+        stalled_pools=frozenset(work.stalled),
+        cancelling_pools=frozenset(work.cancelling),
+        errors=tuple(work.errors),
     )
+
+
+def _reap_pool(work: _Pass, pool: WorkPool, timeout: timedelta) -> None:
+    store, now = work.store, work.now
+    active = store.list_active(pool.id)
+    owners = Owners(pool, store.list_workers(pool.id), now=now) if _owned(active) else None
+    attempts = submit_attempts(pool)
+    for run in active:
+        if is_stalled(run, now=now, resume_after=work.resume_after):
+            work.stalled.add(pool.name)
+        if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
+            work.cancelling.add(pool.name)
+        dead = owners.gone(run) if owners is not None else None
+        state = verdict(
+            run, now=now, lease=work.lease, start_timeout=timeout, dead_owner=dead,
+            attempts=attempts,
+        )  # fmt: skip
+        if state is None or not _apply(store, run, state):
+            continue
+        note = ""
+        if work.stop is not None and run.infrastructure_pid and state.is_terminal:
+            note = work.stop(pool, run.infrastructure_pid)
+        work.reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message, note))
+    work.repairs.extend(store.repair_counters(pool.id))
 
 
 def _owned(runs: list[FlowRun]) -> bool:

@@ -221,12 +221,20 @@ class Worker:
     # -- loops --------------------------------------------------------------------------
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception:  # a bug or a malformed answer: the next poll may do better
+                log.exception("the poll of work pool %r failed", self.settings.pool)
             self._pause(self.settings.poll_seconds)
 
     def _heartbeat_loop(self) -> None:
+        # A heartbeat thread that died would get every run of this live worker
+        # crashed by the reaper: whatever fails, the next beat is tried.
         while not self.stopped.wait(self.heartbeat_seconds):
-            self.heartbeat()
+            try:
+                self.heartbeat()
+            except Exception:
+                log.exception("the heartbeat failed; trying again in %d s", self.heartbeat_seconds)
 
     def _monitor_loop(self) -> None:
         while not self.stopped.wait(self.settings.watch_seconds):
@@ -275,8 +283,10 @@ class Worker:
         for item in offered:
             if self.stopping.is_set() or self.ledger.free() == 0:
                 break
-            if self._claim(item["flow_run"]):
-                claimed += 1
+            try:
+                claimed += self._claim(item["flow_run"])
+            except (KeyError, TypeError, ValueError) as exc:  # one malformed run, not the rest
+                log.warning("skipping an offered run the worker cannot read: %r", exc)
         return claimed
 
     def _claim(self, run: dict[str, Any]) -> bool:
