@@ -27,9 +27,10 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from core.errors import Conflict, InfrastructureError, NotFound, PushpoolError
+from core.errors import Conflict, NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import Clock, PoolMode
+from core.services.cancellation import needs_stop, stop_cancelling
 from core.services.dispatch import Dispatcher
 from core.services.observe import poll_pool
 from core.services.reaper import submit_attempts
@@ -264,13 +265,17 @@ class LocalStack:
         return self.types.mode(pool.type) is not PoolMode.PULL
 
     def _stop_cancelling(self, pool: WorkPool) -> None:
+        """The dispatcher's stop step (``core.services.cancellation``), driven
+        here so a cancel is handled the same way on both profiles."""
+        store = self.container.store
+        active = store.list_active(pool.id)
+        if not any(needs_stop(run) for run in active):
+            return
         provider = self.container.provider(pool.type)
-        for run in self.container.store.list_active(pool.id):
-            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
-                try:
-                    provider.cancel(run.infrastructure_pid)
-                except InfrastructureError as exc:
-                    log.warning("cancelling %s: %s", run.id, exc.detail)
+        for outcome in stop_cancelling(store, active, provider, clock=self.container.clock):
+            if outcome.error:
+                key = f"cancel:{outcome.run_id}"
+                self._warn(f"cancelling {outcome.run_id}: {outcome.error}", key=key)
 
     def _later(self, seconds: float) -> datetime:
         return self.container.clock() + timedelta(seconds=seconds)

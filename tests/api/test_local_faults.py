@@ -7,10 +7,12 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from core.ports import InfraPhase, InfraStatus, Job
 from handlers.server import Stack, build
 from providers.registry import REGISTRY
 from tests.api.support import make_deployment, make_pool, make_run, ok
@@ -97,3 +99,56 @@ def test_a_submission_that_keeps_failing_retryably_ends_crashed_with_the_last_er
     )
     assert ended["state"]["message"] == "Submission kept failing: throttled"
     assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
+
+
+class StoppablePush:
+    """A push provider whose infrastructure runs until it is cancelled."""
+
+    emits_events = False
+    supports_polling = True
+
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+
+    def build_request(self, job: Job) -> Any:
+        return job.run_id
+
+    def submit(self, request: Any, *, idempotency_key: str) -> str:
+        return f"task-{request}"
+
+    def status(self, infra_id: str) -> InfraStatus:
+        if infra_id in self.stopped:
+            return InfraStatus(phase=InfraPhase.EXITED, exit_code=143)
+        return InfraStatus(phase=InfraPhase.RUNNING)
+
+    def cancel(self, infra_id: str) -> None:
+        self.stopped.append(infra_id)
+
+
+def test_cancelling_a_push_run_locally_stops_it_through_the_dispatchers_stop_step(
+    tmp_path: Path,
+):
+    provider = StoppablePush()
+    stack = build(
+        port=0,
+        store_url=f"sqlite:///{tmp_path / 'local.db'}",
+        tick_seconds=0.5,
+        providers={"ecs:push": provider},
+    )
+    server, http = start(stack)
+    try:
+        make_pool(http, "cloud", type="ecs:push")
+        deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
+        run = make_run(http, deployment["id"])
+        wait_for(lambda: ok(http.get(f"/flow_runs/{run['id']}"))["state_type"] == "RUNNING")
+        body = {"state": {"type": "CANCELLING"}}
+        assert (
+            ok(http.post(f"/flow_runs/{run['id']}/set_state", json=body), 201)["status"] == "ACCEPT"
+        )
+        wait_for(lambda: ok(http.get(f"/flow_runs/{run['id']}"))["state_type"] == "CANCELLED")
+        assert provider.stopped[:1] == [f"task-{run['id']}"]
+        assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
+    finally:
+        http.close()
+        stack.loops.stop()
+        server.stop()
