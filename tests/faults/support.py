@@ -187,7 +187,9 @@ class Watch:
                 for run in runs(http, self.pool, HELD):
                     if run["state_type"] != "RUNNING":
                         continue
-                    body = {"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True}
+                    # Not forced: a forced SCHEDULED may rightly restart a run that
+                    # ended since it was listed; unforced, only a RUNNING run could move.
+                    body = {"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}}
                     answer = http.post(f"/flow_runs/{run['id']}/set_state", json=body).json()
                     if answer.get("status") == "ACCEPT":
                         self.sent_back.append(run["id"])
