@@ -152,3 +152,30 @@ def test_cancelling_a_push_run_locally_stops_it_through_the_dispatchers_stop_ste
         http.close()
         stack.loops.stop()
         server.stop()
+
+
+def test_a_push_pool_without_credentials_crashes_its_run_with_one_clear_line(
+    tmp_path: Path, no_aws_region: None, monkeypatch: pytest.MonkeyPatch, caplog
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    caplog.set_level(logging.INFO)
+    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", tick_seconds=0.5)
+    server, http = start(stack)
+    try:
+        make_pool(http, "cloud", type="ecs:push")
+        deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
+        run = make_run(http, deployment["id"])
+        ended = wait_for(
+            lambda: (r := ok(http.get(f"/flow_runs/{run['id']}")))["state_type"] == "CRASHED" and r,
+            timeout=20,
+        )
+        assert "credentials" in ended["state"]["message"].lower(), ended["state"]["message"]
+        assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        http.close()
+        stack.loops.stop()
+        server.stop()
