@@ -138,7 +138,7 @@ class SetStateRequest(Body):
     state: StateCreate
     force: bool = False
     attempt: int | None = Field(
-        default=None, ge=1, description="Refuse unless the run is still on this attempt."
+        default=None, ge=1, le=1_000_000, description="Refuse unless the run is on this attempt."
     )
     worker_name: str | None = Field(
         default=None,
@@ -175,7 +175,10 @@ class OrchestrationResult(Out):
 class FlowRunUpdate(Body):
     infrastructure_pid: str | None = None
     attempt: int | None = Field(
-        default=None, ge=1, description="Record the infrastructure only for this attempt."
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Record the infrastructure only for this attempt.",
     )
     name: Any = Field(default=None, description=IGNORED)
 
