@@ -334,7 +334,11 @@ class Client:
         message: str | None = None,
         scheduled_time: datetime | None = None,
         force: bool = False,
+        attempt: int | None = None,
+        worker_name: str | None = None,
     ) -> dict[str, Any]:
+        """``attempt`` fences the proposal to that attempt; ``worker_name``
+        records the claiming worker (both pushpool extensions)."""
         state: dict[str, Any] = {"type": state_type}
         if name:
             state["name"] = name
@@ -343,7 +347,12 @@ class Client:
         if scheduled_time is not None:
             state["state_details"] = {"scheduled_time": scheduled_time.isoformat()}
         path = f"/flow_runs/{_seg(run_id)}/set_state"
-        return self._obj("POST", path, {"state": state, "force": force})
+        body: dict[str, Any] = {"state": state, "force": force}
+        if attempt is not None:
+            body["attempt"] = attempt
+        if worker_name is not None:
+            body["worker_name"] = worker_name
+        return self._obj("POST", path, body)
 
     def read_job(self, run_id: str) -> dict[str, Any]:
         """The rendered job of a run this worker claimed (``GET /flow_runs/{id}/job``)."""
@@ -356,8 +365,12 @@ class Client:
             return []
         return self.list_runs(flow_runs={"id": {"any_": ids}}, limit=len(ids))
 
-    def report_infrastructure(self, run_id: str, infrastructure_pid: str) -> None:
-        body = {"infrastructure_pid": infrastructure_pid}
+    def report_infrastructure(
+        self, run_id: str, infrastructure_pid: str, *, attempt: int | None = None
+    ) -> None:
+        body: dict[str, Any] = {"infrastructure_pid": infrastructure_pid}
+        if attempt is not None:
+            body["attempt"] = attempt
         self.request("PATCH", f"/flow_runs/{_seg(run_id)}", body)
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:

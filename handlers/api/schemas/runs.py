@@ -103,6 +103,9 @@ class FlowRun(Out):
     infrastructure_pid: str | None
     run_count: int
     attempt: int
+    worker_name: str | None = Field(
+        default=None, description="The pull worker whose heartbeat keeps this claim alive."
+    )
     tags: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -136,12 +139,26 @@ class FlowRun(Out):
             infrastructure_pid=run.infrastructure_pid,
             run_count=sum(1 for s in history if s.type is StateType.RUNNING),
             attempt=run.attempt,
+            worker_name=run.worker_name,
         )
 
 
 class SetStateRequest(Body):
     state: StateCreate
     force: bool = False
+    attempt: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Refuse unless the run is on this attempt."
+    )
+    worker_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The worker claiming the run: its heartbeat keeps the claim alive.",
+    )
+
+    def proposal(self) -> StateProposal:
+        return self.state.proposal().model_copy(
+            update={"attempt": self.attempt, "worker_name": self.worker_name}
+        )
 
 
 class OrchestrationDetails(Out):
@@ -166,6 +183,12 @@ class OrchestrationResult(Out):
 
 class FlowRunUpdate(Body):
     infrastructure_pid: str | None = None
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Record the infrastructure only for this attempt.",
+    )
     name: Any = Field(default=None, description=IGNORED)
 
 
