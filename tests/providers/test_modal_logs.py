@@ -1,0 +1,197 @@
+"""A Modal run's output: the provider's cursor over Modal's log ranges, on the seam fake,
+and the SDK adapter's use of ``logs.fetch`` with the SDK's own ``LogEntry``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import modal
+import pytest
+from modal.types import LogEntry
+
+from core.errors import InfrastructureError
+from core.ports import log_source
+from providers.modal import ModalProvider
+from providers.modal.logs import LOOKBACK, PAGE_LINES, SETTLE
+from providers.modal.sdk_client import collect_output
+from tests.fakes.modal_client import FakeModal
+from tests.providers.test_modal import FUNCTION, SANDBOX, modal_job
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def fake() -> FakeModal:
+    modal_fake = FakeModal()
+    modal_fake.deploy("flows", "run_flow")
+    return modal_fake
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def provider(fake: FakeModal, clock: Clock) -> ModalProvider:
+    return ModalProvider(fake, clock=clock)
+
+
+def submitted(provider: ModalProvider, configuration: dict[str, object]) -> str:
+    job = modal_job(configuration)
+    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+
+
+def messages(chunk) -> list[str]:
+    return [line.message for line in chunk.lines]
+
+
+@pytest.mark.parametrize("configuration", [FUNCTION, SANDBOX], ids=["call", "sandbox"])
+def test_output_is_read_on_from_the_last_line_seen(
+    fake: FakeModal, provider: ModalProvider, clock: Clock, configuration: dict[str, object]
+):
+    infra_id = submitted(provider, configuration)
+    source = log_source(provider)
+    assert source is not None
+    assert source.read_logs(infra_id).lines == ()
+
+    fake.print(infra_id, "pulling data\nünïcode ☃\n", at=T0)
+    fake.print(infra_id, "warning: slow", at=T0 + timedelta(seconds=1), source="stderr")
+    clock.now = T0 + timedelta(seconds=10)
+    first = source.read_logs(infra_id)
+    assert messages(first) == ["pulling data", "ünïcode ☃", "warning: slow"]
+    assert first.lines[0].timestamp == T0
+
+    fake.print(infra_id, "done", at=T0 + timedelta(seconds=11))
+    clock.now = T0 + timedelta(seconds=20)
+    more = source.read_logs(infra_id, after=first.cursor)
+    assert messages(more) == ["done"]
+    assert source.read_logs(infra_id, after=more.cursor).lines == ()
+    assert source.read_logs(infra_id, after=more.cursor).cursor == more.cursor
+
+
+def test_lines_sharing_a_timestamp_are_neither_lost_nor_repeated_across_reads(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    infra_id = submitted(provider, FUNCTION)
+    fake.print(infra_id, "a", at=T0)
+    fake.print(infra_id, "b", at=T0)
+    clock.now = T0 + timedelta(seconds=10)
+    first = provider.read_logs(infra_id)
+    fake.print(infra_id, "c", at=T0)  # stored late, stamped like the last two
+    fake.print(infra_id, "d", at=T0 + timedelta(seconds=1))
+    second = provider.read_logs(infra_id, after=first.cursor)
+    assert messages(first) == ["a", "b"]
+    assert messages(second) == ["c", "d"]
+
+
+def test_the_newest_seconds_wait_for_a_later_read(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    """A line Modal stores a moment late is not skipped by a cursor that moved past it."""
+    infra_id = submitted(provider, FUNCTION)
+    fake.print(infra_id, "just now", at=T0)
+    clock.now = T0 + SETTLE / 2
+    assert provider.read_logs(infra_id).lines == ()
+    clock.now = T0 + SETTLE * 2
+    assert messages(provider.read_logs(infra_id)) == ["just now"]
+
+
+def test_a_read_returns_at_most_a_page_and_the_next_one_continues(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    infra_id = submitted(provider, FUNCTION)
+    for i in range(PAGE_LINES + 5):
+        fake.print(infra_id, f"line {i}", at=T0 + timedelta(milliseconds=i))
+    clock.now = T0 + timedelta(minutes=5)
+    first = provider.read_logs(infra_id)
+    second = provider.read_logs(infra_id, after=first.cursor)
+    assert len(first.lines) == PAGE_LINES
+    assert messages(second) == [f"line {i}" for i in range(PAGE_LINES, PAGE_LINES + 5)]
+
+
+def test_the_first_read_looks_back_no_further_than_modal_allows(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    infra_id = submitted(provider, FUNCTION)
+    fake.print(infra_id, "too old", at=T0 - LOOKBACK - timedelta(seconds=1))
+    fake.print(infra_id, "kept", at=T0 - LOOKBACK + timedelta(seconds=1))
+    assert messages(provider.read_logs(infra_id)) == ["kept"]
+
+
+def test_an_unknown_call_has_no_more_output(fake: FakeModal, provider: ModalProvider):
+    infra_id = submitted(provider, FUNCTION)
+    fake.vanish(infra_id)
+    cursor = f"{T0.isoformat()}|1"
+    chunk = provider.read_logs(infra_id, after=cursor)
+    assert chunk.lines == () and chunk.cursor == cursor
+
+
+def test_an_outage_is_retryable_and_a_refusal_is_not(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    infra_id = submitted(provider, FUNCTION)
+    fake.fail_requests(retryable=True, message="connection reset", only=frozenset({"read_output"}))
+    with pytest.raises(InfrastructureError) as outage:
+        provider.read_logs(infra_id)
+    assert outage.value.retryable and "logs" in outage.value.detail
+    fake.fail_requests(retryable=False, message="AuthError: bad token")
+    with pytest.raises(InfrastructureError) as refused:
+        provider.read_logs(infra_id)
+    assert not refused.value.retryable and "bad token" in refused.value.detail
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "2026-12-04T12:00:00|x", "2026-12-04T12:00:00|1"])
+def test_a_cursor_that_is_not_ours_is_a_terminal_error(provider: ModalProvider, cursor: str):
+    with pytest.raises(InfrastructureError) as raised:
+        provider.read_logs("fc-1", after=cursor)
+    assert not raised.value.retryable
+
+
+# -- the SDK adapter -----------------------------------------------------------------------------
+
+
+class StubLogs:
+    """Stands in for ``FunctionCall.logs``: ``fetch`` yields the SDK's own ``LogEntry``s."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.asked: dict[str, datetime] = {}
+        self.closed = False
+
+    def fetch(self, *, since: datetime, until: datetime):
+        self.asked = {"since": since, "until": until}
+        try:
+            for i in range(self.count):
+                yield LogEntry(
+                    message=f"line {i}\n",
+                    timestamp=since + timedelta(seconds=i),
+                    source="stdout",
+                    object_id="fc-1",
+                    context_ids=["in-1", "ta-1"],
+                )
+        finally:
+            self.closed = True
+
+
+def test_the_adapter_takes_at_most_the_limit_and_stops_the_sdks_fetch():
+    logs = StubLogs(count=10)
+    entries = collect_output(logs, since=T0, until=T0 + timedelta(hours=1), limit=3)
+    assert [entry.message for entry in entries] == ["line 0\n", "line 1\n", "line 2\n"]
+    assert entries[2].timestamp == T0 + timedelta(seconds=2) and entries[0].source == "stdout"
+    assert logs.asked == {"since": T0, "until": T0 + timedelta(hours=1)}
+    assert logs.closed
+
+
+def test_calls_and_sandboxes_still_have_a_logs_manager():
+    """Its ``fetch`` keywords are pinned with the other SDK calls in test_modal_sdk.py."""
+    assert isinstance(modal.FunctionCall.__dict__["logs"], property)
+    assert isinstance(modal.Sandbox.__dict__["logs"], property)
