@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 import modal
 import pytest
 from modal.types import LogEntry
+from modal_proto import api_pb2
 
 from core.errors import InfrastructureError
 from core.ports import log_source
-from providers.modal import ModalProvider
+from providers.modal import ModalProvider, SdkModalClient
 from providers.modal.logs import LOOKBACK, PAGE_LINES, SETTLE
 from providers.modal.sdk_client import collect_output
 from tests.fakes.modal_client import FakeModal
+from tests.fakes.modal_grpc import FakeControlPlane
 from tests.providers.test_modal import FUNCTION, SANDBOX, modal_job
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -195,3 +197,66 @@ def test_calls_and_sandboxes_still_have_a_logs_manager():
     """Its ``fetch`` keywords are pinned with the other SDK calls in test_modal_sdk.py."""
     assert isinstance(modal.FunctionCall.__dict__["logs"], property)
     assert isinstance(modal.Sandbox.__dict__["logs"], property)
+
+
+# -- through the real SDK, against a fake control plane ----------------------------------------
+
+
+@pytest.fixture
+def control_plane() -> FakeControlPlane:
+    return FakeControlPlane()
+
+
+@pytest.fixture
+def sdk_provider(control_plane: FakeControlPlane, clock: Clock) -> ModalProvider:
+    adapter = SdkModalClient()
+    adapter.__dict__["sdk_client"] = control_plane.client()  # the SDK, on the fake stub
+    return ModalProvider(adapter, clock=clock)
+
+
+def test_a_calls_output_is_read_through_the_sdk_with_its_id_as_the_filter(
+    control_plane: FakeControlPlane, sdk_provider: ModalProvider, clock: Clock
+):
+    control_plane.print("fc-1", "pulling data\n", at=T0)
+    control_plane.print("fc-1", "warning: slow\n", at=T0 + timedelta(seconds=1), stderr=True)
+    control_plane.print("fc-other", "not this call\n", at=T0)
+    clock.now = T0 + timedelta(seconds=10)
+    first = sdk_provider.read_logs("fc-1")
+    assert messages(first) == ["pulling data", "warning: slow"]
+    assert first.lines[1].timestamp == T0 + timedelta(seconds=1)
+    fetches = [r for r in control_plane.requests if isinstance(r, api_pb2.AppFetchLogsRequest)]
+    assert fetches and {r.function_call_id for r in fetches} == {"fc-1"}
+    assert {r.app_id for r in fetches} == {"ap-flows"}
+
+    control_plane.print("fc-1", "done\n", at=T0 + timedelta(seconds=11))
+    clock.now = T0 + timedelta(seconds=20)
+    more = sdk_provider.read_logs("fc-1", after=first.cursor)
+    assert messages(more) == ["done"]
+    assert sdk_provider.read_logs("fc-1", after=more.cursor).lines == ()
+
+
+@pytest.mark.parametrize(
+    ("raised", "retryable"),
+    [
+        (modal.exception.ConnectionError("connection reset"), True),
+        (modal.exception.ServiceError("unavailable"), True),
+        (modal.exception.AuthError("Token ID is malformed"), False),
+    ],
+)
+def test_the_sdks_errors_while_reading_logs_are_classified(
+    control_plane: FakeControlPlane,
+    sdk_provider: ModalProvider,
+    raised: Exception,
+    retryable: bool,
+):
+    control_plane.failure = raised
+    with pytest.raises(InfrastructureError) as caught:
+        sdk_provider.read_logs("fc-1")
+    assert caught.value.retryable is retryable
+
+
+def test_a_call_modal_does_not_know_has_no_more_output(
+    control_plane: FakeControlPlane, sdk_provider: ModalProvider
+):
+    control_plane.failure = modal.exception.NotFoundError("Function call fc-9 not found")
+    assert sdk_provider.read_logs("fc-9", after="2026-12-04T12:00:00+00:00|1").lines == ()
