@@ -8,8 +8,8 @@ the last line returned and how many lines at exactly that timestamp were
 returned: the next read starts at that timestamp and skips those.
 
 Reads stop ``SETTLE`` short of now, so a line Modal stores a moment after a
-later-stamped one is still read; the first read looks back ``LOOKBACK``
-(Modal refuses ranges over 35 days).
+later-stamped one is still read; the first read looks back ``LOOKBACK`` and
+no read spans more (Modal refuses ranges over 35 days).
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ def read_output(
     client: ModalClient, infra_id: str, *, after: str | None, now: datetime
 ) -> LogChunk:
     since, seen = parse_cursor(after) if after else (now - LOOKBACK, 0)
-    until = now - SETTLE
+    until = min(now - SETTLE, since + LOOKBACK)  # a cursor read weeks later goes on in steps
     if until <= since:
         return LogChunk(cursor=after)
     entries = client.read_output(infra_id, since=since, until=until, limit=PAGE_LINES + seen)
     fresh = _after_seen(entries, since, seen)
     if not fresh:
+        if until < now - SETTLE:  # an empty stretch of a long gap: go on after it
+            return LogChunk(cursor=f"{until.isoformat()}|0")
         return LogChunk(cursor=after)
     last = fresh[-1].timestamp
     at_last = sum(1 for entry in entries if entry.timestamp == last)

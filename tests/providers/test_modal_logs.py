@@ -129,6 +129,30 @@ def test_the_first_read_looks_back_no_further_than_modal_allows(
     assert messages(provider.read_logs(infra_id)) == ["kept"]
 
 
+def test_a_cursor_read_again_weeks_later_asks_modal_for_at_most_its_longest_range(
+    fake: FakeModal, provider: ModalProvider, clock: Clock
+):
+    infra_id = submitted(provider, FUNCTION)
+    fake.print(infra_id, "first", at=T0)
+    fake.print(infra_id, "much later", at=T0 + timedelta(days=40))
+    clock.now = T0 + timedelta(seconds=10)
+    first = provider.read_logs(infra_id)
+    clock.now = T0 + timedelta(days=41)
+    asked: list[timedelta] = []
+    read = fake.read_output
+
+    def measured(infra_id: str, *, since, until, limit):
+        asked.append(until - since)
+        return read(infra_id, since=since, until=until, limit=limit)
+
+    fake.read_output = measured  # type: ignore[method-assign]
+    second = provider.read_logs(infra_id, after=first.cursor)
+    third = provider.read_logs(infra_id, after=second.cursor)
+    assert messages(first) == ["first"] and messages(second) == []
+    assert messages(third) == ["much later"]  # the empty month moved the cursor on
+    assert max(asked) <= LOOKBACK
+
+
 def test_an_unknown_call_has_no_more_output(fake: FakeModal, provider: ModalProvider):
     infra_id = submitted(provider, FUNCTION)
     fake.vanish(infra_id)
