@@ -5,7 +5,8 @@ fakes what ``SdkModalClient`` itself talks to, so the adapter runs through
 the real ``modal`` SDK (``FunctionCall.from_id(...).logs.fetch``, its
 bucketing and interval logic) and only the RPCs are answered here, with the
 SDK's real protobuf messages (``modal_proto.api_pb2``).  Only the RPCs that
-reading a function call's logs needs are implemented.
+reading a function call's or a sandbox's logs needs are implemented; a
+sandbox's lines are filed under its task id, as Modal files them.
 """
 
 from __future__ import annotations
@@ -23,24 +24,33 @@ def _seconds(stamp: Any) -> float:
 
 
 class FakeControlPlane:
-    """Answers ``FunctionCallFromId``, ``AppCountLogs`` and ``AppFetchLogs``."""
+    """Answers the log RPCs: ``FunctionCallFromId``, ``SandboxWait``, ``SandboxGetTaskId``,
+    ``AppCountLogs`` and ``AppFetchLogs``."""
+
+    RPCS = ("FunctionCallFromId", "SandboxWait", "SandboxGetTaskId", "AppCountLogs", "AppFetchLogs")
 
     def __init__(self) -> None:
-        self.items: list[tuple[str, api_pb2.TaskLogs]] = []  # (function call id, item)
+        self.items: list[tuple[str, api_pb2.TaskLogs]] = []  # (call id or task id, item)
         self.requests: list[Any] = []
         self.failure: Exception | None = None
-        for name in ("FunctionCallFromId", "AppCountLogs", "AppFetchLogs"):
+        for name in self.RPCS:
             setattr(self, name, self._rpc(getattr(self, f"_{name}")))
 
-    def print(self, call_id: str, text: str, *, at: datetime, stderr: bool = False) -> None:
+    @staticmethod
+    def task_of(sandbox_id: str) -> str:
+        return "ta-" + sandbox_id.removeprefix("sb-")
+
+    def print(self, infra_id: str, text: str, *, at: datetime, stderr: bool = False) -> None:
+        """The call or sandbox ``infra_id`` wrote ``text`` at ``at``."""
         descriptor = api_pb2.FILE_DESCRIPTOR_STDERR if stderr else api_pb2.FILE_DESCRIPTOR_STDOUT
+        sandbox = infra_id.startswith("sb-")
         item = api_pb2.TaskLogs(
             data=text,
             file_descriptor=descriptor,
             timestamp_ns=int(at.timestamp() * 1_000_000) * 1000,
-            function_call_id=call_id,
+            function_call_id="" if sandbox else infra_id,
         )
-        self.items.append((call_id, item))
+        self.items.append((self.task_of(infra_id) if sandbox else infra_id, item))
 
     def client(self) -> Any:
         """A real ``modal.Client`` whose control-plane stub is this fake."""
@@ -65,13 +75,22 @@ class FakeControlPlane:
             metadata=api_pb2.FunctionCallHandleMetadata(app_id="ap-flows", function_id="fu-run"),
         )
 
+    def _SandboxWait(self, request: Any) -> Any:
+        return api_pb2.SandboxWaitResponse(
+            metadata=api_pb2.SandboxHandleMetadata(app_id="ap-sandboxes")
+        )
+
+    def _SandboxGetTaskId(self, request: Any) -> Any:
+        return api_pb2.SandboxGetTaskIdResponse(task_id=self.task_of(request.sandbox_id))
+
     def _matching(self, request: Any) -> list[api_pb2.TaskLogs]:
         since, until = _seconds(request.since), _seconds(request.until)
+        owner = request.function_call_id or request.task_id
         return sorted(
             (
                 item
-                for call_id, item in self.items
-                if call_id == request.function_call_id and since <= item.timestamp_ns / 1e9 <= until
+                for owner_id, item in self.items
+                if owner_id == owner and since <= item.timestamp_ns / 1e9 <= until
             ),
             key=lambda item: item.timestamp_ns,
         )

@@ -238,25 +238,42 @@ def sdk_provider(control_plane: FakeControlPlane, clock: Clock) -> ModalProvider
     return ModalProvider(adapter, clock=clock)
 
 
-def test_a_calls_output_is_read_through_the_sdk_with_its_id_as_the_filter(
-    control_plane: FakeControlPlane, sdk_provider: ModalProvider, clock: Clock
+SANDBOX_ID = "sb-AbCdEfGhIjKlMnOpQrStUv"  # the shape of a (v1) Modal sandbox id
+
+
+CASES = {  # infra id, another one's, its app, the filter AppFetchLogs must carry
+    "call": ("fc-1", "fc-other", "ap-flows", ("function_call_id", "fc-1")),
+    "sandbox": (
+        SANDBOX_ID,
+        "sb-ZyXwVuTsRqPoNmLkJiHgFe",
+        "ap-sandboxes",
+        ("task_id", "ta-AbCdEfGhIjKlMnOpQrStUv"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_output_is_read_through_the_sdk_filtered_to_the_call_or_sandbox(
+    control_plane: FakeControlPlane, sdk_provider: ModalProvider, clock: Clock, case: str
 ):
-    control_plane.print("fc-1", "pulling data\n", at=T0)
-    control_plane.print("fc-1", "warning: slow\n", at=T0 + timedelta(seconds=1), stderr=True)
-    control_plane.print("fc-other", "not this call\n", at=T0)
+    infra_id, other, app_id, filtered_by = CASES[case]
+    control_plane.print(infra_id, "pulling data\n", at=T0)
+    control_plane.print(infra_id, "warning: slow\n", at=T0 + timedelta(seconds=1), stderr=True)
+    control_plane.print(other, "not this one\n", at=T0)
     clock.now = T0 + timedelta(seconds=10)
-    first = sdk_provider.read_logs("fc-1")
+    first = sdk_provider.read_logs(infra_id)
     assert messages(first) == ["pulling data", "warning: slow"]
     assert first.lines[1].timestamp == T0 + timedelta(seconds=1)
     fetches = [r for r in control_plane.requests if isinstance(r, api_pb2.AppFetchLogsRequest)]
-    assert fetches and {r.function_call_id for r in fetches} == {"fc-1"}
-    assert {r.app_id for r in fetches} == {"ap-flows"}
+    field, value = filtered_by
+    assert fetches and {getattr(r, field) for r in fetches} == {value}
+    assert {r.app_id for r in fetches} == {app_id}
 
-    control_plane.print("fc-1", "done\n", at=T0 + timedelta(seconds=11))
+    control_plane.print(infra_id, "done\n", at=T0 + timedelta(seconds=11))
     clock.now = T0 + timedelta(seconds=20)
-    more = sdk_provider.read_logs("fc-1", after=first.cursor)
+    more = sdk_provider.read_logs(infra_id, after=first.cursor)
     assert messages(more) == ["done"]
-    assert sdk_provider.read_logs("fc-1", after=more.cursor).lines == ()
+    assert sdk_provider.read_logs(infra_id, after=more.cursor).lines == ()
 
 
 @pytest.mark.parametrize(
