@@ -25,7 +25,7 @@ from core.ports import Job
 from core.services.context import Context
 from core.services.jobs import build_job
 from core.services.orchestration import Route, SetStateStatus, decide
-from core.services.queues import ensure_queue
+from core.services.queues import ensure_queue, existing_queue
 from core.states import SLOT_HOLDING, State, StateType, new_state
 
 WRITE_ATTEMPTS = 5
@@ -132,7 +132,11 @@ def create_flow_run(
     )
     now = ctx.clock()
     initial = _build_state(proposal, at=now)
-    queue = ensure_queue(ctx, pool, work_queue_name or deployment.work_queue_name)
+    queue = (
+        existing_queue(ctx, pool, work_queue_name)
+        if work_queue_name
+        else ensure_queue(ctx, pool, deployment.work_queue_name)
+    )
     due = initial.scheduled_time or now
     run_id = _run_id(ctx, deployment.id, idempotency_key)
     run = FlowRun(

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from core.errors import PushpoolError, Unauthorized
 from core.services.auth import ANONYMOUS_ADMIN, Principal, authenticate
-from handlers.api.body import check_body
+from handlers.api.body import decode_body
 from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
@@ -77,11 +77,15 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+def _error(error: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in error.items() if k in {"loc", "msg", "type"}}
+    if error.get("type") == "unknown_key":  # the key's own path, not its object's
+        shown["loc"] = (*error.get("loc", ()), error["ctx"]["key"])
+    return shown
+
+
 def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
-    return [
-        {k: v for k, v in e.items() if k in {"loc", "msg", "type"}}
-        for e in exc.errors()  # type: ignore[union-attr]
-    ]
+    return [_error(e) for e in exc.errors()]  # type: ignore[union-attr]
 
 
 @resolver.exception_handler(RequestValidationError)
@@ -210,7 +214,7 @@ def handle(
     """
     with _lock:
         try:
-            check_body(event)
+            event = decode_body(event)
             if principal is None:
                 principal = _principal(event, container)
         except PushpoolError as exc:

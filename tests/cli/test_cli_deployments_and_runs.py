@@ -84,7 +84,10 @@ def test_ls_inspect_run_and_delete(cli: Run, env: Env, tmp_path: Path):
     assert run["job_variables"] == {"env": {"X": "1"}}
     due = datetime.fromisoformat(run["expected_start_time"])
     assert timedelta(minutes=4) < due - env.clock() < timedelta(minutes=6)
-    assert "Created flow run" in cli("deployment", "run", "adhoc", "--queue", "urgent").output
+    assert "Created flow run" in cli("deployment", "run", "adhoc", "--queue", "reports").output
+    refused = cli("deployment", "run", "adhoc", "-q", "reallynot", code=1).output
+    assert "no queue 'reallynot'" in refused and "default, reports" in refused
+    assert "reallynot" not in cli("work-queue", "ls", "--pool", "p").output
     assert "cannot read" in cli("deployment", "run", "adhoc", "--start-in", "soon", code=1).output
     assert "no deployment named" in cli("deployment", "run", "ghost", code=1).output
     assert "Deleted deployment adhoc/adhoc" in cli("deployment", "delete", "adhoc/adhoc").output

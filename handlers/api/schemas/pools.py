@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from core.models import JSON
 from core.models import WorkPool as PoolRecord
@@ -14,7 +14,16 @@ from core.models import WorkQueue as QueueRecord
 from core.services.pools import PoolView
 from core.services.queues import QueueView
 from core.services.workers import WorkerView
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import (
+    IGNORED,
+    AnyOf,
+    Body,
+    Count,
+    Out,
+    Page,
+    Positive,
+    derived_id,
+)
 
 
 class WorkPoolCreate(Body):
@@ -25,7 +34,7 @@ class WorkPoolCreate(Body):
         default_factory=dict, description="{} uses the type's default template."
     )
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: Count | None = None
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -33,7 +42,7 @@ class WorkPoolUpdate(Body):
     description: str | None = None
     is_paused: bool | None = None
     base_job_template: JSON | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: Count | None = None
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -96,16 +105,16 @@ class WorkQueueCreate(Body):
     name: str
     description: str | None = None
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1, description="1 is the highest.")
+    concurrency_limit: Count | None = None
+    priority: Positive | None = Field(default=None, description="1 is the highest.")
 
 
 class WorkQueueUpdate(Body):
     name: str | None = None
     description: str | None = None
     is_paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1)
+    concurrency_limit: Count | None = None
+    priority: Positive | None = None
     last_polled: Any = Field(default=None, description=IGNORED)
 
 
@@ -144,7 +153,7 @@ class WorkQueue(Named):
 
 class WorkerHeartbeat(Body):
     name: str
-    heartbeat_interval_seconds: int | None = Field(default=None, ge=1)
+    heartbeat_interval_seconds: Positive | None = None
     worker_metadata: Any = Field(default=None, description=IGNORED)
 
 
@@ -178,9 +187,9 @@ class Worker(Named):
 
 
 class ConcurrencyStatusRequest(Body):
-    page: int = Field(default=1, ge=1)
-    limit: int = Field(default=200, ge=1, le=1000)
-    flow_run_limit: int = Field(default=10, ge=0, le=200)
+    page: Positive = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 200
+    flow_run_limit: Annotated[StrictInt, Field(ge=0, le=200)] = 10
 
 
 class SlotHolder(Out):

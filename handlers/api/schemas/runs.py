@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from core.models import JSON
 from core.models import FlowRun as FlowRunModel
@@ -14,7 +14,7 @@ from core.ports import Job
 from core.services.runs import Orchestration, StateProposal
 from core.states import State as StateModel
 from core.states import StateType
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import IGNORED, AnyOf, Body, Instant, Out, Page, derived_id
 
 
 class StateDetailsIn(BaseModel):
@@ -22,7 +22,7 @@ class StateDetailsIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    scheduled_time: datetime | None = None
+    scheduled_time: Instant | None = None
 
 
 class StateCreate(Body):
@@ -222,9 +222,9 @@ class FlowRunFilter(Page):
 
 class ScheduledRunsRequest(Body):
     work_queue_names: list[str] | None = None
-    scheduled_before: datetime | None = None
-    scheduled_after: datetime | None = None
-    limit: int | None = Field(default=None, ge=0, le=1000)
+    scheduled_before: Instant | None = None
+    scheduled_after: Instant | None = None
+    limit: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
 
 
 class WorkerFlowRun(Out):
