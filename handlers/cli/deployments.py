@@ -17,6 +17,7 @@ import typer
 import yaml
 from rich.markup import escape
 
+from core.errors import unknown_key
 from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
@@ -30,6 +31,23 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
 }  # fmt: skip
 _SCHEDULE_KEYS = {"cron", "interval", "anchor_date", "rrule", "timezone", "day_or"}
+# Every key pushpool.yaml may hold; any other is refused, never ignored (issue 14).
+# ``definitions`` holds YAML anchors; ``name`` and ``prefect-version`` are
+# prefect.yaml's own headers.
+_DOCUMENT_KEYS = {"deployments", "definitions", "name", "prefect-version"}
+_DEPLOYMENT_KEYS = {
+    "name", "flow_name", "entrypoint", "command", "parameters", "schedules",
+    "work_pool", "paused", "description",
+}  # fmt: skip
+_WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
+
+
+def check_keys(mapping: dict[str, Any], known: set[str], where: str) -> None:
+    """Refuse the first key of ``mapping`` that pushpool does not read."""
+    for key in mapping:
+        if key not in known:
+            path = f"{where}.{key}" if where else str(key)
+            raise ValueError(f"{path}: {unknown_key(key, known)}")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -67,9 +85,7 @@ def _schedule(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping with cron, interval or rrule")
     active = raw.get("active", True)
-    unknown = set(raw) - _SCHEDULE_KEYS - {"active"}
-    if unknown:
-        raise ValueError(f"{where} has unknown keys {sorted(unknown)}")
+    check_keys(raw, _SCHEDULE_KEYS | {"active"}, where)
     body = {k: v for k, v in raw.items() if k in _SCHEDULE_KEYS}
     if isinstance(body.get("anchor_date"), datetime):
         body["anchor_date"] = body["anchor_date"].isoformat()
@@ -81,9 +97,11 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
     where = f"deployments[{index}]"
     if not isinstance(spec, dict) or not spec.get("name"):
         raise ValueError(f"{where} needs a name")
+    check_keys(spec, _DEPLOYMENT_KEYS, where)
     pool = spec.get("work_pool")
     if not isinstance(pool, dict) or not pool.get("name"):
         raise ValueError(f"{where}.work_pool.name is required")
+    check_keys(pool, _WORK_POOL_KEYS, f"{where}.work_pool")
     schedules = spec.get("schedules") or []
     if not isinstance(schedules, list):
         raise ValueError(f"{where}.schedules must be a list")
@@ -135,6 +153,8 @@ def apply(
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+    if isinstance(document, dict):
+        check_keys(document, _DOCUMENT_KEYS, "")
     entries = document.get("deployments") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{path} declares no deployments (expected a 'deployments:' list)")
@@ -145,9 +165,10 @@ def apply(
     ]
     if not chosen:
         raise ValueError(f"none of {name} is declared in {path}")
+    for index, spec in chosen:  # check every entry before touching the server
+        deployment_body(spec, index, "")
     with client() as api:
         for index, spec in chosen:
-            deployment_body(spec, index, "")  # check the entry before touching the server
             flow = api.create_flow(flow_name_of(spec))
             created = api.create_deployment(deployment_body(spec, index, flow["id"]))
             console.print(
