@@ -35,6 +35,7 @@ CODE_DEPENDENCIES = (
     "croniter>=2.0",
     "python-dateutil>=2.8,<3",
     "pyyaml>=6",
+    "google-re2>=1.1,<2",  # template patterns in linear time (issue 14)
 )
 LAYERS = {
     "gcp": ("google-cloud-run>=0.10", "google-auth>=2.28"),
@@ -46,7 +47,10 @@ EXCLUDED_DIRS = {"__pycache__", "cli", "ui_src", "tests"}
 
 
 def pip_install(requirements: tuple[str, ...], target: Path, arch: str) -> None:
-    platform = "manylinux2014_x86_64" if arch == "x86_64" else "manylinux2014_aarch64"
+    # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28
+    # wheels run there too, and google-re2 ships no older ones.
+    machine = "x86_64" if arch == "x86_64" else "aarch64"
+    platforms = [f"--platform=manylinux2014_{machine}", f"--platform=manylinux_2_28_{machine}"]
     cmd = [
         sys.executable,
         "-m",
@@ -57,8 +61,7 @@ def pip_install(requirements: tuple[str, ...], target: Path, arch: str) -> None:
         "--no-warn-conflicts",
         "--target",
         str(target),
-        "--platform",
-        platform,
+        *platforms,
         "--implementation",
         "cp",
         "--python-version",
