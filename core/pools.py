@@ -10,7 +10,8 @@ from core.models import JSON, WorkPool, WorkQueue
 FORBIDDEN_NAME_CHARACTERS = frozenset("/%&><\\")
 NAME_RULE = (
     "names are printable characters (no control, format or line-break characters "
-    "such as NUL, newline or right-to-left marks) and may not contain any of / \\ % & > <"
+    "such as NUL, newline or right-to-left marks), are not only dots, and may not contain "
+    "any of / \\ % & > <"
 )
 RESERVED_PREFIX = "prefect"
 DEFAULT_QUEUE_NAME = "default"
@@ -31,6 +32,8 @@ def clean_name(raw: str, *, kind: str = "work pool") -> str:
     # zero-width) and separator character but the ASCII space: characters
     # that hide in a terminal or flip how a name reads (issue 14).
     bad += sorted({repr(c)[1:-1] for c in name if not c.isprintable()})
+    if not name.strip("."):  # "." and ".." are path steps: a URL cannot name them
+        bad.append(name)
     if bad:
         raise InvalidInput(
             f"the {kind} name {name!r} contains {' '.join(bad)}; {NAME_RULE}", path="name"
