@@ -131,8 +131,8 @@ def _as_json_event(event: dict[str, Any], text: str) -> dict[str, Any]:
 
 def decode_body(event: dict[str, Any], *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The event the resolver may read, or the error a client can act on."""
-    if not event.get("body"):
-        return event
+    if not event.get("body"):  # whatever type it claims, no body is read as "no JSON"
+        return _as_json_event(event, "") if _content_type(event) else event
     media_type = _content_type(event)
     if not _is_json(media_type):
         raise UnsupportedMediaType(

@@ -68,6 +68,19 @@ def test_any_plus_json_content_type_is_read_as_json(admin: httpx.Client, media_t
     assert admin.get("/work_pools/hostile").json()["description"] == f"typed {media_type}"
 
 
+@pytest.mark.parametrize("media_type", ["application/merge-patch+json", "text/plain"])
+def test_an_empty_body_of_any_content_type_is_a_missing_body(
+    live: LiveApi, admin: httpx.Client, media_type: str
+) -> None:
+    detail = refused(
+        live,
+        lambda: admin.patch(
+            "/work_pools/hostile", content=b"", headers={"content-type": media_type}
+        ),
+    )
+    assert "body is required" in detail
+
+
 # -- numbers -----------------------------------------------------------------------------
 
 HUGE = "1" + "0" * 30  # 1e30 written as a JSON integer
