@@ -324,3 +324,26 @@ def test_health_and_other_requests_answer_while_a_slow_request_runs(live: LiveAp
     finally:
         held.release.set()
         server.stop()
+
+
+def test_duplicate_concurrent_requests_create_once_and_claim_once(
+    live: LiveApi, admin: httpx.Client
+) -> None:
+    """Without the global lock, the store's transactions alone decide races."""
+    body = {"name": "raced", "type": "process"}
+    with ThreadPoolExecutor(8) as pool:
+        created = list(
+            pool.map(lambda _: admin.post("/work_pools/", json=body).status_code, range(8))
+        )
+    assert sorted(created) == [201] + [409] * 7
+    run = admin.post(f"/deployments/{deployment_of(live)}/create_flow_run", json={}).json()
+    pending = {"state": {"type": "PENDING"}}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: admin.post(f"/flow_runs/{run['id']}/set_state", json=pending),
+                range(8),
+            )
+        )
+    assert all(a.status_code < 500 for a in answers), [a.text for a in answers]
+    assert [a.json()["status"] for a in answers].count("ACCEPT") == 1
