@@ -8,6 +8,7 @@ it was (photographed before and after), on SQLite and on DynamoDB alike.
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from core.services import runs as run_service
+from handlers.api import handle
 from handlers.bootstrap import bootstrap
 from handlers.server import BackgroundServer, bind
 from tests.fuzz.live import STORES, LiveApi, live_api
@@ -66,6 +68,39 @@ def test_any_plus_json_content_type_is_read_as_json(admin: httpx.Client, media_t
     )
     assert response.status_code == 204, response.text
     assert admin.get("/work_pools/hostile").json()["description"] == f"typed {media_type}"
+
+
+def test_the_lambda_entry_point_decodes_bodies_the_same_way(live: LiveApi) -> None:
+    """One decoder for both entry points: a ``+json`` body and an oversized integer
+    arrive at Lambda as they do at the local server."""
+
+    def event(body: str) -> dict[str, Any]:
+        return {
+            "version": "2.0",
+            "rawPath": "/api/work_pools/hostile",
+            "rawQueryString": "",
+            "headers": {
+                "Content-Type": "application/merge-patch+json",
+                "authorization": f"Bearer {live.admin}",
+            },
+            "routeKey": "$default",
+            "requestContext": {
+                "stage": "$default",
+                "http": {"method": "PATCH", "path": "/api/work_pools/hostile"},
+            },
+            "body": base64.b64encode(body.encode()).decode(),
+            "isBase64Encoded": True,
+        }
+
+    assert (
+        handle(event('{"description": "via lambda"}'), container=live.container)["statusCode"]
+        == 204
+    )
+    before = live.snapshot()
+    answer = handle(event(f'{{"concurrency_limit": {2**63}}}'), container=live.container)
+    assert answer["statusCode"] == 422
+    assert "concurrency_limit" in answer["body"]
+    assert live.snapshot() == before
 
 
 @pytest.mark.parametrize("media_type", ["application/merge-patch+json", "text/plain"])
