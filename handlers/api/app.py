@@ -29,7 +29,9 @@ from handlers.api.resolver import ThreadSafeResolver
 from handlers.api.routes import (
     deployments,
     flow_runs,
+    logs,
     pool_types,
+    prefect_compat,
     run_details,
     scheduled,
     tokens,
@@ -38,6 +40,8 @@ from handlers.api.routes import (
     work_queues,
     workers,
 )
+from handlers.aws import logs as lambda_logs
+from handlers.aws.observability import tracer
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -157,7 +161,9 @@ for module in (
     flow_runs,
     tokens,
     pool_types,
+    prefect_compat,
     run_details,
+    logs,
 ):
     resolver.include_router(module.router, prefix=PREFIX)
 resolver.include_router(ui.router)  # the web UI's static files, outside /api
@@ -234,8 +240,10 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    lambda_logs.configure()
     container = bootstrap()
     try:
         container.seed_admin_token()  # the stack's admin-token secret, once per cold start

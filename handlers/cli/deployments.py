@@ -1,8 +1,9 @@
-"""``pushpool deployment ...``: apply a pushpool.yaml, list, inspect, run, delete.
+"""``pushpool deployment ...``: apply a pushpool.yaml or a prefect.yaml, list,
+inspect, run, delete.
 
 ``pushpool.yaml`` mirrors prefect.yaml: ``deployments[].{name, entrypoint |
 command, parameters, schedules, work_pool: {name, work_queue_name,
-job_variables}}``.
+job_variables}, description, tags}``; ``handlers.cli.project`` reads either.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.markup import escape
 
-from core.errors import unknown_key
+from handlers.cli import project
 from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
+from pushpool.deployments import with_working_dir
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {
@@ -31,23 +32,7 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
 }  # fmt: skip
 _SCHEDULE_KEYS = {"cron", "interval", "anchor_date", "rrule", "timezone", "day_or"}
-# Every key pushpool.yaml may hold; any other is refused, never ignored (issue 14).
-# ``definitions`` holds YAML anchors; ``name`` and ``prefect-version`` are
-# prefect.yaml's own headers.
-_DOCUMENT_KEYS = {"deployments", "definitions", "name", "prefect-version"}
-_DEPLOYMENT_KEYS = {
-    "name", "flow_name", "entrypoint", "command", "parameters", "schedules",
-    "work_pool", "paused", "description",
-}  # fmt: skip
 _WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
-
-
-def check_keys(mapping: dict[str, Any], known: set[str], where: str) -> None:
-    """Refuse the first key of ``mapping`` that pushpool does not read."""
-    for key in mapping:
-        if key not in known:
-            path = f"{where}.{key}" if where else str(key)
-            raise ValueError(f"{path}: {unknown_key(key, known)}")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -85,7 +70,7 @@ def _schedule(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping with cron, interval or rrule")
     active = raw.get("active", True)
-    check_keys(raw, _SCHEDULE_KEYS | {"active"}, where)
+    project.check_keys(raw, _SCHEDULE_KEYS | {"active"}, where)
     body = {k: v for k, v in raw.items() if k in _SCHEDULE_KEYS}
     if isinstance(body.get("anchor_date"), datetime):
         body["anchor_date"] = body["anchor_date"].isoformat()
@@ -97,11 +82,10 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
     where = f"deployments[{index}]"
     if not isinstance(spec, dict) or not spec.get("name"):
         raise ValueError(f"{where} needs a name")
-    check_keys(spec, _DEPLOYMENT_KEYS, where)
     pool = spec.get("work_pool")
     if not isinstance(pool, dict) or not pool.get("name"):
         raise ValueError(f"{where}.work_pool.name is required")
-    check_keys(pool, _WORK_POOL_KEYS, f"{where}.work_pool")
+    project.check_keys(pool, _WORK_POOL_KEYS, f"{where}.work_pool")
     schedules = spec.get("schedules") or []
     if not isinstance(schedules, list):
         raise ValueError(f"{where}.schedules must be a list")
@@ -117,6 +101,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
         "schedules": [_schedule(s, f"{where}.schedules[{i}]") for i, s in enumerate(schedules)],
         "paused": bool(spec.get("paused", False)),
         "description": spec.get("description"),
+        "tags": list(spec.get("tags") or []),
     }
     return body
 
@@ -148,29 +133,22 @@ def apply(
         list[str] | None, typer.Option("--name", "-n", help="Apply only these deployments.")
     ] = None,
 ) -> None:
-    """Create or update the deployments declared in a pushpool.yaml."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-    if isinstance(document, dict):
-        check_keys(document, _DOCUMENT_KEYS, "")
-    entries = document.get("deployments") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path} declares no deployments (expected a 'deployments:' list)")
-    chosen = [
-        (i, e)
-        for i, e in enumerate(entries)
-        if not name or (isinstance(e, dict) and e.get("name") in name)
-    ]
-    if not chosen:
-        raise ValueError(f"none of {name} is declared in {path}")
-    for index, spec in chosen:  # check every entry before touching the server
-        deployment_body(spec, index, "")
+    """Create or update the deployments declared in a pushpool.yaml or prefect.yaml."""
+    found = project.load(path, only=name)
+    for index, spec in found.entries:
+        deployment_body(spec, index, "")  # check every entry before touching the server
+    for note in found.ignored:
+        console.print(f"Ignored {escape(note)}.", highlight=False)
     with client() as api:
-        for index, spec in chosen:
+        for index, spec in found.entries:
+            body = deployment_body(spec, index, "")
+            if project.runs_a_function(spec):
+                pool = api.read_pool(body["work_pool_name"])
+                body["job_variables"] = with_working_dir(
+                    body["job_variables"], pool=pool, root=found.root
+                )
             flow = api.create_flow(flow_name_of(spec))
-            created = api.create_deployment(deployment_body(spec, index, flow["id"]))
+            created = api.create_deployment({**body, "flow_id": flow["id"]})
             console.print(
                 f"Applied deployment {escape(created['flow_name'] + '/' + created['name'])} "
                 f"({created['id']}) to work pool {created['work_pool_name']!r}, "

@@ -20,7 +20,7 @@ from handlers.cli.common import (
     save_profile,
 )
 from handlers.cli.output import bar, inspect_block, limit_text, short_time, table
-from handlers.client import ApiError
+from pushpool.client import ApiError
 
 TemplateOption = Annotated[
     Path | None,

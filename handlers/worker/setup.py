@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.ports import PoolMode, PoolTypes
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

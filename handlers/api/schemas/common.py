@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -53,8 +55,39 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Operator(Body):
+    """Prefect's filters say how their conditions combine; pushpool's always all hold."""
+
+    operator: Literal["and_"] = Field(
+        default="and_", description="Prefect's combinator; only and_ (every condition holds)."
+    )
+
+
+def _null_only(value: Any, *, reason: str) -> None:
+    if value is not None:
+        raise ValueError(reason)
+
+
+def null_only(reason: str) -> Any:
+    """A Prefect field for a feature pushpool does not have: null passes (Prefect's
+    client sends every field), anything else is refused with ``reason`` rather
+    than silently dropped."""
+    return Annotated[Any, AfterValidator(functools.partial(_null_only, reason=reason))]
+
+
+# Ignoring a filter would answer with objects the caller excluded.
+Unfiltered = null_only("pushpool does not filter on this; send null or leave it out")
+NoBlocks = null_only("pushpool has no blocks; send null (use job_variables and entrypoint)")
+
+
 class AnyOf(Body):
+    """Prefect's value filter; of its operators pushpool matches ``any_``."""
+
     any_: list[str] | None = Field(default=None, description="Match any of these values.")
+    like_: Unfiltered = None
+    not_any_: Unfiltered = None
+    is_null_: Unfiltered = None
+    startswith_: Unfiltered = None
 
 
 class Detail(BaseModel):
@@ -62,13 +95,6 @@ class Detail(BaseModel):
 
     detail: Any
 
-
-# Counts, limits and priorities: strict JSON integers ("3" and true are refused,
-# as a YAML or shell typo would send them) within a 32-bit range that both
-# stores hold exactly (SQLite's INTEGER is 64-bit, and the slot counters add).
-INT_MAX = 2**31 - 1
-Count = Annotated[StrictInt, Field(ge=0, le=INT_MAX)]
-Positive = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
 
 # A moment a client sends: with a zone (a naive time is ambiguous and cannot
 # be compared with the store's UTC times) and inside a range that UTC
@@ -95,9 +121,24 @@ Instant = Annotated[
 ]
 
 IGNORED = "Accepted for compatibility with Prefect clients; ignored."
+# Limits and priorities: Prefect keeps them in 32-bit columns; larger values
+# overflowed SQLite's INTEGER into a 500 (found driving Prefect's CLI, issue 18).
+MAX_COUNT = 2**31 - 1
 LIMIT_MAX = 1000
+# Counts, limits and priorities are strict JSON integers too ("3" and true are
+# refused, as a YAML or shell typo would send them; issue 14).
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+Positive = Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)]
 
 
 class Page(Body):
     offset: Count = 0
     limit: Annotated[StrictInt, Field(ge=0, le=LIMIT_MAX)] = 200
+
+    @field_validator("offset", "limit", mode="before")
+    @classmethod
+    def _null_is_the_default(cls, value: Any, info: Any) -> Any:
+        """Prefect's client sends ``"limit": null`` for 'no limit given'."""
+        if value is None:
+            return cls.model_fields[info.field_name].default
+        return value

@@ -19,9 +19,11 @@ from handlers.api.schemas.common import (
     AnyOf,
     Body,
     Count,
+    Operator,
     Out,
     Page,
     Positive,
+    Unfiltered,
     derived_id,
 )
 
@@ -46,7 +48,7 @@ class WorkPoolUpdate(Body):
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
-class WorkPoolFilterFields(Body):
+class WorkPoolFilterFields(Operator):
     id: AnyOf | None = None
     name: AnyOf | None = None
     type: AnyOf | None = None
@@ -107,6 +109,7 @@ class WorkQueueCreate(Body):
     is_paused: bool = False
     concurrency_limit: Count | None = None
     priority: Positive | None = Field(default=None, description="1 is the highest.")
+    filter: Unfiltered = Field(default=None, description="Prefect's deprecated queue filter.")
 
 
 class WorkQueueUpdate(Body):
@@ -118,8 +121,9 @@ class WorkQueueUpdate(Body):
     last_polled: Any = Field(default=None, description=IGNORED)
 
 
-class WorkQueueFilterFields(Body):
+class WorkQueueFilterFields(Operator):
     name: AnyOf | None = None
+    id: Unfiltered = None
 
 
 class WorkQueueFilter(Page):
@@ -151,14 +155,27 @@ class WorkQueue(Named):
         )
 
 
+class HealthPolicy(Out):
+    maximum_late_runs: int = 0
+    maximum_seconds_since_last_polled: int = 60
+
+
+class WorkQueueHealth(Out):
+    healthy: bool
+    late_runs_count: int
+    last_polled: datetime | None
+    health_check_policy: HealthPolicy
+
+
 class WorkerHeartbeat(Body):
     name: str
     heartbeat_interval_seconds: Positive | None = None
     worker_metadata: Any = Field(default=None, description=IGNORED)
 
 
-class WorkerFilterFields(Body):
+class WorkerFilterFields(Operator):
     status: AnyOf | None = None
+    last_heartbeat_time: Unfiltered = None
 
 
 class WorkerFilter(Page):
