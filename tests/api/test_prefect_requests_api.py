@@ -167,5 +167,5 @@ def test_numbers_past_what_a_store_holds_are_refused_not_a_500(env: Env):
     body = {"name": "d", "flow_id": flow["id"], "work_pool_name": "p", "schedules": [forever]}
     refused = env.http.post("/deployments/", json=body)
     assert refused.status_code == 422
-    assert "schedules[0].interval: must be at most" in refused.json()["detail"]
+    assert "schedules[0].interval: must be more than 0 and at most" in refused.json()["detail"]
     assert ok(env.http.post("/deployments/filter", json={})) == []

@@ -81,8 +81,12 @@ def shipper(api: Api, provider: RingProvider, ledger: Ledger, clock: Clock, **se
     )
 
 
-def started(ledger: Ledger, run_id: str, infra_id: str) -> None:
-    ledger.add(Execution(run_id=run_id, run_name=run_id, scheduled_time=None, infra_id=infra_id))
+def started(ledger: Ledger, run_id: str, infra_id: str) -> Execution:
+    execution = Execution(
+        run_id=run_id, attempt=1, run_name=run_id, scheduled_time=None, infra_id=infra_id
+    )
+    ledger.add(execution)
+    return execution
 
 
 def test_output_is_shipped_in_bounded_batches_a_run_at_a_time():
@@ -162,12 +166,12 @@ def test_a_long_outage_keeps_the_newest_lines_and_says_how_many_were_dropped():
 
 def test_lines_printed_before_the_exit_are_shipped_after_the_run_left_the_ledger():
     api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
-    started(ledger, "a", "ia")
+    execution = started(ledger, "a", "ia")
     ship = shipper(api, provider, ledger, clock)
     provider.print("ia", "first")
     ship.tick()
     provider.print("ia", "last words")
-    ledger.release("a")
+    ledger.release(execution)
     ship.tick()
     ship.tick()
     assert api.messages("a") == ["first", "last words"]

@@ -83,6 +83,9 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/automations/related-to/{resource}"): ADMIN,
     ("GET", "/api/collections/views/{view}"): ANY,
     ("GET", "/api/csrf-token"): ANY,
+    # Run log lines (issue 17): the run named in the body, not the path.
+    ("POST", "/api/logs/"): RUN,
+    ("POST", "/api/logs/filter"): RUN,
 }
 
 # What a route that any valid token reaches answers, when not 200.
@@ -127,9 +130,14 @@ class World:
         }
         return template.removeprefix("/api").format(**values)
 
-    def body(self, method: str, template: str) -> Any:
+    def body(self, method: str, template: str, *, run: str = "alpha-1") -> Any:
         if (method, template) == ("POST", "/api/deployments/"):
             return {"name": "other", "flow_id": self.ids["flow"], "work_pool_name": "alpha"}
+        if (method, template) == ("POST", "/api/logs/"):
+            line = {"flow_run_id": self.ids[run], "message": "hello"}
+            return [{**line, "timestamp": "2026-05-01T12:00:00+00:00"}]
+        if (method, template) == ("POST", "/api/logs/filter"):
+            return {"logs": {"flow_run_id": {"any_": [self.ids[run]]}}}
         return BODIES.get((method, template), {} if method == "POST" else None)
 
 
@@ -169,7 +177,7 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
 def call(
     world: World, client: httpx.Client, method: str, template: str, **kw: Any
 ) -> httpx.Response:
-    body = world.body(method, template)
+    body = world.body(method, template, **kw)
     path = world.path(template, **kw)
     params = {"flow_run_id": world.ids[kw.get("run", "alpha-1")]} if "states" in template else None
     if body is None:
