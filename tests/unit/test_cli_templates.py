@@ -178,12 +178,14 @@ def test_a_template_file_that_is_not_json_is_a_clean_error(tmp_path):
 def test_the_module_entry_point_works_with_the_base_install():
     """``python -m handlers.cli`` imports no SDK to run these commands."""
     code = (
-        "import sys, runpy; sys.argv = ['pushpool', 'work-pool', 'render-template', '--type',"
+        "import sys, runpy; before = set(sys.modules);"
+        "sys.argv = ['pushpool', 'work-pool', 'render-template', '--type',"
         " 'azure-container-instance:push'];"
         "heavy = ['google', 'azure', 'modal', 'docker', 'kubernetes', 'boto3'];\n"
         "try:\n    runpy.run_module('handlers.cli', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print([m for m in sys.modules if m.split('.')[0] in heavy], file=sys.stderr)"
+        "print([m for m in set(sys.modules) - before if m.split('.')[0] in heavy],"
+        " file=sys.stderr)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
