@@ -35,6 +35,9 @@ class WorkPool(Model):
     updated: datetime
     # When a dispatcher last planned this pool (push/managed readiness).
     last_dispatched: datetime | None = None
+    # Why the last dispatch pass that tried to submit could submit nothing
+    # (push/managed readiness); None once a submission succeeds again.
+    dispatch_problem: str | None = None
     version: int = 1
 
 

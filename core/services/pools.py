@@ -17,8 +17,9 @@ from core import templates
 from core.errors import Conflict, InvalidInput
 from core.models import JSON, WorkPool
 from core.pools import check_pool_name, new_pool
+from core.ports import PoolMode
 from core.services.context import Context
-from core.status import ReadyStatus, pool_status
+from core.status import ReadyStatus, pool_readiness
 
 UPDATE_ATTEMPTS = 5
 
@@ -42,6 +43,7 @@ class PoolView:
     pool: WorkPool
     status: ReadyStatus
     active_slots: int
+    status_reason: str | None = None  # what to fix when the pool is not READY
 
 
 def _template_for(ctx: Context, pool_type: str, template: JSON | None) -> JSON:
@@ -98,10 +100,18 @@ def get_pool(ctx: Context, name: str) -> WorkPool:
 
 def view(ctx: Context, pool: WorkPool) -> PoolView:
     """The pool with its read-time status and the slots its runs hold."""
-    workers = ctx.store.list_workers(pool.id)
-    status = pool_status(pool, mode=ctx.types.mode(pool.type), workers=workers, now=ctx.clock())
+    mode = ctx.types.mode(pool.type)
+    readiness = pool_readiness(
+        pool,
+        mode=mode,
+        workers=ctx.store.list_workers(pool.id) if mode is PoolMode.PULL else (),
+        now=ctx.clock(),
+        setup_problem=None if mode is PoolMode.PULL else ctx.dispatch_setup(pool.type),
+    )
     active = ctx.store.counters(pool.id).pool_active
-    return PoolView(pool=pool, status=status, active_slots=active)
+    return PoolView(
+        pool=pool, status=readiness.status, active_slots=active, status_reason=readiness.reason
+    )
 
 
 def list_pools(

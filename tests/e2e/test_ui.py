@@ -338,3 +338,32 @@ def test_flow_runs_are_filtered_and_refreshed_live(ui: Ui, api: httpx.Client):
     page.get_by_label("Deployment").select_option(label="etl/listed-job")
     expect(rows).to_have_count(2)
     ui.shot("runs")
+
+
+def test_a_push_pool_is_ready_without_a_worker_and_shows_why_once_dispatch_fails(
+    ui: Ui, api: httpx.Client
+):
+    seed_pool(api, "gcp-push", type="cloud-run-v2:push")
+    page = ui.page
+    ui.go("/pools")
+    row = page.locator('tr[data-pool="gcp-push"]')
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "READY")
+
+    # No project in the template and no service-account key: every submission fails.
+    deployment = seed_deployment(api, pool="gcp-push", name="no-project", command="true")
+    created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={})
+    assert created.status_code == 201, created.text
+    for _ in range(100):
+        pool = api.get("/work_pools/gcp-push").json()
+        if pool["status"] == "NOT_READY":
+            break
+        page.wait_for_timeout(100)
+    assert "needs 'project'" in pool["status_reason"]
+
+    ui.go("/pools")
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "NOT_READY")
+    expect(row.locator("[data-status-reason]")).to_contain_text("needs 'project'")
+    ui.go("/pools/gcp-push")
+    expect(page.locator("[data-status-reason]")).to_contain_text("Not ready: the last dispatch")
+    expect(page.locator("[data-status-reason]")).to_contain_text("needs 'project'")
+    ui.shot("pool-push-not-ready")

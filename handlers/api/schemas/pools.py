@@ -76,6 +76,9 @@ class WorkPool(Named):
     is_paused: bool
     concurrency_limit: int | None
     status: str
+    status_reason: str | None = Field(
+        default=None, description="When the pool is NOT_READY: what failed and what to fix."
+    )
     default_queue_id: str
     active_slots: int
 
@@ -87,6 +90,7 @@ class WorkPool(Named):
             type=pool.type,
             base_job_template=pool.base_job_template,
             status=view.status.value,
+            status_reason=view.status_reason,
             default_queue_id=pool.default_queue_id,
             active_slots=view.active_slots,
         )
