@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import templates
 from core.errors import Conflict, InvalidInput
 from core.models import JSON, WorkPool
-from core.pools import check_pool_name, new_pool
+from core.pools import check_pool_name, new_pool, unknown_type_message
 from core.ports import PoolMode
 from core.services.context import Context
 from core.status import ReadyStatus, pool_readiness
@@ -58,10 +58,7 @@ def _template_for(ctx: Context, pool_type: str, template: JSON | None) -> JSON:
 def _check_type(ctx: Context, pool_type: str) -> str:
     known = ctx.types.known()
     if pool_type not in known:
-        raise InvalidInput(
-            f"unknown work pool type {pool_type!r}; use one of {', '.join(sorted(known))}",
-            path="type",
-        )
+        raise InvalidInput(unknown_type_message(pool_type, known), path="type")
     return pool_type
 
 

@@ -21,7 +21,9 @@ from handlers.cli.common import (
 )
 from handlers.cli.output import bar, inspect_block, limit_text, short_time, table
 from handlers.client import ApiError
+from providers.registry import REGISTRY
 
+DEFAULT_TYPE = "process"
 TemplateOption = Annotated[
     Path | None,
     typer.Option(
@@ -50,7 +52,10 @@ def read_template(path: Path | None) -> dict[str, Any] | None:
 def create(
     name: str,
     *,
-    pool_type: Annotated[str, typer.Option("--type", "-t", help="The pool type.")] = "process",
+    pool_type: Annotated[
+        str | None,
+        typer.Option("--type", "-t", help="The pool type.", show_default="process"),
+    ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
     base_job_template: TemplateOption = None,
     concurrency_limit: Annotated[
@@ -70,7 +75,7 @@ def create(
         try:
             pool = api.create_pool(
                 name=name,
-                type=pool_type,
+                type=pool_type or DEFAULT_TYPE,
                 is_paused=paused,
                 base_job_template=template or {},
                 concurrency_limit=concurrency_limit,
@@ -90,6 +95,11 @@ def create(
             api.update_pool(name, **changes)
             pool, verb = api.read_pool(name), "Updated"
     console.print(f"{verb} work pool {escape(repr(pool['name']))} of type {pool['type']!r}.")
+    if pool_type is None and verb == "Created":
+        console.print(
+            f"No --type was given, so it is a {DEFAULT_TYPE!r} pool: its runs are subprocesses "
+            f"started by `pushpool worker start`. Other types: {', '.join(REGISTRY.known())}."
+        )
     if set_as_default:
         path = save_profile({"default_work_pool": pool["name"]})
         console.print(f"Set {pool['name']!r} as the default work pool in {path}.")
