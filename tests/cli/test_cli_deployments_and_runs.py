@@ -182,3 +182,11 @@ def test_store_init_prints_the_absolute_path_of_a_relative_sqlite_url(
     monkeypatch.chdir(tmp_path)
     result = cli("store", "init", "--store", "sqlite:///rel/s.db")
     assert f"at {(tmp_path / 'rel' / 's.db').resolve()}" in " ".join(result.output.split())
+
+
+def test_an_api_url_without_api_gets_a_hint_to_add_it(cli: Run, env: Env, monkeypatch):
+    assert env.api.url.endswith("/api")
+    monkeypatch.setenv("PUSHPOOL_API_URL", env.api.url.removesuffix("/api"))
+    refused = " ".join(cli("work-pool", "ls", code=1).output.split())
+    assert "no route POST /work_pools/filter" in refused
+    assert "does your API URL end in /api?" in refused

@@ -202,3 +202,21 @@ def test_inspect_says_why_a_pool_is_not_ready(cli: Run):
     inspected = cli("work-pool", "inspect", "idle").output
     assert "status='NOT_READY'" in inspected
     assert "status_reason='no worker has sent a heartbeat recently'" in inspected
+
+
+def test_output_json_may_come_before_the_subcommand_and_the_commands_own_wins(cli: Run):
+    cli("work-pool", "create", "early", "--type", "process")
+    [pool] = as_json(cli("-o", "json", "work-pool", "ls"))
+    assert pool["name"] == "early"
+    assert as_json(cli("--output", "json", "work-pool", "inspect", "early"))["name"] == "early"
+    table = cli("-o", "json", "work-pool", "ls", "-o", "table").output
+    assert "Work Pools" in table
+    assert "Work Pools" in cli("work-pool", "ls").output  # not remembered across invocations
+
+
+def test_help_shows_argument_names_and_no_type_on_flags(cli: Run):
+    shown = cli("work-pool", "create", "--help").output
+    assert "Usage: pushpool work-pool create [OPTIONS] NAME" in " ".join(shown.split())
+    assert "{name}" not in shown and "<bool>" not in shown
+    limit = cli("work-pool", "set-concurrency-limit", "--help").output
+    assert "{" not in limit.split("Usage:")[1].splitlines()[0]
