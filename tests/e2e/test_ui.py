@@ -365,5 +365,7 @@ def test_a_push_pool_is_ready_without_a_worker_and_shows_why_once_dispatch_fails
     expect(row.locator("[data-status-reason]")).to_contain_text("needs 'project'")
     ui.go("/pools/gcp-push")
     expect(page.locator("[data-status-reason]")).to_contain_text("Not ready: the last dispatch")
+    description = page.locator("dt:text-is('Description') + dd")
+    expect(description).to_have_text("No description")  # not Python's "None"
     expect(page.locator("[data-status-reason]")).to_contain_text("needs 'project'")
     ui.shot("pool-push-not-ready")

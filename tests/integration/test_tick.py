@@ -252,3 +252,17 @@ def test_stalled_claims_get_a_dispatch_to_resume_them_long_before_their_lease_en
     assert report.reap.stalled_pools == {pool.name}
     assert report.dispatch == (DispatchRequest(pool.name, look_after=True),)
     assert store.get_run(run.id).attempt == 1  # resumed, not requeued
+
+
+def test_scheduled_runs_are_named_on_their_schedules_wall_clock(store):
+    pool, _ = add_pool(store)
+    noon_paris = Schedule(cron="0 12 * * *", timezone="Europe/Paris")
+    deployment = deploy(store, pool, noon_paris)
+
+    schedule_runs(store, deployment, now=NOW, horizon=timedelta(days=2))
+
+    names = sorted(r.name for r in store.list_runs(deployment_id=deployment.id))
+    assert len(names) == 2
+    assert all(name.endswith("-120000") for name in names), names
+    for run in store.list_runs(deployment_id=deployment.id):
+        assert run.next_scheduled_start_time.hour == 11  # 12:00 Paris is 11:00 UTC in winter

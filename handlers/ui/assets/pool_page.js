@@ -132,7 +132,7 @@ function detailsCard(pool, info) {
     ["Type", h("span", {}, info?.title ?? pool.type, " ", code(pool.type))],
     ["Status", h("span", { class: "stack-tight" }, statusBadge(pool.status), h("span", { class: "muted small" }, statusHelp(pool, info)))],
     ["Concurrency", slotsBar(pool.active_slots, pool.concurrency_limit, { label: `Slots in use in ${pool.name}` })],
-    ["Description", pool.description || h("span", { class: "muted" }, "None")],
+    ["Description", pool.description || h("span", { class: "muted" }, "No description")],
     ["Created", formatTime(pool.created)],
     ["Updated", timeAgo(pool.updated)],
   ]));
