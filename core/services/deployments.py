@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core import templates
 from core.errors import Conflict, InvalidInput, NotFound
+from core.late_runs import normalised
 from core.models import JSON, Deployment, Flow, FlowRun, Schedule
 from core.pools import DEFAULT_QUEUE_NAME, clean_name
 from core.services.context import Context
@@ -40,6 +41,7 @@ class DeploymentSpec(BaseModel):
     schedules: tuple[Schedule, ...] = ()
     paused: bool = False
     description: str = ""
+    late_runs: str | None = None
 
 
 class DeploymentChanges(BaseModel):
@@ -54,6 +56,7 @@ class DeploymentChanges(BaseModel):
     schedules: tuple[Schedule, ...] | None = None
     paused: bool | None = None
     description: str | None = None
+    late_runs: str | None = None
 
 
 def ensure_flow(ctx: Context, name: str) -> tuple[Flow, bool]:
@@ -143,6 +146,7 @@ def apply_deployment(ctx: Context, spec: DeploymentSpec) -> tuple[Deployment, bo
         schedules=schedules,
         paused=spec.paused,
         description=spec.description,
+        late_runs=normalised(spec.late_runs),
         created=existing.created if existing else now,
         updated=now,
         version=existing.version if existing else 1,
@@ -191,6 +195,8 @@ def update_deployment(ctx: Context, deployment_id: str, changes: DeploymentChang
         update["paused"] = changes.paused
     if "description" in given:
         update["description"] = changes.description or ""
+    if "late_runs" in given:
+        update["late_runs"] = normalised(changes.late_runs)
     return ctx.store.update_deployment(current.model_copy(update=update))
 
 

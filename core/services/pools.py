@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import templates
 from core.errors import Conflict, InvalidInput
+from core.late_runs import normalised
 from core.models import JSON, WorkPool
 from core.pools import check_pool_name, new_pool, unknown_type_message
 from core.ports import PoolMode
@@ -34,6 +35,7 @@ class PoolChanges(BaseModel):
     is_paused: bool | None = None
     concurrency_limit: int | None = Field(default=None, ge=0)
     base_job_template: JSON | None = None
+    late_runs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,12 @@ def create_pool(
     base_job_template: JSON | None = None,
     is_paused: bool = False,
     concurrency_limit: int | None = None,
+    late_runs: str | None = None,
 ) -> WorkPool:
     """Create a pool with its ``default`` queue; ``Conflict`` if the name is taken."""
     checked_name = check_pool_name(name)
     _check_type(ctx, pool_type)
+    policy = normalised(late_runs)
     template = _template_for(ctx, pool_type, base_job_template)
     pool, queue = new_pool(
         name=checked_name,
@@ -87,6 +91,7 @@ def create_pool(
         concurrency_limit=concurrency_limit,
         is_paused=is_paused,
     )
+    pool = pool.model_copy(update={"late_runs": policy})
     ctx.store.create_pool(pool, queue)
     return pool
 
@@ -143,6 +148,8 @@ def _apply(ctx: Context, pool: WorkPool, changes: PoolChanges) -> WorkPool:
         update["is_paused"] = changes.is_paused
     if "concurrency_limit" in given:
         update["concurrency_limit"] = changes.concurrency_limit
+    if "late_runs" in given:
+        update["late_runs"] = normalised(changes.late_runs)
     if "base_job_template" in given:
         update["base_job_template"] = _template_for(ctx, pool.type, changes.base_job_template)
     if not update:

@@ -62,6 +62,12 @@ class DeploymentScheduleCreate(Body):
     slug: Any = Field(default=None, description=IGNORED)
 
 
+LATE_RUNS = (
+    "What happens to this deployment's runs that became Late while waiting: run, "
+    "skip_after <duration> (e.g. skip_after 10m) or latest_only; unset: the pool's policy."
+)
+
+
 class DeploymentCreate(Body):
     name: str
     flow_id: str
@@ -74,6 +80,7 @@ class DeploymentCreate(Body):
     schedules: list[DeploymentScheduleCreate] = Field(default_factory=list)
     paused: bool = False
     description: str | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: Any = Field(default=None, description=IGNORED)
     version: Any = Field(default=None, description=IGNORED)
     path: Any = Field(default=None, description=IGNORED)
@@ -92,6 +99,7 @@ class DeploymentUpdate(Body):
     schedules: list[DeploymentScheduleCreate] | None = None
     paused: bool | None = None
     description: str | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: Any = Field(default=None, description=IGNORED)
     version: Any = Field(default=None, description=IGNORED)
 
@@ -119,6 +127,7 @@ class Deployment(Out):
     work_queue_name: str
     entrypoint: str | None
     command: str | None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -148,6 +157,7 @@ class Deployment(Out):
             work_queue_name=deployment.work_queue_name,
             entrypoint=deployment.entrypoint,
             command=deployment.command,
+            late_runs=deployment.late_runs,
         )
 
 

@@ -16,6 +16,11 @@ from core.services.queues import QueueView
 from core.services.workers import WorkerView
 from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
 
+LATE_RUNS = (
+    "What happens to runs that became Late while waiting (a pause, an outage): run (default), "
+    "skip_after <duration> (e.g. skip_after 10m) or latest_only. A deployment's setting wins."
+)
+
 
 class WorkPoolCreate(Body):
     name: str = Field(description="Unique; may not contain / % & > < or start with 'prefect'.")
@@ -26,6 +31,7 @@ class WorkPoolCreate(Body):
     )
     is_paused: bool = False
     concurrency_limit: int | None = Field(default=None, ge=0)
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -34,6 +40,7 @@ class WorkPoolUpdate(Body):
     is_paused: bool | None = None
     base_job_template: JSON | None = None
     concurrency_limit: int | None = Field(default=None, ge=0)
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -81,6 +88,7 @@ class WorkPool(Named):
     )
     default_queue_id: str
     active_slots: int
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
 
     @classmethod
     def of(cls, view: PoolView) -> WorkPool:
@@ -93,6 +101,7 @@ class WorkPool(Named):
             status_reason=view.status_reason,
             default_queue_id=pool.default_queue_id,
             active_slots=view.active_slots,
+            late_runs=pool.late_runs,
         )
 
 

@@ -133,6 +133,7 @@ function detailsCard(pool, info) {
     ["Status", h("span", { class: "stack-tight" }, statusBadge(pool.status), h("span", { class: "muted small" }, statusHelp(pool, info)))],
     ["Concurrency", slotsBar(pool.active_slots, pool.concurrency_limit, { label: `Slots in use in ${pool.name}` })],
     ["Description", pool.description || h("span", { class: "muted" }, "No description")],
+    ["Late runs", h("span", { "data-late-runs": "" }, pool.late_runs ?? "run", pool.late_runs ? null : h("span", { class: "muted" }, " (default: run every late run)"))],
     ["Created", formatTime(pool.created)],
     ["Updated", timeAgo(pool.updated)],
   ]));
