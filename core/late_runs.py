@@ -125,8 +125,11 @@ def _order(run: FlowRun) -> tuple[datetime, str]:
 
 
 def _late(span: timedelta) -> str:
-    minutes = span.total_seconds() / 60
-    return f"{span.total_seconds():.0f} s" if minutes < 1 else f"{minutes:.0f} min"
+    seconds = span.total_seconds()
+    for unit, size, up_to in (("s", 1, 60), ("min", 60, 120 * 60), ("h", 3600, 72 * 3600)):
+        if seconds < up_to:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds / 86400:.0f} days"
 
 
 def _duration_text(span: timedelta) -> str:

@@ -168,8 +168,22 @@ def _skip_late(store: Store, pool: WorkPool, snap: Snapshot) -> Snapshot:
     reasons = late_run_skips(store, pool, snap.runs, now=snap.now)
     if not reasons:
         return snap
-    end_skipped(store, [r for r in snap.runs if r.id in reasons], reasons, now=snap.now)
+    end_skipped(store, skippable(pool, snap.queues, snap.runs, reasons), reasons, now=snap.now)
     return replace(snap, runs=[r for r in snap.runs if r.id not in reasons])
+
+
+def skippable(
+    pool: WorkPool,
+    queues: Sequence[WorkQueue],
+    runs: Sequence[FlowRun],
+    reasons: Mapping[str, str],
+) -> list[FlowRun]:
+    """The skipped runs to end now: a paused pool or queue changes nothing
+    until it is resumed (``preview`` still shows what will be skipped then)."""
+    if pool.is_paused:
+        return []
+    paused = {q.id for q in queues if q.is_paused}
+    return [r for r in runs if r.id in reasons and r.work_queue_id not in paused]
 
 
 def end_skipped(

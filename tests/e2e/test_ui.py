@@ -369,3 +369,39 @@ def test_a_push_pool_is_ready_without_a_worker_and_shows_why_once_dispatch_fails
     expect(description).to_have_text("No description")  # not Python's "None"
     expect(page.locator("[data-status-reason]")).to_contain_text("needs 'project'")
     ui.shot("pool-push-not-ready")
+
+
+def test_the_pool_page_shows_its_late_run_policy_and_which_runs_it_will_skip(
+    ui: Ui, api: httpx.Client
+):
+    seed_pool(api, "backlog", is_paused=True)
+    assert api.patch("/work_pools/backlog", json={"late_runs": "skip_after 30m"}).status_code == 204
+    deployment = seed_deployment(api, pool="backlog", name="hourly", command="true")
+    created = api.post(
+        f"/deployments/{deployment['id']}/create_flow_run",
+        json={
+            "state": {
+                "type": "SCHEDULED",
+                "state_details": {"scheduled_time": "2020-01-01T00:00:00Z"},
+            }
+        },
+    )
+    assert created.status_code == 201, created.text
+    stale = created.json()
+    page = ui.page
+    ui.go("/pools/backlog")
+    expect(page.locator("[data-late-runs]")).to_have_text("skip_after 30m")
+    page.get_by_role("tab", name="Upcoming runs").click()
+    row = page.locator(f'tr[data-run="{stale["name"]}"]')
+    expect(row).to_contain_text("Skipped by the late-run policy 'skip_after 30m'")
+    ui.shot("pool-late-runs")
+
+    assert api.patch("/work_pools/backlog", json={"is_paused": False}).status_code == 204
+    for _ in range(100):
+        run = api.get(f"/flow_runs/{stale['id']}").json()
+        if run["state_type"] == "CANCELLED":
+            break
+        page.wait_for_timeout(100)
+    assert (run["state_type"], run["state_name"]) == ("CANCELLED", "Skipped")
+    ui.go(f"/runs/{stale['id']}")
+    expect(page.get_by_text("Skipped by the late-run policy").first).to_be_visible()

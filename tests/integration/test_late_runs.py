@@ -125,3 +125,31 @@ def test_a_pull_pools_poll_ends_skipped_runs_and_never_offers_them(store):
         StateType.CANCELLED,
         StateType.SCHEDULED,
     ]
+
+
+def test_while_the_pool_or_the_queue_is_paused_nothing_is_skipped_yet(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store, pool_type="process", paused=True)
+    store.update_pool(pool.model_copy(update={"late_runs": "latest_only"}))
+    deployment = deploy(store, pool)
+    ticker(store, clock, horizon=timedelta(minutes=30)).tick()
+    clock.advance(minutes=25)
+    ctx = Context(store=store, clock=clock, ids=lambda: "x", types=REGISTRY)
+
+    assert scheduled_runs(ctx, pool.name) == []  # a worker polls the paused pool
+    dispatcher_pass = dispatcher(store, RecordingProvider(), clock=clock)
+    store.update_pool(store.get_pool(pool.name).model_copy(update={"is_paused": False}))
+    store.update_queues([queue.model_copy(update={"is_paused": True})])
+    scheduled_runs(ctx, pool.name)
+    dispatcher_pass.dispatch(pool.name)
+    assert [k for _, k, _ in states(store, deployment)] == [StateType.SCHEDULED] * 3
+
+    store.update_queues(
+        [store.get_queue(pool.id, queue.name).model_copy(update={"is_paused": False})]
+    )
+    scheduled_runs(ctx, pool.name)
+    assert [k for _, k, _ in states(store, deployment)] == [
+        StateType.CANCELLED,
+        StateType.CANCELLED,
+        StateType.SCHEDULED,
+    ]

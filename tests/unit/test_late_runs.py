@@ -87,3 +87,13 @@ def test_run_skips_nothing():
 def test_a_skipped_run_ends_cancelled_with_its_own_state_name():
     state = new_state(StateType.CANCELLED, at=NOW, name="Skipped", message="why")
     assert (state.type, state.name, state.is_terminal) == (StateType.CANCELLED, "Skipped", True)
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "text"), [(0.5, "30 s late"), (90, "90 min late"), (600, "10 h late"),
+                              (60 * 24 * 2500, "2500 days late")]
+)  # fmt: skip
+def test_how_late_a_skipped_run_was_is_said_in_a_readable_unit(minutes_ago, text):
+    run = run_at(minutes_ago)
+    skips = late_skips([run], policy_of=lambda r: parse_late_runs("skip_after 1s"), now=NOW)
+    assert skips[run.id].endswith(text)
