@@ -100,6 +100,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
         "schedules": [_schedule(s, f"{where}.schedules[{i}]") for i, s in enumerate(schedules)],
         "paused": bool(spec.get("paused", False)),
         "description": spec.get("description"),
+        "late_runs": spec.get("late_runs"),
     }
     return body
 

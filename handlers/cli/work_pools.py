@@ -24,6 +24,14 @@ from handlers.client import ApiError
 from providers.registry import REGISTRY
 
 DEFAULT_TYPE = "process"
+LateRunsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--late-runs",
+        help="What to do with runs that became late while waiting: run, "
+        "'skip_after 10m' or latest_only.",
+    ),
+]
 TemplateOption = Annotated[
     Path | None,
     typer.Option(
@@ -68,6 +76,7 @@ def create(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Update the pool if it already exists.")
     ] = False,
+    late_runs: LateRunsOption = None,
 ) -> None:
     """Create a work pool (with its 'default' queue)."""
     template = read_template(base_job_template)
@@ -80,6 +89,7 @@ def create(
                 base_job_template=template or {},
                 concurrency_limit=concurrency_limit,
                 description=description,
+                late_runs=late_runs,
             )
             verb = "Created"
         except ApiError as exc:
@@ -92,6 +102,8 @@ def create(
                 changes["concurrency_limit"] = concurrency_limit
             if description is not None:
                 changes["description"] = description
+            if late_runs is not None:
+                changes["late_runs"] = late_runs
             api.update_pool(name, **changes)
             pool, verb = api.read_pool(name), "Updated"
     console.print(f"{verb} work pool {escape(repr(pool['name']))} of type {pool['type']!r}.")
@@ -112,8 +124,9 @@ def update(
     base_job_template: TemplateOption = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
     concurrency_limit: Annotated[int | None, typer.Option("--concurrency-limit", min=0)] = None,
+    late_runs: LateRunsOption = None,
 ) -> None:
-    """Update a work pool's template, description or concurrency limit."""
+    """Update a work pool's template, description, concurrency limit or late-run policy."""
     changes: dict[str, Any] = {}
     template = read_template(base_job_template)
     if template is not None:
@@ -122,9 +135,12 @@ def update(
         changes["description"] = description
     if concurrency_limit is not None:
         changes["concurrency_limit"] = concurrency_limit
+    if late_runs is not None:
+        changes["late_runs"] = late_runs
     if not changes:
         raise ValueError(
-            "nothing to update: give --base-job-template, --description or --concurrency-limit"
+            "nothing to update: give --base-job-template, --description, --concurrency-limit "
+            "or --late-runs"
         )
     with client() as api:
         api.update_pool(name, **changes)

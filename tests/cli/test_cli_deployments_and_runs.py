@@ -190,3 +190,20 @@ def test_an_api_url_without_api_gets_a_hint_to_add_it(cli: Run, env: Env, monkey
     refused = " ".join(cli("work-pool", "ls", code=1).output.split())
     assert "no route POST /work_pools/filter" in refused
     assert "does your API URL end in /api?" in refused
+
+
+def test_late_runs_policies_come_from_the_cli_and_pushpool_yaml(cli: Run, tmp_path: Path):
+    cli("work-pool", "create", "p", "--type", "process", "--late-runs", "skip_after 2h")
+    assert as_json(cli("work-pool", "inspect", "p", "-o", "json"))["late_runs"] == "skip_after 2h"
+    cli("work-pool", "update", "p", "--late-runs", "latest_only")
+    assert as_json(cli("work-pool", "inspect", "p", "-o", "json"))["late_runs"] == "latest_only"
+    refused = cli("work-pool", "update", "p", "--late-runs", "maybe", code=1).output
+    assert "skip_after <duration>" in " ".join(refused.split())
+    apply(
+        cli,
+        tmp_path,
+        "deployments:\n  - name: hourly\n    command: 'true'\n    late_runs: skip_after 15m\n"
+        "    work_pool: {name: p}\n",
+    )
+    hourly = as_json(cli("deployment", "inspect", "hourly", "-o", "json"))
+    assert hourly["late_runs"] == "skip_after 15m"
