@@ -405,3 +405,8 @@ def test_the_pool_page_shows_its_late_run_policy_and_which_runs_it_will_skip(
     assert (run["state_type"], run["state_name"]) == ("CANCELLED", "Skipped")
     ui.go(f"/runs/{stale['id']}")
     expect(page.get_by_text("Skipped by the late-run policy").first).to_be_visible()
+
+    patched = api.patch(f"/deployments/{deployment['id']}", json={"late_runs": "latest_only"})
+    assert patched.status_code == 204
+    ui.go("/deployments")
+    expect(page.locator("[data-late-runs]")).to_have_text("late runs: latest_only")
