@@ -93,6 +93,11 @@ class DispatchIncomplete(Transient):
         self.report = report
 
 
+# A pool's dispatch problem is shown in lists and stored beside the pool: an
+# API error can carry a whole response body, of which the start says enough.
+PROBLEM_LIMIT = 1000
+
+
 @dataclass
 class _Pass:
     pool: WorkPool
@@ -114,7 +119,7 @@ class _Pass:
         """
         if self.submitted or not self.infrastructure_errors:
             return None
-        return self.infrastructure_errors[-1]
+        return self.infrastructure_errors[-1][:PROBLEM_LIMIT]
 
     @cached_property
     def provider(self) -> Provider:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from core.errors import InfrastructureError
 from core.services.context import Context
 from core.services.dispatch import DEFAULT_RESUME_AFTER, Dispatcher, DispatchIncomplete
 from core.services.pools import view
@@ -14,6 +15,7 @@ from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_deployment
 from tests.integration.support import (
     FakeClock,
+    Fault,
     HookedStore,
     RecordingProvider,
     provider_factory,
@@ -301,3 +303,17 @@ def test_one_bad_run_among_good_ones_leaves_the_pool_ready(store):
     dispatcher(store, provider).dispatch(pool.name)
 
     assert store.get_pool(pool.name).dispatch_problem is None
+
+
+def test_a_huge_provider_error_is_stored_as_the_pools_problem_only_in_part(store):
+    provider = RecordingProvider()
+    pool, queue = push_pool(store)
+    run = add_run(store, pool, queue)
+    provider.faults[run.id].append(
+        Fault(InfrastructureError("denied: " + "x" * 50_000, retryable=False), after_start=False)
+    )
+
+    dispatcher(store, provider).dispatch(pool.name)
+
+    problem = store.get_pool(pool.name).dispatch_problem
+    assert problem is not None and problem.startswith("denied: ") and len(problem) == 1000
