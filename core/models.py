@@ -135,6 +135,9 @@ class FlowRun(Model):
     # When a claim's submit lease ends; set on PENDING, cleared once submitted.
     lease_expires: datetime | None = None
     submitted_at: datetime | None = None
+    # The pull worker that claimed the current attempt (its heartbeat is the
+    # claim's liveness); None for a dispatcher's claim (its lease is).
+    worker_name: str | None = None
     created: datetime
     updated: datetime
     version: int = 1

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.logs import LogLine
 from core.models import (
     JSON,
     Deployment,
@@ -176,6 +177,29 @@ class Store(Protocol):
     def put_cached(self, key: str, value: str) -> None: ...
 
 
+@runtime_checkable
+class LogStore(Protocol):
+    """Run log lines, kept with a retention (see ``core.logs``).
+
+    Lines are keyed by ``LogLine.key``; appending a line whose key is already
+    stored changes nothing, so a retried batch is harmless.  SQLite keeps at
+    most a cap of lines per run and in total (the oldest go first); DynamoDB
+    expires each line its retention after it was written (TTL).
+    """
+
+    def append_logs(self, lines: Sequence[LogLine]) -> None: ...
+    def read_logs(
+        self, run_id: str, *, after: str | None = None, limit: int, newest_first: bool = False
+    ) -> list[LogLine]:
+        """Up to ``limit`` of the run's lines whose key is above ``after``.
+
+        ``after`` is a cursor (a line's key, or ``core.logs.cursor_at(t)``).
+        Oldest first (key order); ``newest_first`` gives the last ``limit``
+        lines instead, newest first (a tail).
+        """
+        ...
+
+
 class PoolMode(StrEnum):
     PULL = "pull"
     PUSH = "push"
@@ -240,6 +264,49 @@ class Provider(Protocol):
     def submit(self, request: Any, *, idempotency_key: str) -> str: ...
     def status(self, infra_id: str) -> InfraStatus: ...
     def cancel(self, infra_id: str) -> None: ...
+
+
+class OutputLine(BaseModel):
+    """One line of what a run's infrastructure printed, as the provider saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timestamp: datetime
+    message: str
+    level: int = 20
+
+
+class LogChunk(BaseModel):
+    """What a provider read of an infrastructure's output after a cursor.
+
+    ``cursor`` is opaque (a line number, a CloudWatch token, a timestamp):
+    pass it back to read on.  ``dropped`` counts lines the provider no
+    longer had (its bounded buffer overflowed, or the source expired them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    lines: tuple[OutputLine, ...] = ()
+    cursor: str | None = None
+    dropped: int = 0
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    """The optional capability of a provider that can read its infrastructure's
+    output.  A provider declares it with ``supports_logs = True``; callers ask
+    ``log_source(provider)`` instead of probing for the method."""
+
+    supports_logs: bool
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk: ...
+
+
+def log_source(provider: object) -> LogSource | None:
+    """The provider as a ``LogSource`` if it declares the capability, else None."""
+    if getattr(provider, "supports_logs", False) and isinstance(provider, LogSource):
+        return provider
+    return None
 
 
 class DispatchTrigger(Protocol):

@@ -43,7 +43,12 @@ def transition(
         if state.scheduled_time is not None:
             update["next_scheduled_start_time"] = state.scheduled_time
         if run.state.type in SLOT_HOLDING:
-            update |= {"attempt": run.attempt + 1, "infrastructure_pid": None, "submitted_at": None}
+            update |= {
+                "attempt": run.attempt + 1,
+                "infrastructure_pid": None,
+                "submitted_at": None,
+                "worker_name": None,
+            }
         update["lease_expires"] = None
     elif state.type is StateType.PENDING and lease_expires is not None:
         update["lease_expires"] = lease_expires

@@ -41,6 +41,12 @@ DEFAULT_ANCHOR_DATE = (2020, 1, 1)
 
 ONE_DAY = timedelta(days=1)
 
+# Bounds a schedule must keep so every firing time stays a representable
+# datetime (issue 13: ``interval: 1e300`` overflowed every tick).  Ten years
+# between runs and anchors in 1900-2999 cover every real schedule.
+MAX_INTERVAL = timedelta(days=3653)
+ANCHOR_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+
 _SUB_DAILY_PERIOD = {
     rr.DAILY: timedelta(days=1),
     rr.HOURLY: timedelta(hours=1),
@@ -73,8 +79,36 @@ def check_schedule(schedule: Schedule) -> None:
     tz = zone(schedule.timezone)
     if schedule.cron is not None and not croniter.is_valid(schedule.cron):
         raise InvalidInput(f"{schedule.cron!r} is not a valid cron expression", path="cron")
+    _check_bounds(schedule)
     if schedule.rrule is not None:
         _parse_rrule(schedule.rrule, _local_naive(_anchor(schedule, tz), tz))
+
+
+def _check_bounds(schedule: Schedule) -> None:
+    if schedule.interval is not None and not (
+        0 < schedule.interval <= MAX_INTERVAL.total_seconds()
+    ):
+        raise InvalidInput(
+            f"must be more than 0 and at most {int(MAX_INTERVAL.total_seconds())} seconds "
+            "(ten years)",
+            path="interval",
+        )
+    anchor = schedule.anchor_date
+    if anchor is not None:
+        aware = anchor if anchor.tzinfo is not None else anchor.replace(tzinfo=UTC)
+        if not ANCHOR_RANGE[0] <= aware < ANCHOR_RANGE[1]:
+            raise InvalidInput("must be between the years 1900 and 2999", path="anchor_date")
+
+
+def check_evaluates(schedule: Schedule, *, now: datetime) -> None:
+    """Raise ``InvalidInput`` unless ``schedule`` can compute its next firing
+    from ``now`` (the tick's own evaluation, tried once at input)."""
+    try:
+        occurrences(schedule, start=now, end=now + ONE_DAY, limit=1)
+    except (ArithmeticError, ValueError) as exc:  # e.g. an RRULE with INTERVAL=0
+        raise InvalidInput(
+            f"cannot compute its firing times ({exc}); check the dates and rule", path="schedule"
+        ) from exc
 
 
 def occurrences(

@@ -30,7 +30,7 @@ from typing import Any
 
 from core.errors import NotFound
 from core.models import Token
-from core.ports import Clock, DispatchTrigger, IdFactory, PoolTypes, Provider, Store
+from core.ports import Clock, DispatchTrigger, IdFactory, LogStore, PoolTypes, Provider, Store
 from core.services.auth import hash_secret, run_token
 from core.services.context import Context, NoTrigger
 from handlers.aws.families import Family, dispatch_setup_problem, family_of
@@ -155,6 +155,14 @@ class Container:
                         retention=self.settings.aws.run_retention,
                     )
         return self._store
+
+    @property
+    def logs(self) -> LogStore:
+        """Run log lines live in the same store (both adapters implement the port)."""
+        store = self.store
+        if not isinstance(store, LogStore):
+            raise TypeError(f"{type(store).__name__} keeps no run logs")  # a test's partial fake
+        return store
 
     @property
     def trigger(self) -> DispatchTrigger:

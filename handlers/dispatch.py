@@ -49,8 +49,10 @@ from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
 from core.services.observe import poll_pool
 from handlers.aws import logs
+from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
+from handlers.observability import log_context
 
 log = logging.getLogger("pushpool.dispatch")
 
@@ -61,9 +63,12 @@ QUIET_AFTER = timedelta(minutes=5)  # event providers: poll only runs quiet this
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
     logs.configure()
+    metrics.set_default_dimensions(function="dispatch")
     batch = Batch(bootstrap())
     return process_partial_response(
         event=event, record_handler=batch.handle, processor=processor, context=context
@@ -75,7 +80,7 @@ def dispatcher_for(container: Container) -> Dispatcher:
         store=container.store,
         clock=container.clock,
         pool_types=container.types,
-        provider_for=lambda pool: container.provider(pool.type),
+        provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
         run_token=lambda run: container.run_token(run.id),
         api_url=container.settings.api_url,
         stops_cancelled=True,
@@ -106,6 +111,10 @@ class Batch:
         self.seen.add(message.key)
         if self._misrouted(message, record):
             return "misrouted: left to the tick"
+        with log_context(pool=message.pool):
+            return self._handle(message, record)
+
+    def _handle(self, message: DispatchMessage, record: SQSRecord) -> str:
         try:
             if message.kind is MessageKind.POLL:
                 return self.poll(message)
@@ -125,10 +134,17 @@ class Batch:
         try:
             report = self.dispatcher.dispatch(message.pool, resume=resume, final_attempt=final)
         except DispatchIncomplete as exc:
+            record_dispatch(exc.report, now=self.container.clock())
             log.warning("%s (delivery %d; retrying)", exc.detail, receive_count)
             raise
+        record_dispatch(report, now=self.container.clock())
         for crashed in report.crashed:
-            log.warning("flow run %s crashed: %s", crashed.run_id, crashed.message)
+            log.warning(
+                "flow run %s crashed: %s",
+                crashed.run_id,
+                crashed.message,
+                extra={"run_id": crashed.run_id, "attempt": crashed.attempt},
+            )
         if report.wants_another_pass:
             self.container.trigger.request_dispatch(message.pool)
         summary = describe(report)

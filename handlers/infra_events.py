@@ -20,19 +20,30 @@ import logging
 from typing import Any
 
 from core.services.observe import apply_status
+from core.states import StateType
 from handlers.aws import logs
+from handlers.aws.observability import metrics, record_infrastructure_crash, tracer
 from handlers.bootstrap import bootstrap
-from providers.ecs import task_change
+from handlers.observability import log_context
+from providers.ecs import TaskChange, task_change
 
 log = logging.getLogger("pushpool.infra_events")
 
 
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge rule on ECS task state changes)."""
     logs.configure()
+    metrics.set_default_dimensions(function="infra_events")
     change = task_change(event)
     if change is None:
         return {"applied": False, "reason": "not a task pushpool started"}
+    with log_context(run_id=change.run_id, attempt=change.attempt):
+        return _apply(change)
+
+
+def _apply(change: TaskChange) -> dict[str, Any]:
     container = bootstrap()
     observed = apply_status(
         container.store,
@@ -46,6 +57,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log.info("event for run %s (%s) changed nothing", change.run_id, change.status.phase)
         return {"applied": False, "run_id": change.run_id, "reason": "nothing new"}
     log.info("run %s: %s -> %s %s", observed.run_id, observed.was, observed.now, observed.message)
+    if observed.now is StateType.CRASHED:
+        record_infrastructure_crash()
     if observed.released_slot:
         container.trigger.request_dispatch(observed.pool_name)
     return {

@@ -27,11 +27,13 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from core.errors import Conflict, InfrastructureError, NotFound, PushpoolError
+from core.errors import Conflict, NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import Clock, PoolMode
+from core.services.cancellation import needs_stop, stop_cancelling
 from core.services.dispatch import Dispatcher
 from core.services.observe import poll_pool
+from core.services.reaper import submit_attempts
 from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container
@@ -160,12 +162,15 @@ class LocalStack:
 
     def dispatch(self, pool_name: str) -> None:
         """One pass; a failing pool is retried with back-off (2 s doubling to
-        a minute), as the cloud's queue would redeliver its message.  A pull
-        pool served here has its worker woken instead (the dispatcher skips it)."""
+        a minute), as the cloud's queue would redeliver its message, and after
+        the pool's ``submit_attempts`` failed passes the next is the last: what
+        still fails retryably ends CRASHED with the error.  A pull pool served
+        here has its worker woken instead (the dispatcher skips it)."""
         if self.workers is not None:
             self.workers.wake_if_served(pool_name)
         try:
-            report = self.dispatcher.dispatch(pool_name)
+            final = self._failures.get(pool_name, 0) + 1 >= self._attempts(pool_name)
+            report = self.dispatcher.dispatch(pool_name, final_attempt=final)
         except PushpoolError as exc:
             delay = min(2 * 2 ** self._failures.get(pool_name, 0), 60)
             self._failures[pool_name] = self._failures.get(pool_name, 0) + 1
@@ -178,6 +183,12 @@ class LocalStack:
         self._failures.pop(pool_name, None)
         if report.wants_another_pass:
             self.trigger.request_dispatch(pool_name)
+
+    def _attempts(self, pool_name: str) -> int:
+        try:
+            return submit_attempts(self.container.store.get_pool(pool_name))
+        except NotFound:
+            return 1
 
     def _warn(self, message: str, *, key: str) -> None:
         """Log a problem once a minute, not on every pass that meets it."""
@@ -202,8 +213,9 @@ class LocalStack:
             self.workers.sync()  # pools created since the last tick get their worker
         try:
             report = self.ticker.tick()
-        except Exception:
-            log.exception("tick failed")
+        except Exception as exc:  # the store is down, or a bug: said once a minute
+            log.debug("tick failed", exc_info=True)
+            self._warn(f"tick failed: {type(exc).__name__}: {exc}", key="tick")
             return
         for error in report.errors:
             self._warn(f"tick: {error}", key=f"tick:{error}")
@@ -240,6 +252,12 @@ class LocalStack:
             except PushpoolError as exc:
                 self._warn(f"observing {pool.name}: {exc}", key=f"observe:{pool.name}")
                 continue
+            except Exception as exc:
+                # One pool's unexpected failure (an SDK error nobody translated)
+                # must not end the loop for every pool (issue 13, fault 4).
+                what = f"{type(exc).__name__}: {exc}"
+                self._warn(f"observing {pool.name} failed: {what}", key=f"observe:{pool.name}")
+                continue
             if report.released_pools:
                 self.trigger.request_dispatch(pool.name)
 
@@ -247,13 +265,17 @@ class LocalStack:
         return self.types.mode(pool.type) is not PoolMode.PULL
 
     def _stop_cancelling(self, pool: WorkPool) -> None:
+        """The dispatcher's stop step (``core.services.cancellation``), driven
+        here so a cancel is handled the same way on both profiles."""
+        store = self.container.store
+        active = store.list_active(pool.id)
+        if not any(needs_stop(run) for run in active):
+            return
         provider = self.container.provider(pool.type)
-        for run in self.container.store.list_active(pool.id):
-            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
-                try:
-                    provider.cancel(run.infrastructure_pid)
-                except InfrastructureError as exc:
-                    log.warning("cancelling %s: %s", run.id, exc.detail)
+        for outcome in stop_cancelling(store, active, provider, clock=self.container.clock):
+            if outcome.error:
+                key = f"cancel:{outcome.run_id}"
+                self._warn(f"cancelling {outcome.run_id}: {outcome.error}", key=key)
 
     def _later(self, seconds: float) -> datetime:
         return self.container.clock() + timedelta(seconds=seconds)

@@ -29,8 +29,8 @@ from core.services.auth import Principal
 from handlers.api.app import handle
 from handlers.asgi import to_event
 from handlers.bootstrap import Container
-from handlers.client import Client
 from handlers.worker import Worker, WorkerSettings, WorkerSetupError
+from pushpool.client import Client
 
 log = logging.getLogger("pushpool.local")
 

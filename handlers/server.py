@@ -25,6 +25,7 @@ from core.store import describe_store
 from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap, utc_now
 from handlers.local import LocalStack, LocalTrigger
+from handlers.observability import configure_logging
 
 log = logging.getLogger("pushpool.server")
 
@@ -168,8 +169,14 @@ def serve(
     auth: bool = False,
     with_worker: bool = False,
     announce: bool = True,
+    log_json: bool = False,
 ) -> list[str]:
-    """Run until SIGINT/SIGTERM; returns the lines describing released claims."""
+    """Run until SIGINT/SIGTERM; returns the lines describing released claims.
+
+    pushpool's log lines go to stderr, readable or (``log_json``) as JSON
+    objects shaped like the Lambda functions' (``handlers.observability``).
+    """
+    configure_logging(json_lines=log_json, stderr=True)
     stack = build(host=host, port=port, store_url=store_url, auth=auth, with_worker=with_worker)
     settings = stack.container.settings
     stack.container.store  # open (and create) the store before taking requests  # noqa: B018

@@ -22,15 +22,19 @@ from typing import Any
 
 from core.services.tick import Ticker, TickReport, TickSettings
 from handlers.aws import logs
+from handlers.aws.observability import metrics, record_tick, tracer
 from handlers.aws.sqs import DispatchMessage, MessageKind, SqsDispatchTrigger
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.tick")
 
 
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge Scheduler, every minute)."""
     logs.configure()
+    metrics.set_default_dimensions(function="tick")
     container = bootstrap()
     queues = container.dispatch_queues
     ticker = Ticker(
@@ -43,6 +47,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = ticker.tick()
     sent = _send(container, queues, report)
     summary = _summary(report, sent)
+    record_tick()
     log.info("tick %s", summary)
     for error in report.errors:
         log.warning("tick: %s", error)

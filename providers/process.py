@@ -11,6 +11,12 @@ worker-scoped API token and whatever else its host exports, which a flow run
 must not see.  The child gets the job's ``env`` over only the variables
 named in ``INHERITED_ENV`` (system basics a program needs to start).
 
+The child's output (stdout and stderr, merged) is drained continuously, so
+a child never blocks on a full pipe, into a bounded in-memory ring of
+``OUTPUT_BUFFER_LINES`` numbered lines that ``read_logs`` serves (the
+worker ships it to the API); when a reader falls that far behind, the
+oldest lines go and ``read_logs`` counts them as dropped.
+
 Infrastructure ids are ``"<pid>:<start time>"``, the start time being the
 kernel's start tick from ``/proc/<pid>/stat``, so a pid the kernel reused for
 another process is never mistaken for ours after a worker restart.
@@ -30,11 +36,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
-from providers.shared import command_list, flag, string_map
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
+from providers.shared import OutputRing, command_list, flag, string_map
 
 INHERITED_ENV: tuple[str, ...] = (
     *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV"),
@@ -44,6 +51,7 @@ INHERITED_ENV: tuple[str, ...] = (
 
 DEFAULT_GRACE_SECONDS = 10.0
 TAIL_LINES = 20
+OUTPUT_BUFFER_LINES = 5000
 _POLL_SECONDS = 0.05
 _OUTPUT_DRAIN_SECONDS = 1.0
 
@@ -102,6 +110,7 @@ class _Tracked:
     popen: subprocess.Popen[bytes]
     temp_dir: str | None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    output: OutputRing = field(default_factory=lambda: OutputRing(OUTPUT_BUFFER_LINES))
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
     finished_at: float | None = None
@@ -112,6 +121,7 @@ class ProcessProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True
 
     def __init__(
         self,
@@ -124,6 +134,7 @@ class ProcessProvider:
         monotonic: Callable[[], float] = time.monotonic,
         retain_seconds: float = 3600.0,
         spawn: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         source = os.environ if base_env is None else base_env
         self._inherited = {k: source[k] for k in inherit_env if k in source}
@@ -133,6 +144,7 @@ class ProcessProvider:
         self._monotonic = monotonic
         self._retain = retain_seconds
         self._spawn = spawn
+        self._clock = clock
         self._lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._by_key: dict[str, str] = {}
@@ -200,11 +212,18 @@ class ProcessProvider:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             tracked.tail.append(line)
+            tracked.output.add(self._clock(), line)
             if sink is not None:
                 with contextlib.suppress(ValueError, OSError):  # the sink was closed
                     sink.write(f"{request.prefix}{line}\n")
                     sink.flush()
         stream.close()
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """Output lines numbered above ``after``; a child this provider did not
+        start (the worker restarted) has none."""
+        tracked = self._tracked.get(infra_id)
+        return tracked.output.read(after) if tracked else LogChunk(cursor=after)
 
     def _forget_old(self) -> None:
         """Drop children that finished long ago, so a long-lived worker stays small."""

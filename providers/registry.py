@@ -167,6 +167,17 @@ class PoolTypeRegistry:
                 f"the provider for pool type {pool_type!r} could not import its SDK: {exc}{hint}",
                 retryable=False,
             ) from exc
+        except InfrastructureError:
+            raise
+        except Exception as exc:
+            # Building a client fails on configuration (botocore's NoRegionError,
+            # a malformed credentials file): terminal, and said in one line
+            # instead of a traceback on every pass (issue 13, fault 4).
+            raise InfrastructureError(
+                f"the provider for pool type {pool_type!r} cannot be set up here: "
+                f"{type(exc).__name__}: {exc} (configure it, e.g. its region or credentials)",
+                retryable=False,
+            ) from exc
         return provider
 
 

@@ -13,12 +13,14 @@ import hashlib
 import re
 import shlex
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus
+from core.logs import truncate
+from core.ports import InfraPhase, InfraStatus, LogChunk, OutputLine
 
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 _DASHES = re.compile(r"-{2,}")
@@ -115,3 +117,37 @@ class TerminalMemo:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return status
+
+
+class OutputRing:
+    """The last ``limit`` lines an infrastructure printed, numbered from 1.
+
+    A provider that captures output itself (a subprocess, a container it
+    attaches to) keeps it here for ``read_logs``: the cursor is the number of
+    the last line read, and lines that fell out of the ring before they were
+    read are reported as ``dropped``, so a slow reader never blocks the
+    output and always learns how much it missed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._lines: deque[tuple[int, OutputLine]] = deque(maxlen=limit)
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def add(self, at: datetime, message: str) -> None:
+        line = OutputLine(timestamp=at, message=truncate(message))
+        with self._lock:
+            self._count += 1
+            self._lines.append((self._count, line))
+
+    def read(self, after: str | None) -> LogChunk:
+        done = int(after) if after and after.isdigit() else 0
+        with self._lock:
+            fresh = [(number, line) for number, line in self._lines if number > done]
+        if not fresh:
+            return LogChunk(cursor=str(done))
+        return LogChunk(
+            lines=tuple(line for _, line in fresh),
+            cursor=str(fresh[-1][0]),
+            dropped=fresh[0][0] - done - 1,
+        )

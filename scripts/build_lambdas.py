@@ -11,12 +11,15 @@ the Lambda runtime.
         [--only code|gcp|azure|modal ...]
 
 Prints every artifact's zipped and unzipped size.  Wheels are fetched for the
-Lambda platform (manylinux, CPython 3.13), never built locally.
+Lambda platform (manylinux, CPython 3.13), never built locally, at the
+versions ``uv.lock`` pins: what is deployed is what CI tested.  It needs uv
+(``uv run --locked python scripts/build_lambdas.py`` provides it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,47 +30,65 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.13"  # the Lambda runtime in template.yaml
 CODE_PACKAGES = ("core", "providers", "handlers")
-# What the functions import besides boto3 (which the runtime provides).
+# What the functions import besides boto3 (which the runtime provides); versions from uv.lock.
 CODE_DEPENDENCIES = (
-    "pydantic>=2.6,<3",
-    "aws-lambda-powertools>=3.0",
-    "jsonschema>=4.21",
-    "croniter>=2.0",
-    "python-dateutil>=2.8,<3",
-    "pyyaml>=6",
+    "pydantic",
+    "aws-lambda-powertools",
+    "aws-xray-sdk",  # Powertools' Tracer (handlers/aws/observability.py)
+    "jsonschema",
+    "croniter",
+    "python-dateutil",
+    "pyyaml",
 )
 LAYERS = {
-    "gcp": ("google-cloud-run>=0.10", "google-auth>=2.28"),
-    "azure": ("azure-mgmt-containerinstance>=10.1", "azure-identity>=1.15"),
-    "modal": ("modal>=0.64",),
+    "gcp": ("google-cloud-run", "google-auth"),
+    "azure": ("azure-mgmt-containerinstance", "azure-identity"),
+    "modal": ("modal",),
 }
 # Packages the runtime already has, or that only the CLI and tests use.
 EXCLUDED_DIRS = {"__pycache__", "cli", "ui_src", "tests"}
 
 
+def uv() -> str:
+    """uv itself: `uv run` names it in $UV; else the environment's own (the test extra), else PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    found = os.environ.get("UV") or (str(beside) if beside.exists() else shutil.which("uv"))
+    if found is None:
+        raise SystemExit("uv is needed: run `uv run --locked python scripts/build_lambdas.py`")
+    return found
+
+
+def locked_versions(workdir: Path) -> Path:
+    """Every package of uv.lock as a pin, to constrain what the artifacts install."""
+    constraints = workdir / "constraints.txt"
+    export = [uv(), "export", "--locked", "--all-extras", "--no-hashes", "--no-emit-project"]
+    with constraints.open("w") as out:
+        subprocess.run([*export, "--quiet"], cwd=ROOT, stdout=out, check=True)
+    return constraints
+
+
 def pip_install(requirements: tuple[str, ...], target: Path, arch: str) -> None:
-    platform = "manylinux2014_x86_64" if arch == "x86_64" else "manylinux2014_aarch64"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-warn-conflicts",
-        "--target",
-        str(target),
-        "--platform",
-        platform,
-        "--implementation",
-        "cp",
-        "--python-version",
-        PYTHON_VERSION,
-        "--only-binary=:all:",
-        "--upgrade",
-        *requirements,
-    ]
-    subprocess.run(cmd, check=True)
+    # The python3.13 runtime is Amazon Linux 2023: glibc 2.34.
+    platform = f"{'x86_64' if arch == 'x86_64' else 'aarch64'}-manylinux_2_34"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
+            "--python-platform",
+            platform,
+            "--python-version",
+            PYTHON_VERSION,
+            "--only-binary",
+            ":all:",
+            "--constraints",
+            str(locked_versions(Path(tmp))),
+            *requirements,
+        ]
+        subprocess.run(cmd, check=True)
     # boto3/botocore arrive as transitive dependencies; the runtime provides them.
     for name in ("boto3", "botocore", "s3transfer", "jmespath", "urllib3"):
         for path in target.glob(f"{name}*"):

@@ -9,12 +9,11 @@ queue that does not exist is created (Prefect does the same).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
-from croniter import croniter
-from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ConfigDict
 
+from core import schedules as schedule_rules
 from core import templates
 from core.errors import Conflict, InvalidInput, NotFound
 from core.late_runs import normalised
@@ -69,30 +68,42 @@ def ensure_flow(ctx: Context, name: str) -> tuple[Flow, bool]:
     return flow, flow.id == candidate.id
 
 
-def check_schedule(schedule: Schedule, *, path: str) -> Schedule:
-    """Reject a schedule that could never produce a run, naming the field."""
-    kinds = [k for k in (schedule.cron, schedule.interval, schedule.rrule) if k is not None]
-    if len(kinds) != 1:
-        raise InvalidInput("set exactly one of cron, interval or rrule", path=path)
+def list_flows(
+    ctx: Context, *, ids: Sequence[str] | None = None, names: Sequence[str] | None = None
+) -> list[Flow]:
+    """Flows by id; without ids, the flows of the deployments (the store keeps no
+    list of flows, and a flow matters here only through its deployments)."""
+    if ids is not None:
+        found = []
+        for flow_id in dict.fromkeys(ids):
+            try:
+                found.append(ctx.store.get_flow(flow_id))
+            except NotFound:
+                continue
+    else:
+        flow_ids = dict.fromkeys(d.flow_id for d in ctx.store.list_deployments())
+        found = [ctx.store.get_flow(flow_id) for flow_id in flow_ids]
+    if names is not None:
+        found = [f for f in found if f.name in set(names)]
+    return sorted(found, key=lambda f: (f.name, f.id))
+
+
+def check_schedule(schedule: Schedule, *, path: str, now: datetime) -> Schedule:
+    """Reject a schedule that could never produce a run, or whose firing
+    times cannot be computed (out of range), naming the field."""
     try:
-        ZoneInfo(schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(
-            f"unknown timezone {schedule.timezone!r}; use an IANA name such as 'Europe/Paris'",
-            path=f"{path}.timezone",
-        ) from exc
-    if schedule.cron is not None and not croniter.is_valid(schedule.cron):
-        raise InvalidInput(f"{schedule.cron!r} is not a valid cron expression", path=f"{path}.cron")
-    if schedule.rrule is not None:
-        try:
-            rrulestr(schedule.rrule)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput(f"not a valid RRULE: {exc}", path=f"{path}.rrule") from exc
+        schedule_rules.check_schedule(schedule)
+        schedule_rules.check_evaluates(schedule, now=now)
+    except InvalidInput as exc:
+        field = f"{path}.{exc.path}" if exc.path and exc.path != "schedule" else path
+        raise InvalidInput(str(exc).removeprefix(f"{exc.path}: "), path=field) from exc
     return schedule
 
 
-def _check_schedules(schedules: Sequence[Schedule]) -> tuple[Schedule, ...]:
-    return tuple(check_schedule(s, path=f"schedules[{i}]") for i, s in enumerate(schedules))
+def _check_schedules(schedules: Sequence[Schedule], *, now: datetime) -> tuple[Schedule, ...]:
+    return tuple(
+        check_schedule(s, path=f"schedules[{i}]", now=now) for i, s in enumerate(schedules)
+    )
 
 
 def _placement(
@@ -123,7 +134,7 @@ def apply_deployment(ctx: Context, spec: DeploymentSpec) -> tuple[Deployment, bo
     name = clean_name(spec.name, kind="deployment")
     flow = ctx.store.get_flow(spec.flow_id)
     _check_entry(spec.entrypoint, spec.command)
-    schedules = _check_schedules(spec.schedules)
+    schedules = _check_schedules(spec.schedules, now=ctx.clock())
     pool_name, queue_name, variables = _placement(
         ctx, spec.work_pool_name, spec.work_queue_name, spec.job_variables
     )
@@ -177,7 +188,11 @@ def update_deployment(ctx: Context, deployment_id: str, changes: DeploymentChang
         if "job_variables" in given and changes.job_variables is not None
         else current.job_variables
     )
-    schedules = _check_schedules(changes.schedules) if changes.schedules is not None else None
+    schedules = (
+        _check_schedules(changes.schedules, now=ctx.clock())
+        if changes.schedules is not None
+        else None
+    )
     pool_name, queue_name, variables = _placement(ctx, pool_name, queue_name, variables)
     update: dict[str, object] = {
         "work_pool_name": pool_name,

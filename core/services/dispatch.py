@@ -57,6 +57,7 @@ class Submitted:
     attempt: int
     infrastructure_pid: str
     note: str = ""
+    due: datetime | None = None  # the run's scheduled time (for due-to-submit latency)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class DispatchReport:
     stopped: tuple[StopOutcome, ...] = ()  # infrastructure of CANCELLING runs
     more: bool = False  # the claim cap was reached: another pass has work
     skipped: str = ""  # why nothing was attempted (stale message, pull pool)
+    admitted: int = 0  # runs this pass claimed
+    claim_conflicts: int = 0  # claims another claimant won, or a limit refused
 
     @property
     def wants_another_pass(self) -> bool:
@@ -184,6 +187,8 @@ class Dispatcher:
             resumed=resumed,
             stopped=tuple(stopped),
             more=self.max_claims is not None and len(admission.claimed) >= self.max_claims,
+            admitted=len(admission.claimed),
+            claim_conflicts=admission.lost,
         )
         if report.retry:
             raise DispatchIncomplete(report)
@@ -262,7 +267,7 @@ class Dispatcher:
         if stored.state.type is StateType.CANCELLING:
             note = self._stop(work, infra_id, "the run was cancelled while submitting")
             return Submitted(run.id, run.attempt, infra_id, note=note)
-        return Submitted(run.id, run.attempt, infra_id)
+        return Submitted(run.id, run.attempt, infra_id, due=run.next_scheduled_start_time)
 
     @staticmethod
     def _stop(work: _Pass, infra_id: str, why: str) -> str:

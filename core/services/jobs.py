@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from core.entrypoints import entrypoint_command
 from core.errors import InvalidInput
 from core.models import JSON, Deployment, FlowRun, WorkPool
 from core.ports import Job
@@ -83,12 +84,15 @@ def _deployment_variables(template: Mapping[str, Any], deployment: Deployment | 
     It sits below the deployment's own ``job_variables`` and the run's, and
     above the template's default: a deployment says what it runs, a job
     variable can still override it.  The entrypoint stands in when no command
-    is given.  A template that declares no ``command`` variable decides the
+    is given: ``file.py:function`` through the runner of ``core.entrypoints``,
+    anything else as a command.  A template that declares no ``command`` variable decides the
     command itself, so nothing is added there.
     """
     if deployment is None:
         return {}
-    command = deployment.command or deployment.entrypoint
+    command = deployment.command or (
+        entrypoint_command(deployment.entrypoint) if deployment.entrypoint else None
+    )
     if command and COMMAND in properties(template):
         return {COMMAND: command, **deployment.job_variables}
     return dict(deployment.job_variables)

@@ -94,6 +94,15 @@ RULES: tuple[Rule, ...] = (
 def _route(run: FlowRun, state: State) -> Decision:
     """How to write an allowed change, keeping slots only ever taken by a claim."""
     current, proposed = run.state.type, state.type
+    if proposed is StateType.SCHEDULED and may_be_running(run):
+        # A new attempt while the old one may still run is two live attempts
+        # of one run (issue 13): like a limit, ``force`` cannot pass this.
+        where = f"as {run.infrastructure_pid} " if run.infrastructure_pid else ""
+        return _refuse(
+            SetStateStatus.ABORT,
+            f"attempt {run.attempt} is {current} {where}and may still be running; cancel the "
+            "run (its infrastructure is stopped) or let it end before scheduling it again",
+        )
     if proposed is StateType.CANCELLING and current not in SLOT_HOLDING:
         # Nothing runs yet, so there is nothing to wait for: end it now.
         cancelled = State(
@@ -113,6 +122,15 @@ def _route(run: FlowRun, state: State) -> Decision:
         route = Route.CLAIM if proposed is StateType.PENDING else Route.CLAIM_THEN_RECORD
         return Decision(SetStateStatus.ACCEPT, state=state, route=route)
     return Decision(SetStateStatus.ACCEPT, state=state)
+
+
+def may_be_running(run: FlowRun) -> bool:
+    """True when infrastructure for the run's current attempt may be alive:
+    it is RUNNING, or PENDING with its infrastructure already submitted."""
+    kind = run.state.type
+    return kind is StateType.RUNNING or (
+        kind is StateType.PENDING and run.infrastructure_pid is not None
+    )
 
 
 def decide(run: FlowRun, state: State, *, force: bool = False) -> Decision:

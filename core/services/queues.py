@@ -18,6 +18,7 @@ from core.models import WorkPool, WorkQueue
 from core.pools import clean_name
 from core.queues import place
 from core.services.context import Context
+from core.states import StateType, is_late
 from core.status import ReadyStatus, queue_status
 
 UPDATE_ATTEMPTS = 5
@@ -113,6 +114,21 @@ def ensure_queue(ctx: Context, pool: WorkPool, name: str) -> WorkQueue:
 def get_queue(ctx: Context, pool_name: str, name: str) -> tuple[WorkPool, WorkQueue]:
     pool = ctx.store.get_pool(pool_name)
     return pool, ctx.store.get_queue(pool.id, name)
+
+
+def get_queue_by_id(ctx: Context, queue_id: str) -> tuple[WorkPool, WorkQueue]:
+    """A queue by its id, as Prefect's ``/work_queues/{id}`` routes name it."""
+    queue = ctx.store.get_queue_by_id(queue_id)
+    return ctx.store.get_pool_by_id(queue.pool_id), queue
+
+
+def late_runs(ctx: Context, pool: WorkPool, queue: WorkQueue) -> int:
+    """How many of the queue's SCHEDULED runs are Late now (Prefect's queue health)."""
+    waiting = ctx.store.list_runs(
+        pool_id=pool.id, queue_ids=[queue.id], state_types=[StateType.SCHEDULED], limit=10_000
+    )
+    now = ctx.clock()
+    return sum(1 for run in waiting if is_late(run.state, now=now))
 
 
 def list_queues(

@@ -24,16 +24,23 @@ provider poll (``core.services.observe``), which crashes the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.errors import Conflict, NotFound
-from core.models import FlowRun, WorkPool
+from core.models import JSON, FlowRun, Worker, WorkPool
 from core.ports import Clock, CounterRepair, Store
 from core.services.admission import DEFAULT_LEASE, DEFAULT_RESUME_AFTER, is_stalled
-from core.states import State, StateType, new_state
+from core.states import SLOT_HOLDING, State, StateType, new_state
 
 DEFAULT_START_TIMEOUT = timedelta(minutes=10)
+# Like Prefect's zombie detection: a worker silent this long is gone.
+DEFAULT_HEARTBEAT_TIMEOUT = timedelta(seconds=90)
+HEARTBEAT_TIMEOUT_VARIABLE = "heartbeat_timeout_seconds"
+# Attempts at submitting one run before it ends CRASHED (a claim whose
+# lease ran out, a dispatch pass that kept failing retryably).
+DEFAULT_SUBMIT_ATTEMPTS = 5
+SUBMIT_ATTEMPTS_VARIABLE = "submit_attempts"
 
 # Variables in Prefect's (and our) default templates that already say how
 # long a provider waits for infrastructure to start.
@@ -48,17 +55,38 @@ Stop = Callable[[WorkPool, str], str]
 """Stops the infrastructure with this id; returns a note for the report."""
 
 
+def template_seconds(template: JSON, names: Iterable[str]) -> float | None:
+    """The positive default of the first of ``names`` a base job template
+    declares as a variable (how a pool states its timeouts), else None."""
+    variables = template.get("variables")
+    properties = variables.get("properties", {}) if isinstance(variables, dict) else {}
+    for name in names:
+        spec = properties.get(name) if isinstance(properties, dict) else None
+        default = spec.get("default") if isinstance(spec, dict) else None
+        if isinstance(default, int | float) and not isinstance(default, bool) and default > 0:
+            return float(default)
+    return None
+
+
 def start_timeout(pool: WorkPool) -> timedelta:
     """The pool's start timeout: the default of the first start-timeout
     variable its template declares, else ten minutes."""
-    variables = pool.base_job_template.get("variables")
-    properties = variables.get("properties", {}) if isinstance(variables, dict) else {}
-    for name in START_TIMEOUT_VARIABLES:
-        spec = properties.get(name)
-        default = spec.get("default") if isinstance(spec, dict) else None
-        if isinstance(default, int | float) and not isinstance(default, bool) and default > 0:
-            return timedelta(seconds=default)
-    return DEFAULT_START_TIMEOUT
+    seconds = template_seconds(pool.base_job_template, START_TIMEOUT_VARIABLES)
+    return DEFAULT_START_TIMEOUT if seconds is None else timedelta(seconds=seconds)
+
+
+def submit_attempts(pool: WorkPool) -> int:
+    """How many attempts a run of this pool gets at being submitted: the
+    template's ``submit_attempts`` default, else 5."""
+    attempts = template_seconds(pool.base_job_template, (SUBMIT_ATTEMPTS_VARIABLE,))
+    return DEFAULT_SUBMIT_ATTEMPTS if attempts is None else max(1, int(attempts))
+
+
+def heartbeat_timeout(pool: WorkPool) -> timedelta:
+    """How long a pull worker may stay silent before its claims are ended:
+    the template's ``heartbeat_timeout_seconds`` default, else 90 s."""
+    seconds = template_seconds(pool.base_job_template, (HEARTBEAT_TIMEOUT_VARIABLE,))
+    return DEFAULT_HEARTBEAT_TIMEOUT if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -79,6 +107,7 @@ class ReapReport:
     # Pools with CANCELLING runs that have infrastructure: a dispatcher pass
     # (or the local observe loop) stops it.
     cancelling_pools: frozenset[str] = frozenset()
+    errors: tuple[str, ...] = ()  # pools whose pass failed, with why
 
     @property
     def released_pools(self) -> frozenset[str]:
@@ -87,10 +116,22 @@ class ReapReport:
 
 
 def verdict(
-    run: FlowRun, *, now: datetime, lease: timedelta, start_timeout: timedelta
+    run: FlowRun,
+    *,
+    now: datetime,
+    lease: timedelta,
+    start_timeout: timedelta,
+    dead_owner: str | None = None,
+    attempts: int = DEFAULT_SUBMIT_ATTEMPTS,
 ) -> State | None:
-    """What the reaper does to one slot-holding run, or None to leave it."""
+    """What the reaper does to one slot-holding run, or None to leave it.
+    ``dead_owner``: why the worker that claimed it counts as gone."""
     kind = run.state.type
+    if dead_owner is not None and kind in SLOT_HOLDING:
+        # Ended, never retried: the dead worker may have started something
+        # that still runs, and a new attempt beside it would run twice.
+        ended = StateType.CANCELLED if kind is StateType.CANCELLING else StateType.CRASHED
+        return new_state(ended, at=now, message=f"Attempt {run.attempt}: {dead_owner}")
     if run.infrastructure_pid is None and kind in (StateType.PENDING, StateType.CANCELLING):
         expires = run.lease_expires or run.state.timestamp + lease
         if now < expires:
@@ -98,6 +139,15 @@ def verdict(
         if kind is StateType.CANCELLING:
             return new_state(
                 StateType.CANCELLED, at=now, message="Cancelled before any infrastructure started"
+            )
+        if run.attempt >= attempts:
+            return new_state(
+                StateType.CRASHED,
+                at=now,
+                message=(
+                    f"Attempt {run.attempt} of {attempts} was claimed but never submitted before "
+                    "its lease ended; giving up (the pool's submit_attempts)"
+                ),
             )
         return new_state(
             StateType.SCHEDULED,
@@ -125,6 +175,22 @@ def verdict(
     return None
 
 
+@dataclass
+class _Pass:
+    """What one reaper pass has found so far."""
+
+    store: Store
+    now: datetime
+    lease: timedelta
+    resume_after: timedelta
+    stop: Stop | None
+    reaped: list[Reaped] = field(default_factory=list)
+    repairs: list[CounterRepair] = field(default_factory=list)
+    stalled: set[str] = field(default_factory=set)
+    cancelling: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
 def reap(
     store: Store,
     *,
@@ -135,37 +201,79 @@ def reap(
     resume_after: timedelta = DEFAULT_RESUME_AFTER,
     stop: Stop | None = None,
 ) -> ReapReport:
-    """One pass over ``pools`` (default: all): expire leases, crash runs that
-    never started, then repair the pools' slot counters."""
-    now = clock()
-    reaped: list[Reaped] = []
-    repairs: list[CounterRepair] = []
-    stalled: set[str] = set()
-    cancelling: set[str] = set()
+    """One pass over ``pools`` (default: all): expire leases, end the claims
+    of dead workers, crash runs that never started, then repair the pools'
+    slot counters.  One pool's failure is reported and the others proceed."""
+    work = _Pass(store, now=clock(), lease=lease, resume_after=resume_after, stop=stop)
     for pool in store.list_pools() if pools is None else pools:
-        timeout = start_timeout_for(pool)
-        for run in store.list_active(pool.id):
-            if is_stalled(run, now=now, resume_after=resume_after):
-                stalled.add(pool.name)
-            if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
-                cancelling.add(pool.name)
-            state = verdict(run, now=now, lease=lease, start_timeout=timeout)
-            if state is None or not _apply(store, run, state):
-                continue
-            note = ""
-            if stop is not None and run.infrastructure_pid and state.is_terminal:
-                note = stop(pool, run.infrastructure_pid)
-            reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message, note))
         try:
-            repairs.extend(store.repair_counters(pool.id))
+            _reap_pool(work, pool, start_timeout_for(pool))
         except NotFound:
             continue  # deleted during the pass
+        except Exception as exc:
+            work.errors.append(f"reaping work pool {pool.name}: {type(exc).__name__}: {exc}")
     return ReapReport(
-        reaped=tuple(reaped),
-        repairs=tuple(repairs),
-        stalled_pools=frozenset(stalled),
-        cancelling_pools=frozenset(cancelling),
+        reaped=tuple(work.reaped),
+        repairs=tuple(work.repairs),
+        stalled_pools=frozenset(work.stalled),
+        cancelling_pools=frozenset(work.cancelling),
+        errors=tuple(work.errors),
     )
+
+
+def _reap_pool(work: _Pass, pool: WorkPool, timeout: timedelta) -> None:
+    store, now = work.store, work.now
+    active = store.list_active(pool.id)
+    owners = Owners(pool, store.list_workers(pool.id), now=now) if _owned(active) else None
+    attempts = submit_attempts(pool)
+    for run in active:
+        if is_stalled(run, now=now, resume_after=work.resume_after):
+            work.stalled.add(pool.name)
+        if run.state.type is StateType.CANCELLING and run.infrastructure_pid:
+            work.cancelling.add(pool.name)
+        dead = owners.gone(run) if owners is not None else None
+        state = verdict(
+            run, now=now, lease=work.lease, start_timeout=timeout, dead_owner=dead,
+            attempts=attempts,
+        )  # fmt: skip
+        if state is None or not _apply(store, run, state):
+            continue
+        note = ""
+        if work.stop is not None and run.infrastructure_pid and state.is_terminal:
+            note = work.stop(pool, run.infrastructure_pid)
+        work.reaped.append(Reaped(run.id, pool.name, run.attempt, state.type, state.message, note))
+    work.repairs.extend(store.repair_counters(pool.id))
+
+
+def _owned(runs: list[FlowRun]) -> bool:
+    return any(run.worker_name for run in runs)
+
+
+class Owners:
+    """The liveness of the workers holding a pool's claims (design §3,
+    "Owners and fencing"): a worker is gone once it has been silent past the
+    pool's heartbeat timeout, counting its claim's last change as a sign of
+    life too (a worker that just claimed is alive, whatever its beat)."""
+
+    def __init__(self, pool: WorkPool, workers: Iterable[Worker], *, now: datetime) -> None:
+        self.timeout = heartbeat_timeout(pool)
+        self.now = now
+        self.beats = {w.name: w.last_heartbeat_time for w in workers}
+
+    def gone(self, run: FlowRun) -> str | None:
+        """Why the run's worker counts as gone, or None while it is alive."""
+        name = run.worker_name
+        if name is None:
+            return None
+        beat = self.beats.get(name)
+        seen = run.updated if beat is None else max(beat, run.updated)
+        if self.now - seen <= self.timeout:
+            return None
+        seconds = int(self.timeout.total_seconds())
+        return (
+            f"worker {name!r}, which claimed it, sent no heartbeat for more than {seconds} s "
+            "(the pool's heartbeat timeout) and is presumed dead"
+        )
 
 
 def _apply(store: Store, run: FlowRun, state: State) -> bool:

@@ -52,6 +52,10 @@ class StateProposal(BaseModel):
     name: str | None = None
     message: str = ""
     scheduled_time: datetime | None = None
+    # Fencing (issue 13): a proposal about another attempt than the run's
+    # current one is refused, and a claim records the worker that owns it.
+    attempt: int | None = None
+    worker_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,11 +244,16 @@ def set_state(
     state = _build_state(proposal, at=ctx.clock())
     run = ctx.store.get_run(run_id)
     for _ in range(WRITE_ATTEMPTS):
+        if proposal.attempt is not None and proposal.attempt != run.attempt:
+            return Orchestration(status=SetStateStatus.ABORT, run=run, reason=_stale(proposal, run))
         decision = decide(run, state, force=force)
         if decision.status is not SetStateStatus.ACCEPT or decision.state is None:
             return Orchestration(status=decision.status, run=run, reason=decision.reason)
+        owned = run
+        if decision.route is not Route.RECORD:  # a claim: its worker owns the attempt
+            owned = run.model_copy(update={"worker_name": proposal.worker_name or None})
         try:
-            stored = _write(ctx, run, decision.state, decision.route)
+            stored = _write(ctx, owned, decision.state, decision.route)
         except CapacityFull as exc:
             return Orchestration(status=SetStateStatus.ABORT, run=run, reason=exc.detail)
         except Conflict:
@@ -262,6 +271,13 @@ def set_state(
         status=SetStateStatus.ABORT,
         run=run,
         reason="the run kept changing while this state was proposed; read it and try again",
+    )
+
+
+def _stale(proposal: StateProposal, run: FlowRun) -> str:
+    return (
+        f"this is about attempt {proposal.attempt}, but the run is on attempt {run.attempt} "
+        f"({run.state.type}); the old attempt's infrastructure should stop"
     )
 
 
@@ -283,12 +299,21 @@ def cancel_run(ctx: Context, run_id: str) -> Orchestration:
     return set_state(ctx, run_id, proposal)
 
 
-def report_infrastructure(ctx: Context, run_id: str, infrastructure_pid: str) -> FlowRun:
-    """Record what a worker started for a claimed run, ending its submit lease."""
+def report_infrastructure(
+    ctx: Context, run_id: str, infrastructure_pid: str, *, attempt: int | None = None
+) -> FlowRun:
+    """Record what a worker started for a claimed run, ending its submit lease.
+    With ``attempt``, only for that attempt: a late report about an abandoned
+    attempt must never attach its infrastructure to the next one."""
     pid = infrastructure_pid.strip()
     if not pid:
         raise InvalidInput("give the infrastructure id", path="infrastructure_pid")
     run = ctx.store.get_run(run_id)
+    if attempt is not None and attempt != run.attempt:
+        raise Conflict(
+            f"infrastructure {pid} is for attempt {attempt}, but the run is on attempt "
+            f"{run.attempt}; stop it"
+        )
     if run.state.type not in SLOT_HOLDING:
         raise Conflict(
             f"the run is {run.state.type}; infrastructure is reported for a claimed run "

@@ -132,7 +132,7 @@ class Ticker:
             reap=reaped,
             polls=tuple(polls),
             dispatch=tuple(dispatch),
-            errors=tuple(errors),
+            errors=(*errors, *reaped.errors),
             polls_wanted=tuple(polls_wanted),
             stops_wanted=tuple(stops),
         )
@@ -155,6 +155,13 @@ class Ticker:
                 )
             except PushpoolError as exc:
                 errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
+            except Exception as exc:
+                # A schedule stored before input validation caught it (or a
+                # rule evaluation bug) must not stop every other deployment.
+                errors.append(
+                    f"deployment {deployment.flow_name}/{deployment.name}: its schedule cannot "
+                    f"be evaluated ({_describe(exc)}); fix or pause it"
+                )
         return created
 
     # -- 2. Late ------------------------------------------------------------------------
@@ -206,8 +213,8 @@ class Ticker:
                         limit=self.settings.poll_batch,
                     )
                 )
-            except PushpoolError as exc:
-                errors.append(f"work pool {pool.name}: {exc}")
+            except Exception as exc:  # one pool's failure must not stop the others
+                errors.append(f"work pool {pool.name}: {_describe(exc)}")
         return reports
 
     def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
@@ -314,6 +321,11 @@ def schedule_runs(
         if run.id not in known and store.create_run(run):
             created.append(run.id)
     return created
+
+
+def _describe(exc: Exception) -> str:
+    """A domain error speaks for itself; anything else says what it is."""
+    return str(exc) if isinstance(exc, PushpoolError) else f"{type(exc).__name__}: {exc}"
 
 
 def ceil_second(moment: datetime) -> datetime:

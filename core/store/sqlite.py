@@ -22,17 +22,20 @@ from core.states import State, StateType
 from core.store import sqlite_runs as runs
 from core.store.sqlite_catalog import SqliteCatalog
 from core.store.sqlite_db import Database, check_version, one_body, ts
+from core.store.sqlite_logs import DEFAULT_LINES_PER_RUN, DEFAULT_LINES_TOTAL, SqliteLogs
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
-class SqliteStore(SqliteCatalog):
+class SqliteStore(SqliteCatalog, SqliteLogs):
     """The ``core.ports.Store`` port on a SQLite file (or ``":memory:"``).
 
     ``timeout_seconds`` is how long a write waits for another thread or
     process holding the write lock before it raises ``Transient``.
     ``clock`` is accepted for parity with ``DynamoStore``; SQLite needs none
     (expiry is the services' business and nothing here ages on its own).
+    Run log lines are capped at ``log_lines_per_run`` per run and
+    ``log_lines_total`` in all (``core.store.sqlite_logs``).
     """
 
     def __init__(
@@ -41,8 +44,12 @@ class SqliteStore(SqliteCatalog):
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         clock: Clock | None = None,
+        log_lines_per_run: int = DEFAULT_LINES_PER_RUN,
+        log_lines_total: int = DEFAULT_LINES_TOTAL,
     ) -> None:
         self._db = Database(str(path), timeout_seconds=timeout_seconds)
+        self._log_cap_per_run = log_lines_per_run
+        self._log_cap_total = log_lines_total
 
     def close(self) -> None:
         self._db.close()

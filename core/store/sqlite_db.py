@@ -63,6 +63,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL)""",
         "CREATE TABLE cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        # seq orders lines by arrival, so the total cap drops the oldest written
+        # with one range delete on the rowid; (run_id, key) orders a run's lines.
+        """CREATE TABLE logs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
+            body TEXT NOT NULL, UNIQUE (run_id, key))""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

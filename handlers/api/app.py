@@ -31,7 +31,9 @@ from handlers.api.request import request_scope
 from handlers.api.routes import (
     deployments,
     flow_runs,
+    logs,
     pool_types,
+    prefect_compat,
     run_details,
     scheduled,
     tokens,
@@ -40,6 +42,8 @@ from handlers.api.routes import (
     work_queues,
     workers,
 )
+from handlers.aws import logs as lambda_logs
+from handlers.aws.observability import tracer
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -163,7 +167,9 @@ for module in (
     flow_runs,
     tokens,
     pool_types,
+    prefect_compat,
     run_details,
+    logs,
 ):
     resolver.include_router(module.router, prefix=PREFIX)
 resolver.include_router(ui.router)  # the web UI's static files, outside /api
@@ -240,8 +246,10 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
+    lambda_logs.configure()
     container = bootstrap()
     try:
         container.seed_admin_token()  # the stack's admin-token secret, once per cold start

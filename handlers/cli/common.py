@@ -21,9 +21,8 @@ import typer
 from rich.console import Console
 
 from core.errors import PushpoolError
-from handlers.bootstrap import DEFAULT_API_URL
 from handlers.cli.app import app
-from handlers.client import ApiError, Client
+from pushpool.client import DEFAULT_API_URL, ApiError, Client
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,8 +1,9 @@
-"""``pushpool deployment ...``: apply a pushpool.yaml, list, inspect, run, delete.
+"""``pushpool deployment ...``: apply a pushpool.yaml or a prefect.yaml, list,
+inspect, run, delete.
 
 ``pushpool.yaml`` mirrors prefect.yaml: ``deployments[].{name, entrypoint |
 command, parameters, schedules, work_pool: {name, work_queue_name,
-job_variables}}``.
+job_variables}, description, tags}``; ``handlers.cli.project`` reads either.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.markup import escape
 
+from handlers.cli import project
 from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.moments import parse_moment
 from handlers.cli.output import inspect_block, short_time, table
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
+from pushpool.deployments import with_working_dir
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {
@@ -101,6 +103,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
         "paused": bool(spec.get("paused", False)),
         "description": spec.get("description"),
         "late_runs": spec.get("late_runs"),
+        "tags": list(spec.get("tags") or []),
     }
     return body
 
@@ -132,26 +135,22 @@ def apply(
         list[str] | None, typer.Option("--name", "-n", help="Apply only these deployments.")
     ] = None,
 ) -> None:
-    """Create or update the deployments declared in a pushpool.yaml."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-    entries = document.get("deployments") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path} declares no deployments (expected a 'deployments:' list)")
-    chosen = [
-        (i, e)
-        for i, e in enumerate(entries)
-        if not name or (isinstance(e, dict) and e.get("name") in name)
-    ]
-    if not chosen:
-        raise ValueError(f"none of {name} is declared in {path}")
+    """Create or update the deployments declared in a pushpool.yaml or prefect.yaml."""
+    found = project.load(path, only=name)
+    for index, spec in found.entries:
+        deployment_body(spec, index, "")  # check every entry before touching the server
+    for note in found.ignored:
+        console.print(f"Ignored {escape(note)}.", highlight=False)
     with client() as api:
-        for index, spec in chosen:
-            deployment_body(spec, index, "")  # check the entry before touching the server
+        for index, spec in found.entries:
+            body = deployment_body(spec, index, "")
+            if project.runs_a_function(spec):
+                pool = api.read_pool(body["work_pool_name"])
+                body["job_variables"] = with_working_dir(
+                    body["job_variables"], pool=pool, root=found.root
+                )
             flow = api.create_flow(flow_name_of(spec))
-            created = api.create_deployment(deployment_body(spec, index, flow["id"]))
+            created = api.create_deployment({**body, "flow_id": flow["id"]})
             console.print(
                 f"Applied deployment {escape(created['flow_name'] + '/' + created['name'])} "
                 f"({created['id']}) to work pool {created['work_pool_name']!r}, "

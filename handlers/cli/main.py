@@ -6,6 +6,7 @@ from __future__ import annotations
 import handlers.cli.common
 import handlers.cli.demo
 import handlers.cli.deployments
+import handlers.cli.flow_run_logs
 import handlers.cli.flow_runs
 import handlers.cli.server
 import handlers.cli.store

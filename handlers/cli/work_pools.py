@@ -20,8 +20,8 @@ from handlers.cli.common import (
     save_profile,
 )
 from handlers.cli.output import bar, inspect_block, limit_text, short_time, table
-from handlers.client import ApiError
 from providers.registry import REGISTRY
+from pushpool.client import ApiError
 
 DEFAULT_TYPE = "process"
 LateRunsOption = Annotated[

@@ -23,7 +23,6 @@ from rich.live import Live
 from core.ports import Store
 from core.services.auth import create_token
 from handlers.bootstrap import Settings, new_id, utc_now
-from handlers.client import Client
 from handlers.demo.scenario import (
     DEPLOYMENT,
     FLOW,
@@ -35,6 +34,7 @@ from handlers.demo.scenario import (
 )
 from handlers.demo.view import live_view, print_summary
 from handlers.server import BackgroundServer, Stack, build
+from pushpool.client import Client
 
 
 def set_up(api: Client, scenario: Scenario) -> list[dict[str, Any]]:

@@ -19,10 +19,16 @@ class Execution:
     """One claimed run, from the claim until the worker lets go of it."""
 
     run_id: str
+    attempt: int
     run_name: str
     scheduled_time: datetime | None
     infra_id: str | None = None
     stopping_infra: bool = False  # a stop is in flight (cancel, or abandon at shutdown)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(run id, attempt): a run handed back and claimed anew is a new entry."""
+        return (self.run_id, self.attempt)
 
     @property
     def started(self) -> bool:
@@ -35,7 +41,7 @@ class Ledger:
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self._lock = threading.Lock()
-        self._runs: dict[str, Execution] = {}
+        self._runs: dict[tuple[str, int], Execution] = {}
         self.freed = threading.Event()  # set whenever a place frees: poll again now
 
     def free(self) -> int | None:
@@ -45,12 +51,14 @@ class Ledger:
 
     def add(self, execution: Execution) -> None:
         with self._lock:
-            self._runs[execution.run_id] = execution
+            self._runs[execution.key] = execution
 
-    def release(self, run_id: str) -> None:
+    def release(self, execution: Execution) -> None:
         with self._lock:
-            execution = self._runs.pop(run_id, None)
-        if execution is not None:
+            held = self._runs.get(execution.key) is execution
+            if held:
+                del self._runs[execution.key]
+        if held:
             self.freed.set()
 
     def started(self) -> list[Execution]:

@@ -1,6 +1,6 @@
 """The pull worker: heartbeat, poll, claim, start, watch, stop cleanly.
 
-It talks to the API only (``handlers.client``), with a worker-scoped token,
+It talks to the API only (``pushpool.client``), with a worker-scoped token,
 exactly as a worker on another machine or cluster would; it never opens the
 store.  Each poll asks ``get_scheduled_flow_runs`` what the waterfall
 releases for its queues, claims in that order by proposing PENDING (the
@@ -29,13 +29,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.ports import Clock, PoolTypes, Provider
+from core.services.reaper import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    HEARTBEAT_TIMEOUT_VARIABLE,
+    template_seconds,
+)
 from handlers.bootstrap import utc_now
-from handlers.client import ApiError, Client
 from handlers.worker.ledger import Execution, Ledger
+from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor
+from handlers.worker.reconcile import end_previous_claims
 from handlers.worker.reporter import Reporter
 from handlers.worker.setup import ensure_pool, ensure_queues
 from handlers.worker.starter import Starter, StartPolicy
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 
@@ -94,6 +101,7 @@ class Worker:
         self._signals_seen = 0
         self._threads: list[threading.Thread] = []
         self.last_poll = time.monotonic()
+        self.reconciled: list[str] = []  # runs an earlier life of this worker left, ended
         self.reporter = Reporter(client, settings.name)
         self.starter = Starter(
             client=client,
@@ -102,6 +110,7 @@ class Worker:
             ledger=self.ledger,
             stopping=self.stopping,
             policy=settings.start,
+            clock=clock,
         )
         self.monitor = Monitor(
             client=client,
@@ -110,6 +119,7 @@ class Worker:
             ledger=self.ledger,
             clock=clock,
         )
+        self.logs = LogShipper(client, provider=self.provider, ledger=self.ledger, clock=clock)
 
     # -- collaborators ------------------------------------------------------------------
     @property
@@ -138,6 +148,19 @@ class Worker:
         ensure_queues(self.client, self.settings.pool, self.settings.queues)
         self.provider()
         self.heartbeat()
+        self.reconciled = end_previous_claims(
+            self.client, self.reporter, self.provider, self.settings.pool
+        )
+
+    @property
+    def heartbeat_seconds(self) -> int:
+        """Three beats fit in the pool's heartbeat timeout, so one lost beat
+        never makes the reaper take this worker for dead."""
+        template = self.pool.get("base_job_template") or {}
+        timeout = template_seconds(template, (HEARTBEAT_TIMEOUT_VARIABLE,))
+        if timeout is None:
+            timeout = DEFAULT_HEARTBEAT_TIMEOUT.total_seconds()
+        return max(1, min(self.settings.heartbeat_seconds, int(timeout / 3)))
 
     def run(self) -> list[str]:
         """Serve until stopped (or one cycle with ``run_once``); returns a line per
@@ -146,6 +169,7 @@ class Worker:
             self.setup()
         self._spawn(self._heartbeat_loop, "heartbeat")
         self._spawn(self._monitor_loop, "monitor")
+        self._spawn(lambda: self.logs.run(self.stopped), "logs")
         try:
             if self.settings.run_once:
                 self.poll_once()
@@ -200,12 +224,20 @@ class Worker:
     # -- loops --------------------------------------------------------------------------
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception:  # a bug or a malformed answer: the next poll may do better
+                log.exception("the poll of work pool %r failed", self.settings.pool)
             self._pause(self.settings.poll_seconds)
 
     def _heartbeat_loop(self) -> None:
-        while not self.stopped.wait(self.settings.heartbeat_seconds):
-            self.heartbeat()
+        # A heartbeat thread that died would get every run of this live worker
+        # crashed by the reaper: whatever fails, the next beat is tried.
+        while not self.stopped.wait(self.heartbeat_seconds):
+            try:
+                self.heartbeat()
+            except Exception:
+                log.exception("the heartbeat failed; trying again in %d s", self.heartbeat_seconds)
 
     def _monitor_loop(self) -> None:
         while not self.stopped.wait(self.settings.watch_seconds):
@@ -219,7 +251,7 @@ class Worker:
             self.client.heartbeat(
                 self.settings.pool,
                 self.settings.name,
-                interval_seconds=self.settings.heartbeat_seconds,
+                interval_seconds=self.heartbeat_seconds,
             )
         except ApiError as exc:
             log.warning("heartbeat failed: %s", exc.detail)
@@ -254,20 +286,25 @@ class Worker:
         for item in offered:
             if self.stopping.is_set() or self.ledger.free() == 0:
                 break
-            if self._claim(item["flow_run"]):
-                claimed += 1
+            try:
+                claimed += self._claim(item["flow_run"])
+            except (KeyError, TypeError, ValueError) as exc:  # one malformed run, not the rest
+                log.warning("skipping an offered run the worker cannot read: %r", exc)
         return claimed
 
     def _claim(self, run: dict[str, Any]) -> bool:
         try:
-            accepted = self.reporter.claim(run["id"])
+            accepted = self.reporter.claim((run["id"], run["attempt"]))
         except ApiError as exc:
             log.warning("claiming run %s failed: %s", run["id"], exc.detail)
             return False
         if not accepted:
             return False
         execution = Execution(
-            run_id=run["id"], run_name=run["name"], scheduled_time=_time(run["expected_start_time"])
+            run_id=run["id"],
+            attempt=run["attempt"],
+            run_name=run["name"],
+            scheduled_time=_time(run["expected_start_time"]),
         )
         self.ledger.add(execution)
         log.info("claimed run %s (%s)", execution.run_name, execution.run_id)

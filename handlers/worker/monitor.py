@@ -27,9 +27,9 @@ from typing import Any
 from core.errors import InfrastructureError
 from core.infra import final_state
 from core.ports import Clock, InfraPhase, InfraStatus, Provider
-from handlers.client import ApiError, Client
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 
@@ -81,6 +81,10 @@ class Monitor:
             self._stop(execution)
             return
         state = str(run["state_type"])
+        if run.get("attempt", execution.attempt) != execution.attempt:
+            # The run went on to another attempt (reaped as a dead claim and
+            # claimed anew): this one's infrastructure must not run beside it.
+            state = "SCHEDULED"
         if state == "CANCELLING":
             self._stop(execution, then="CANCELLED")
             return
@@ -94,14 +98,14 @@ class Monitor:
         if state == "PENDING" and (
             status.phase is InfraPhase.RUNNING or status.phase is InfraPhase.EXITED
         ):
-            self.reporter.running(execution.run_id, _id(execution))
+            self.reporter.running(execution.key, _id(execution))
         if alive:
             return
         final = final_state(status, now=self.clock())
-        self.reporter.final(execution.run_id, final.type.value, final.message)
+        self.reporter.final(execution.key, final.type.value, final.message)
         log.info("run %s (%s) ended %s: %s", execution.run_name, execution.run_id,
                  final.type.value, final.message.splitlines()[0])  # fmt: skip
-        self.ledger.release(execution.run_id)
+        self.ledger.release(execution)
 
     def _status(self, execution: Execution) -> InfraStatus | None:
         try:
@@ -119,7 +123,7 @@ class Monitor:
         (forced, reaped) means no slot accounts for it: stop it.
         """
         if not alive:
-            self.ledger.release(execution.run_id)
+            self.ledger.release(execution)
         elif state not in ("COMPLETED", "FAILED"):
             log.info("run %s is %s; stopping %s", execution.run_id, state, execution.infra_id)
             self._stop(execution)
@@ -133,13 +137,13 @@ class Monitor:
                 self.provider().cancel(_id(execution))
                 if then is not None:
                     message = "Infrastructure stopped after cancellation."
-                    self.reporter.final(execution.run_id, then, message)
+                    self.reporter.final(execution.key, then, message)
                     log.info("run %s (%s) %s", execution.run_name, execution.run_id, then)
             except (InfrastructureError, ApiError) as exc:
                 log.warning("run %s: stopping failed, will retry: %s", execution.run_id, exc)
                 execution.stopping_infra = False  # the next pass tries again
                 return
-            self.ledger.release(execution.run_id)
+            self.ledger.release(execution)
 
         threading.Thread(target=work, name=f"stop-{execution.run_id}", daemon=True).start()
 
@@ -158,11 +162,11 @@ class Monitor:
             except InfrastructureError as exc:
                 log.warning("stopping %s failed: %s", execution.infra_id, exc.detail)
             try:
-                if self.reporter.crash(execution.run_id, message):
+                if self.reporter.crash(execution.key, message):
                     lines.append(f"{execution.run_name} ({execution.run_id}): stopped, CRASHED")
             except ApiError as exc:
                 log.warning("run %s: could not report CRASHED: %s", execution.run_id, exc)
-            self.ledger.release(execution.run_id)
+            self.ledger.release(execution)
         return lines
 
 

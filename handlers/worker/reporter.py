@@ -13,11 +13,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 
 ACCEPT = "ACCEPT"
+
+Attempt = tuple[str, int]
+"""(run id, attempt): what every report and stop is about."""
 
 
 class Reporter:
@@ -29,16 +32,25 @@ class Reporter:
 
     def _propose(
         self,
-        run_id: str,
+        run: Attempt,
         state_type: str,
         *,
         message: str,
         scheduled_time: datetime | None = None,
+        claim: bool = False,
     ) -> bool:
-        """True when the API accepted the state; False when it refused it."""
+        """True when the API accepted the state; False when it refused it.
+        Every proposal is fenced to the attempt this worker holds: one about
+        an attempt the run has left changes nothing (issue 13)."""
+        run_id, attempt = run
         try:
             result: dict[str, Any] = self.client.set_state(
-                run_id, state_type, message=message, scheduled_time=scheduled_time
+                run_id,
+                state_type,
+                message=message,
+                scheduled_time=scheduled_time,
+                attempt=attempt,
+                worker_name=self.worker_name if claim else None,
             )
         except ApiError as exc:
             if exc.status == 404:
@@ -51,26 +63,28 @@ class Reporter:
         log.debug("run %s: %s not accepted: %s", run_id, state_type, reason)
         return False
 
-    def claim(self, run_id: str) -> bool:
-        """Propose PENDING: the atomic claim.  False: someone else got it, or a
-        limit is full (the API says which; both are normal)."""
-        return self._propose(run_id, "PENDING", message=f"Claimed by worker {self.worker_name}.")
+    def claim(self, run: Attempt) -> bool:
+        """Propose PENDING: the atomic claim, recording this worker as the owner
+        (its heartbeat keeps the claim alive).  False: someone else got it, or
+        a limit is full (the API says which; both are normal)."""
+        message = f"Claimed by worker {self.worker_name}."
+        return self._propose(run, "PENDING", message=message, claim=True)
 
-    def running(self, run_id: str, infra_id: str) -> bool:
+    def running(self, run: Attempt, infra_id: str) -> bool:
         return self._propose(
-            run_id, "RUNNING", message=f"Running as {infra_id} (worker {self.worker_name})."
+            run, "RUNNING", message=f"Running as {infra_id} (worker {self.worker_name})."
         )
 
-    def final(self, run_id: str, state_type: str, message: str) -> bool:
-        return self._propose(run_id, state_type, message=message)
+    def final(self, run: Attempt, state_type: str, message: str) -> bool:
+        return self._propose(run, state_type, message=message)
 
-    def crash(self, run_id: str, message: str) -> bool:
-        return self._propose(run_id, "CRASHED", message=message)
+    def crash(self, run: Attempt, message: str) -> bool:
+        return self._propose(run, "CRASHED", message=message)
 
-    def hand_back(self, run_id: str, scheduled_time: datetime | None, *, why: str) -> bool:
+    def hand_back(self, run: Attempt, scheduled_time: datetime | None, *, why: str) -> bool:
         """Back to SCHEDULED (a new attempt) for another claim to pick it up."""
         return self._propose(
-            run_id,
+            run,
             "SCHEDULED",
             message=f"Handed back by worker {self.worker_name}: {why}.",
             scheduled_time=scheduled_time,

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.pools import unknown_type_message
 from core.ports import PoolMode, PoolTypes
-from handlers.client import ApiError, Client
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 

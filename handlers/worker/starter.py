@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core.errors import InfrastructureError
-from core.ports import Job, Provider
-from handlers.client import ApiError, Client
+from core.ports import Clock, Job, Provider
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
+from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")
 
@@ -83,7 +83,9 @@ class Starter:
         ledger: Ledger,
         stopping: threading.Event,
         policy: StartPolicy,
+        clock: Clock,
     ) -> None:
+        self.clock = clock
         self.client = client
         self.reporter = reporter
         self.provider = provider
@@ -110,7 +112,7 @@ class Starter:
         except ApiError as exc:
             if exc.status in (404, 409):  # deleted, or no longer claimed (cancelled, reaped)
                 log.info("run %s moved on before it started: %s", run_id, exc.detail)
-                self.ledger.release(run_id)
+                self.ledger.release(execution)
             else:  # 422: the template cannot be rendered for it
                 self._crash(execution, f"The job could not be built: {exc.detail}")
             return
@@ -120,9 +122,20 @@ class Starter:
         except InfrastructureError as exc:
             self._crash(execution, f"The job could not be built: {exc.detail}")
             return
+        self._wait_until_due(execution)
         infra_id = self._submit(execution, provider, request, job.idempotency_key)
         if infra_id is not None:
             self._record(execution, provider, infra_id)
+
+    def _wait_until_due(self, execution: Execution) -> None:
+        """A run claimed ahead (``--prefetch-seconds``) starts at its scheduled
+        time, as the dispatcher's runs do (issue 13, fault 5); a stop meanwhile
+        hands it back, since nothing was started."""
+        if execution.scheduled_time is None:
+            return
+        delay = (execution.scheduled_time - self.clock()).total_seconds()
+        if delay > 0 and self.stopping.wait(delay):
+            raise HandBack(STOPPING)
 
     def _retrying(self, call: Callable[[], T], *, what: str) -> T:
         """``call`` with transient API failures retried (back-off); a stop, or
@@ -178,7 +191,9 @@ class Starter:
         delay = self.policy.retry_seconds
         for attempt in range(1, self.policy.submit_attempts + 1):
             try:
-                self.client.report_infrastructure(execution.run_id, infra_id)
+                self.client.report_infrastructure(
+                    execution.run_id, infra_id, attempt=execution.attempt
+                )
                 problem = None
                 break
             except ApiError as exc:
@@ -190,7 +205,7 @@ class Starter:
         if problem is not None:
             log.warning("run %s: %s; stopping %s", execution.run_id, problem, infra_id)
             _stop(provider, infra_id)
-            self.ledger.release(execution.run_id)
+            self.ledger.release(execution)
             return
         execution.infra_id = infra_id
         log.info("run %s (%s) started as %s", execution.run_name, execution.run_id, infra_id)
@@ -198,22 +213,22 @@ class Starter:
     def _crash(self, execution: Execution, message: str) -> None:
         log.error("run %s: %s", execution.run_id, message)
         try:
-            self.reporter.crash(execution.run_id, message)
+            self.reporter.crash(execution.key, message)
         except ApiError as exc:
             log.warning("run %s: could not report CRASHED: %s", execution.run_id, exc)
-        self.ledger.release(execution.run_id)
+        self.ledger.release(execution)
 
     def _hand_back(self, execution: Execution, why: str) -> None:
         """Back to SCHEDULED; if even that fails, the API's submit lease does it later."""
         try:
-            if self.reporter.hand_back(execution.run_id, execution.scheduled_time, why=why):
+            if self.reporter.hand_back(execution.key, execution.scheduled_time, why=why):
                 log.info("run %s handed back: %s", execution.run_id, why)
                 self.handed_back.append(
                     f"{execution.run_name} ({execution.run_id}): handed back, SCHEDULED"
                 )
         except ApiError as exc:
             log.warning("run %s: could not hand it back: %s", execution.run_id, exc)
-        self.ledger.release(execution.run_id)
+        self.ledger.release(execution)
 
 
 def _stop(provider: Provider, infra_id: str) -> None:

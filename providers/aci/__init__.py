@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
+from providers.aci.logs import read_output
 from providers.aci.sdk import error_message, sdk
 from providers.aci.status import status_of
 from providers.shared import (
@@ -188,6 +190,7 @@ class AciProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # container logs while the group exists (providers/aci/logs.py)
 
     def __init__(
         self,
@@ -195,7 +198,9 @@ class AciProvider:
         credential: Any = None,
         credential_factory: Any = None,
         client_kwargs: Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._credential = credential
         self._credential_factory = credential_factory
         # No SDK-level retries by default: the dispatch queue retries with back-off
@@ -257,6 +262,18 @@ class AciProvider:
                 self.client(sub).container_groups.stop(rg, name)
             except sdk().errors.ResourceNotFoundError:
                 return  # already gone: nothing left to stop
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        sub, rg, name = parse_group_id(infra_id)
+        with translated("read the container's logs"):
+            return read_output(
+                self.client(sub),
+                resource_group=rg,
+                name=name,
+                after=after,
+                clock=self._clock,
+                not_found=sdk().errors.ResourceNotFoundError,
+            )
 
     def _delete(self, groups: Any, rg: str, name: str) -> None:
         """Best effort: a stopped group costs nothing; its outcome is already known."""

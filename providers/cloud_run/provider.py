@@ -12,7 +12,8 @@ from functools import cached_property
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
+from providers.cloud_run.logs import LOGGING_ENDPOINT, CloudLoggingReader
 from providers.cloud_run.request import (
     ATTEMPT_LABEL,
     KEEP_LABEL,
@@ -24,6 +25,7 @@ from providers.cloud_run.sdk import api_status, sdk, translated
 from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
 from providers.shared import TerminalMemo, dns_name
 
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 log = logging.getLogger("providers.cloud_run")  # the name it had before the package split
 
 
@@ -55,12 +57,31 @@ class CloudRunClients:
     def tasks(self) -> Any:
         return sdk().run_v2.TasksClient(**self._kwargs)
 
+    @cached_property
+    def logging_session(self) -> Any:
+        """An authorised HTTP session for Cloud Logging's REST API."""
+        credentials = self._kwargs["credentials"]
+        if credentials is None:
+            import google.auth  # noqa: PLC0415 - SDK imported lazily
+
+            credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+        from google.auth.transport.requests import AuthorizedSession  # noqa: PLC0415
+
+        return AuthorizedSession(credentials)
+
+    @property
+    def logging_endpoint(self) -> str:
+        """Cloud Logging, or the endpoint the clients were pointed at (a fake, a proxy)."""
+        options = self._kwargs["client_options"]
+        return str(options.get("api_endpoint") or LOGGING_ENDPOINT)
+
 
 class CloudRunProvider:
     """``core.ports.Provider`` for Cloud Run v2 jobs."""
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # Cloud Logging entries of the execution (providers/cloud_run/logs.py)
 
     def __init__(
         self,
@@ -77,6 +98,9 @@ class CloudRunProvider:
         self._create_timeout = create_timeout
         self._poll_interval = poll_interval
         self._memo = TerminalMemo()
+        self._logs = CloudLoggingReader(
+            lambda: clients.logging_session, endpoint=clients.logging_endpoint
+        )
 
     def build_request(self, job: Job) -> CloudRunRequest:
         run_v2 = sdk().run_v2
@@ -120,6 +144,9 @@ class CloudRunProvider:
         if execution.labels.get(KEEP_LABEL) != "true":
             self._delete_job(infra_id.split("/executions/", maxsplit=1)[0])
         return self._memo.remember(infra_id, status)
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        return self._logs.read(infra_id, after=after)
 
     def cancel(self, infra_id: str) -> None:
         exceptions = sdk().exceptions

@@ -10,10 +10,13 @@ import contextlib
 import importlib
 import sys
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
 from providers.docker.errors import docker_errors, translated
 from providers.docker.request import (
     AUTO_REMOVE_LABEL,
@@ -23,7 +26,10 @@ from providers.docker.request import (
     build_request,
 )
 from providers.docker.status import map_state
-from providers.shared import TerminalMemo
+from providers.shared import OutputRing, TerminalMemo
+
+OUTPUT_BUFFER_LINES = 5000
+KEPT_OUTPUTS = 200  # containers whose output is kept for read_logs, newest first
 
 
 class DockerProvider:
@@ -31,6 +37,7 @@ class DockerProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # the container's output, attached from submit on
 
     def __init__(
         self,
@@ -40,6 +47,7 @@ class DockerProvider:
         timeout: int = 60,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         output: TextIO | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         importlib.import_module("docker")  # a missing extra fails at load, with the registry's hint
         self._client = client
@@ -52,6 +60,8 @@ class DockerProvider:
         self._cancelled: set[str] = set()
         self._streaming: set[str] = set()
         self._logged_in: set[str] = set()
+        self._clock = clock
+        self._outputs: OrderedDict[str, OutputRing] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -92,8 +102,7 @@ class DockerProvider:
             self._connect(container, request.networks[1:])
             with translated(f"start container {request.name}"):
                 container.start()
-        if request.stream_output:
-            self._stream(container, request.prefix)
+        self._stream(container, request.prefix if request.stream_output else None)
         return str(container.id)
 
     def _create(self, request: DockerRequest) -> Any:
@@ -158,11 +167,16 @@ class DockerProvider:
                 with translated(f"connect container {container.name} to network {network}"):
                     self.client.api.connect_container_to_network(container.id, network)
 
-    def _stream(self, container: Any, prefix: str) -> None:
+    def _stream(self, container: Any, prefix: str | None) -> None:
+        """Attach to the container's output: kept for ``read_logs``, and echoed to
+        the worker's stdout with ``prefix`` when the job streams its output."""
         with self._lock:
             if container.id in self._streaming:
                 return
             self._streaming.add(container.id)
+            self._outputs[container.id] = OutputRing(OUTPUT_BUFFER_LINES)
+            while len(self._outputs) > KEPT_OUTPUTS:
+                self._outputs.popitem(last=False)
         threading.Thread(
             target=self._pump,
             args=(container, prefix),
@@ -170,20 +184,33 @@ class DockerProvider:
             daemon=True,
         ).start()
 
-    def _pump(self, container: Any, prefix: str) -> None:
-        """Copy the container's output to the worker's stdout until it stops."""
-        sink = self._output or sys.stdout
+    def _pump(self, container: Any, prefix: str | None) -> None:
+        """Keep (and echo) the container's output until it stops."""
+        ring = self._outputs.get(container.id)
+        sink = (self._output or sys.stdout) if prefix is not None else None
         pending = ""
+
+        def emit(line: str) -> None:
+            if ring is not None:
+                ring.add(self._clock(), line)
+            if sink is not None:
+                sink.write(f"{prefix}{line}\n")
+                sink.flush()
+
         with contextlib.suppress(Exception):  # logs are a courtesy: never crash the worker
             for chunk in container.logs(stream=True, follow=True):
                 pending += chunk.decode("utf-8", errors="replace")
                 *lines, pending = pending.split("\n")
                 for line in lines:
-                    sink.write(f"{prefix}{line}\n")
-                sink.flush()
+                    emit(line)
             if pending:
-                sink.write(f"{prefix}{pending}\n")
-                sink.flush()
+                emit(pending)
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """Output lines numbered above ``after``; a container this provider did not
+        attach to (the worker restarted) has none."""
+        ring = self._outputs.get(infra_id)
+        return ring.read(after) if ring is not None else LogChunk(cursor=after)
 
     # -- status, wait, cancel -----------------------------------------------------
 

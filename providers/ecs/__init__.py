@@ -57,6 +57,7 @@ def make_provider(
     *,
     ecs_client: Any = None,
     ec2_client: Any = None,
+    logs_client: Any = None,
     cache: ArnCache | None = None,
     store: ArnCache | None = None,
     region: str | None = None,
@@ -93,4 +94,5 @@ def make_provider(
         cache=cache if cache is not None else store,
         settings=settings,
         ec2_client=ec2_client,
+        logs_client=logs_client,
     )

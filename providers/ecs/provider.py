@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from core.errors import InfrastructureError, PushpoolError
 from core.models import JSON
-from core.ports import InfraPhase, InfraStatus, Job
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
 from providers.ecs.errors import from_failures, translate
 from providers.ecs.ids import client_token, infra_id, parse_group, parse_infra_id
+from providers.ecs.logs import EcsLogReader
 from providers.ecs.request import DEFAULT_VPC, EcsRequest, EcsSettings, build_request
 from providers.ecs.status import task_status
 from providers.ecs.taskdef import HASH_TAG
@@ -57,6 +58,7 @@ class EcsProvider:
 
     emits_events = True
     supports_polling = True
+    supports_logs = True  # the task's awslogs stream (providers/ecs/logs.py)
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class EcsProvider:
         settings: EcsSettings | None = None,
         ec2_client: Any = None,
         ec2_factory: Callable[[], Any] | None = None,
+        logs_client: Any = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         settings = settings or EcsSettings()
@@ -80,6 +83,13 @@ class EcsProvider:
         self._sleep = sleep
         self._networks: dict[str, JSON] = {}
         self._aws_errors = _aws_errors()
+        self._logs_client = logs_client
+        self._log_reader = EcsLogReader(
+            ecs_client,
+            logs_client=self._cloudwatch_logs,
+            cache=self._cache,
+            aws_errors=self._aws_errors,
+        )
 
     # -- Provider -------------------------------------------------------------------
 
@@ -126,6 +136,17 @@ class EcsProvider:
             if "not found" in str(exc).lower() and not error.retryable:
                 return
             raise error from exc
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """The task's output from CloudWatch Logs, after ``after`` (a forward token)."""
+        return self._log_reader.read(infra_id, after=after)
+
+    def _cloudwatch_logs(self) -> Any:
+        if self._logs_client is None:
+            import boto3  # noqa: PLC0415 - SDK imported lazily
+
+            self._logs_client = boto3.client("logs", region_name=self.settings.region)
+        return self._logs_client
 
     # -- task definitions --------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""Kubernetes pools: a flow run is a batch/v1 Job, driven by the official client.
+"""Kubernetes pools: a flow run is a batch/v1 Job, sent as the API's own JSON.
+
+The official ``kubernetes`` package loads the configuration (kubeconfig,
+in-cluster) and opens the connection; the Job and its Pods are plain JSON,
+never the client's models, so every client major from 29 on behaves the
+same and the API server alone judges a manifest (``api`` says why).
 
 The pool's ``job_manifest`` arrives already rendered by the template engine;
 ``build_request`` only completes it the way Prefect's Kubernetes worker does
@@ -17,8 +22,9 @@ Pod output is not streamed (``stream_output`` is ignored): ``kubectl logs``
 with the ``pushpool.io/flow-run-id`` label finds it.
 
 Modules: ``request`` (the pure ``build_request``), ``provider``
-(``KubernetesProvider``), ``status`` (failed Jobs and stuck pods ->
-``InfraStatus``), ``errors`` (API errors -> ``InfrastructureError``).
+(``KubernetesProvider``), ``api`` (JSON requests over the client's
+configuration), ``status`` (failed Jobs and stuck pods -> ``InfraStatus``),
+``errors`` (API errors -> ``InfrastructureError``).
 """
 
 from __future__ import annotations
@@ -57,5 +63,6 @@ def make_provider(**options: Any) -> KubernetesProvider:
     ``configuration``: a ``kubernetes.client.Configuration`` (tests pass one
     with ``host``); otherwise ``kubeconfig``/``context``, or in-cluster
     service-account credentials when running inside a pod.
+    ``request_timeout``: seconds to wait for the API server's answer.
     """
     return KubernetesProvider(**options)

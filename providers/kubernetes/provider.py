@@ -1,20 +1,23 @@
 """``KubernetesProvider``: create, poll and delete Jobs in one cluster.
 
-The client is imported inside the provider, never at module import (see the
-package docstring for naming, stuck pods and finished-Job cleanup).
+Jobs and Pods travel as the API's own JSON (``api.KubeApi``), never through
+the client's models; the client is imported inside the provider, never at
+module import (see the package docstring for naming, stuck pods and
+finished-Job cleanup).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.logs import truncate
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk, OutputLine
+from providers.kubernetes.api import KubeApi, job_path, load_configuration, pods_path
 from providers.kubernetes.errors import ApiStatus, translated
 from providers.kubernetes.request import (
     ATTEMPT_LABEL,
@@ -23,7 +26,7 @@ from providers.kubernetes.request import (
     KubernetesRequest,
     build_request,
 )
-from providers.kubernetes.status import failed_status, stuck_reason
+from providers.kubernetes.status import created_at, failed_status, stuck_reason, true_conditions
 from providers.shared import TerminalMemo
 
 
@@ -32,6 +35,7 @@ class KubernetesProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # the newest pod's log (read_namespaced_pod_log)
 
     def __init__(
         self,
@@ -41,6 +45,7 @@ class KubernetesProvider:
         context: str | None = None,
         in_cluster: bool | None = None,
         propagation_policy: str = "Foreground",
+        request_timeout: float = 60.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         importlib.import_module("kubernetes.client")  # a missing extra fails at load time
@@ -49,60 +54,37 @@ class KubernetesProvider:
         self._context = context
         self._in_cluster = in_cluster
         self._propagation = propagation_policy
+        self._request_timeout = request_timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._apis: tuple[Any, Any] | None = None
+        self._connection: KubeApi | None = None
         self._timeouts: dict[str, float] = {}
         self._final = TerminalMemo()
         self._cancelled: set[str] = set()
 
-    def _clients(self) -> tuple[Any, Any]:
-        """(BatchV1Api, CoreV1Api), configured on first use."""
-        if self._apis is None:
-            from kubernetes import client  # noqa: PLC0415 - lazy on purpose (module docstring)
-
-            api_client = client.ApiClient(self._configuration or self._load_configuration())
-            self._apis = (client.BatchV1Api(api_client), client.CoreV1Api(api_client))
-        return self._apis
-
-    def _load_configuration(self) -> Any:
-        """An explicit kubeconfig, else in-cluster when running in a pod, else ~/.kube/config."""
-        from kubernetes import client, config  # noqa: PLC0415
-
-        configuration = client.Configuration()
-        in_cluster = self._in_cluster
-        if in_cluster is None:
-            in_cluster = self._kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ
-        try:
-            if in_cluster:
-                config.load_incluster_config(client_configuration=configuration)
-            else:
-                config.load_kube_config(
-                    config_file=self._kubeconfig,
-                    context=self._context,
-                    client_configuration=configuration,
-                )
-        except config.ConfigException as exc:
-            where = "in-cluster" if in_cluster else (self._kubeconfig or "~/.kube/config")
-            raise InfrastructureError(
-                f"kubernetes: no usable configuration ({where}): {exc}", retryable=False
-            ) from exc
-        return configuration
+    def _api(self) -> KubeApi:
+        """The API server's connection, configured on first use."""
+        if self._connection is None:
+            configuration = self._configuration or load_configuration(
+                kubeconfig=self._kubeconfig, context=self._context, in_cluster=self._in_cluster
+            )
+            self._connection = KubeApi(configuration, timeout=self._request_timeout)
+        return self._connection
 
     def build_request(self, job: Job) -> KubernetesRequest:
         return build_request(job)
 
     def submit(self, request: KubernetesRequest, *, idempotency_key: str) -> str:
         """Create the Job; a 409 means an earlier submit already did."""
-        batch, _ = self._clients()
+        api = self._api()
         infra_id = f"{request.namespace}/{request.name}"
         try:
             with translated(f"create job {infra_id}", let_through=(409,)):
-                batch.create_namespaced_job(request.namespace, body=request.manifest)
+                api.request("POST", job_path(request.namespace), body=request.manifest)
         except ApiStatus:
             with translated(f"read job {infra_id}"):
-                existing = batch.read_namespaced_job(request.name, request.namespace)
+                existing = api.request("GET", job_path(request.namespace, request.name))
             wanted = request.manifest["metadata"]["labels"]
-            labels = existing.metadata.labels or {}
+            labels = _labels(existing)
             if any(labels.get(k) != wanted[k] for k in (RUN_LABEL, ATTEMPT_LABEL)):
                 raise InfrastructureError(
                     f"kubernetes: job {infra_id} already exists for another run "
@@ -117,10 +99,10 @@ class KubernetesProvider:
         if known is not None:
             return known
         namespace, name = _parse(infra_id)
-        batch, core = self._clients()
+        api = self._api()
         try:
             with translated(f"read job {infra_id}", let_through=(404,)):
-                job = batch.read_namespaced_job(name, namespace)
+                job = api.request("GET", job_path(namespace, name))
         except ApiStatus:
             if infra_id in self._cancelled:
                 return InfraStatus(phase=InfraPhase.CANCELLED, reason="job deleted")
@@ -129,51 +111,91 @@ class KubernetesProvider:
                 reason=f"job {infra_id} vanished (deleted, or cleaned up by "
                 "ttlSecondsAfterFinished before its result was read)",
             )
-        if job.metadata.deletion_timestamp is not None:
+        if (job.get("metadata") or {}).get("deletionTimestamp") is not None:
             if infra_id in self._cancelled:
                 return InfraStatus(phase=InfraPhase.CANCELLED, reason="job deleted")
             return InfraStatus(phase=InfraPhase.CRASHED, reason=f"job {infra_id} is being deleted")
         with translated(f"list pods of job {infra_id}"):
-            pods = core.list_namespaced_pod(namespace, label_selector=_selector(job)).items
+            listed = api.request(
+                "GET", pods_path(namespace), query={"labelSelector": _selector(job)}
+            )
+        pods = [p for p in listed.get("items") or [] if isinstance(p, dict)]
         return self._final.remember(infra_id, self._interpret(infra_id, job, pods))
 
-    def _interpret(self, infra_id: str, job: Any, pods: list[Any]) -> InfraStatus:
-        conditions = {c.type: c for c in job.status.conditions or [] if c.status == "True"}
-        newest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
+    def _interpret(
+        self, infra_id: str, job: dict[str, Any], pods: list[dict[str, Any]]
+    ) -> InfraStatus:
+        conditions = true_conditions(job)
+        newest = max(pods, key=created_at, default=None)
         if "Complete" in conditions:
             return InfraStatus(phase=InfraPhase.EXITED, exit_code=0)
         if "Failed" in conditions:
             return failed_status(conditions["Failed"], newest)
         if newest is None:
             return InfraStatus(phase=InfraPhase.PENDING)
-        if newest.status.phase != "Pending":
+        if (newest.get("status") or {}).get("phase") != "Pending":
             return InfraStatus(phase=InfraPhase.RUNNING)
         stuck = stuck_reason(newest)
         limit = self._timeouts.get(infra_id, DEFAULT_POD_WATCH_TIMEOUT)
-        age = (self._clock() - newest.metadata.creation_timestamp).total_seconds()
+        age = (self._clock() - created_at(newest)).total_seconds()
         if stuck and age > limit:
+            pod_name = (newest.get("metadata") or {}).get("name", "?")
             return InfraStatus(
                 phase=InfraPhase.CRASHED,
-                reason=f"pod {newest.metadata.name} {stuck} (for more than {limit:g}s)",
+                reason=f"pod {pod_name} {stuck} (for more than {limit:g}s)",
             )
         return InfraStatus(phase=InfraPhase.PENDING)
+
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        """The output of the job's newest pod, numbered by line; the cursor is
+        ``<pod>:<lines read>``, so a retry pod starts from its first line."""
+        namespace, name = _parse(infra_id)
+        api = self._api()
+        with translated(f"list pods of job {infra_id}"):
+            listed = api.request(
+                "GET", pods_path(namespace), query={"labelSelector": f"job-name={name}"}
+            )
+        pods = [p for p in listed.get("items") or [] if isinstance(p, dict)]
+        newest = max(pods, key=created_at, default=None)
+        if newest is None:
+            return LogChunk(cursor=after)
+        pod = str((newest.get("metadata") or {}).get("name", ""))
+        seen_pod, _, seen = (after or "").rpartition(":")
+        done = int(seen) if seen_pod == pod and seen.isdigit() else 0
+        try:
+            with translated(f"read the log of pod {pod}", let_through=(400, 404)):
+                text = api.read_text(pods_path(namespace, pod) + "/log")
+        except ApiStatus:
+            return LogChunk(cursor=after)  # not started yet (400) or gone (404): nothing to read
+        lines = text.splitlines()
+        now = self._clock()
+        fresh = tuple(OutputLine(timestamp=now, message=truncate(x)) for x in lines[done:])
+        return LogChunk(lines=fresh, cursor=f"{pod}:{max(len(lines), done)}")
 
     def cancel(self, infra_id: str) -> None:
         """Delete the Job and, through the propagation policy, its pods."""
         if self._final.get(infra_id) is not None:
             return  # finished: its cleanup belongs to ttlSecondsAfterFinished
         namespace, name = _parse(infra_id)
-        batch, _ = self._clients()
+        api = self._api()
         self._cancelled.add(infra_id)
         with (
             contextlib.suppress(ApiStatus),
             translated(f"delete job {infra_id}", let_through=(404,)),
         ):
-            batch.delete_namespaced_job(name, namespace, propagation_policy=self._propagation)
+            api.request(
+                "DELETE",
+                job_path(namespace, name),
+                query={"propagationPolicy": self._propagation},
+            )
 
 
-def _selector(job: Any) -> str:
-    labels = job.metadata.labels or {}
+def _labels(obj: dict[str, Any]) -> dict[str, Any]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def _selector(job: dict[str, Any]) -> str:
+    labels = _labels(job)
     return (
         f"{RUN_LABEL}={labels.get(RUN_LABEL, '')},{ATTEMPT_LABEL}={labels.get(ATTEMPT_LABEL, '')}"
     )

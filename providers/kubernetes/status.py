@@ -1,7 +1,12 @@
-"""Job and Pod status -> ``InfraStatus`` pieces (failed jobs, stuck pods)."""
+"""Job and Pod objects (the API's JSON) -> ``InfraStatus`` pieces (failed jobs, stuck pods).
+
+Every field is read with a default: the API server omits empty ones, and a
+status that lacks one must not break polling.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from core.ports import InfraPhase, InfraStatus
@@ -9,34 +14,61 @@ from core.ports import InfraPhase, InfraStatus
 STUCK_REASONS = frozenset(
     {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "Unschedulable"}
 )
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def failed_status(condition: Any, pod: Any) -> InfraStatus:
+def true_conditions(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Job's conditions whose status is "True", by type."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return {c.get("type", ""): c for c in conditions if c.get("status") == "True"}
+
+
+def created_at(obj: dict[str, Any]) -> datetime:
+    """``metadata.creationTimestamp`` (RFC 3339, UTC); the distant past when absent."""
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return _NEVER
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def failed_status(condition: dict[str, Any], pod: dict[str, Any] | None) -> InfraStatus:
     terminated = terminated_state(pod)
-    if terminated is not None and terminated.reason == "OOMKilled":
-        return InfraStatus(
-            phase=InfraPhase.CRASHED, exit_code=terminated.exit_code, reason="OOM-killed"
-        )
-    reason = f"{condition.reason}: {condition.message}" if condition.reason else "job failed"
+    exit_code = terminated.get("exitCode") if terminated is not None else None
+    if not isinstance(exit_code, int):
+        terminated = None  # no exit code to report: the run crashed, for the condition's reason
+    if terminated is not None and terminated.get("reason") == "OOMKilled":
+        return InfraStatus(phase=InfraPhase.CRASHED, exit_code=exit_code, reason="OOM-killed")
+    reason = (
+        f"{condition['reason']}: {condition.get('message', '')}"
+        if condition.get("reason")
+        else "job failed"
+    )
     if terminated is None:
         return InfraStatus(phase=InfraPhase.CRASHED, reason=reason)
-    return InfraStatus(phase=InfraPhase.EXITED, exit_code=terminated.exit_code, reason=reason)
+    return InfraStatus(phase=InfraPhase.EXITED, exit_code=exit_code, reason=reason)
 
 
-def terminated_state(pod: Any) -> Any:
-    for status in (pod.status.container_statuses or []) if pod is not None else []:
-        if status.state is not None and status.state.terminated is not None:
-            return status.state.terminated
+def terminated_state(pod: dict[str, Any] | None) -> dict[str, Any] | None:
+    for status in _container_statuses(pod) if pod is not None else []:
+        terminated = (status.get("state") or {}).get("terminated")
+        if terminated is not None:
+            return dict(terminated)
     return None
 
 
-def stuck_reason(pod: Any) -> str:
+def stuck_reason(pod: dict[str, Any]) -> str:
     """Why a pending pod cannot make progress on its own, or ''."""
-    for status in pod.status.container_statuses or []:
-        waiting = status.state.waiting if status.state is not None else None
-        if waiting is not None and waiting.reason in STUCK_REASONS:
-            return f"{waiting.reason}: {waiting.message or ''}".rstrip(": ")
-    for condition in pod.status.conditions or []:
-        if condition.type == "PodScheduled" and condition.reason == "Unschedulable":
-            return f"Unschedulable: {condition.message or ''}".rstrip(": ")
+    for status in _container_statuses(pod):
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in STUCK_REASONS:
+            return f"{waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return f"Unschedulable: {condition.get('message') or ''}".rstrip(": ")
     return ""
+
+
+def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((pod.get("status") or {}).get("containerStatuses") or [])

@@ -168,3 +168,26 @@ def test_a_refused_deployment_or_run_creates_no_queue(env: Env):
     assert refused.status_code == 422
     queues = ok(env.http.post("/work_pools/p/queues/filter", json={}))
     assert [q["name"] for q in queues] == ["default"]
+
+
+def test_schedules_whose_times_cannot_be_computed_are_refused_at_input(env: Env):
+    """Issue 13, fault 3: ``interval: 1e300`` was accepted and then broke every tick."""
+    make_pool(env.http, "p")
+    base = {"name": "d", "flow_id": flow_id(env), "work_pool_name": "p"}
+    hostile = [
+        ({"interval": 1e300}, "interval"),
+        ({"interval": 86400 * 3654}, "interval"),
+        ({"interval": 60, "anchor_date": "9999-12-31T00:00:00Z"}, "anchor_date"),
+        ({"interval": 60, "anchor_date": "0001-01-01T00:00:00Z"}, "anchor_date"),
+        ({"rrule": "FREQ=DAILY;INTERVAL=0"}, "rrule"),
+    ]
+    for schedule, field in hostile:
+        response = env.http.post(
+            "/deployments/", json={**base, "schedules": [{"schedule": schedule}]}
+        )
+        assert response.status_code == 422, schedule
+        assert field in response.json()["detail"] or "schedules[0]" in response.json()["detail"]
+    assert ok(env.http.post("/deployments/filter", json={})) == []
+    decade = {"interval": 86400 * 3653, "anchor_date": "2999-01-01T00:00:00Z"}
+    created = env.http.post("/deployments/", json={**base, "schedules": [{"schedule": decade}]})
+    assert created.status_code == 201

@@ -311,3 +311,46 @@ def test_a_policy_that_does_not_parse_is_refused_naming_the_forms_and_changes_no
     assert created.status_code == 422
     assert env.http.get("/work_pools/q").status_code == 404
     assert ok(env.http.get("/work_pools/p"))["late_runs"] is None
+
+
+def test_a_running_run_is_not_sent_back_to_scheduled_beside_its_live_attempt(env: Env):
+    """Issue 13, fault 2: pool limit 1, RUNNING run proposed SCHEDULED; a second
+    worker then claimed it while the first process still ran (two live attempts)."""
+    deployment = setup(env, concurrency_limit=1)
+    run = make_run(env.http, deployment["id"])
+    propose(env.http, run["id"], "PENDING")
+    propose(env.http, run["id"], "RUNNING")
+    for force in (False, True):
+        refused = propose(env.http, run["id"], "SCHEDULED", name="AwaitingRetry", force=force)
+        assert refused["status"] == "ABORT" and "cancel" in refused["details"]["reason"]
+    assert propose(env.http, run["id"], "PENDING")["status"] == "ABORT"  # no second claim
+    current = ok(env.http.get(f"/flow_runs/{run['id']}"))
+    assert (current["state_type"], current["attempt"]) == ("RUNNING", 1)
+    assert ok(env.http.get("/work_pools/p"))["active_slots"] == 1
+
+
+def test_reports_about_an_old_attempt_never_touch_the_new_one(env: Env):
+    """Issue 13, fencing: a worker that lost attempt 1 (its claim was handed back
+    and claimed anew) reports late; nothing of it lands on attempt 2."""
+    deployment = setup(env)
+    run = make_run(env.http, deployment["id"])
+    propose(env.http, run["id"], "PENDING")
+    propose(env.http, run["id"], "SCHEDULED", name="AwaitingRetry")  # nothing started yet
+    claim = {"state": {"type": "PENDING"}, "attempt": 2, "worker_name": "w2"}
+    assert ok(env.http.post(f"/flow_runs/{run['id']}/set_state", json=claim), 201)["status"] == (
+        "ACCEPT"
+    )
+    late = env.http.patch(
+        f"/flow_runs/{run['id']}", json={"infrastructure_pid": "old", "attempt": 1}
+    )
+    assert late.status_code == 409 and "attempt 1" in late.json()["detail"]
+    stale = {"state": {"type": "RUNNING"}, "attempt": 1}
+    answer = ok(env.http.post(f"/flow_runs/{run['id']}/set_state", json=stale))
+    assert answer["status"] == "ABORT" and "attempt 1" in answer["details"]["reason"]
+    current = ok(env.http.get(f"/flow_runs/{run['id']}"))
+    assert (current["state_type"], current["attempt"]) == ("PENDING", 2)
+    assert (current["infrastructure_pid"], current["worker_name"]) == (None, "w2")
+    fresh = env.http.patch(
+        f"/flow_runs/{run['id']}", json={"infrastructure_pid": "new", "attempt": 2}
+    )
+    assert fresh.status_code == 204

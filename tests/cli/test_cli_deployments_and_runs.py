@@ -44,7 +44,8 @@ def test_apply_reads_prefect_style_deployments(cli: Run, tmp_path: Path):
     assert "run-etl/nightly" in output and "adhoc/adhoc" in output
     nightly = as_json(cli("deployment", "inspect", "run-etl/nightly", "-o", "json"))
     assert nightly["work_queue_name"] == "reports"
-    assert nightly["job_variables"] == {"env": {"MODE": "batch"}}
+    # A file.py:function entrypoint on a process pool runs from the project's directory.
+    assert nightly["job_variables"] == {"env": {"MODE": "batch"}, "working_dir": str(tmp_path)}
     assert nightly["parameters"] == {"day": "monday"}
     assert [s["active"] for s in nightly["schedules"]] == [True, False]
     assert nightly["schedules"][0]["schedule"]["timezone"] == "Europe/Paris"

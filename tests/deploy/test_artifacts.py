@@ -82,7 +82,7 @@ def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Python 3.13 virtualenv with boto3 only, like the Lambda runtime."""
     uv = shutil.which("uv")
     if uv is None:
-        pytest.fail("uv is needed to build the Lambda-like virtualenv (pip install uv)")
+        pytest.fail("uv is needed to build the Lambda-like virtualenv (the test extra installs it)")
     venv = tmp_path_factory.mktemp("runtime") / "venv"
     env = clean_env()
     subprocess.run(

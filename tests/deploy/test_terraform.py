@@ -27,6 +27,8 @@ KIND = {
     "AWS::Lambda::LayerVersion": "aws_lambda_layer_version",
     "AWS::Lambda::Permission": "aws_lambda_permission",
     "AWS::Logs::LogGroup": "aws_cloudwatch_log_group",
+    "AWS::CloudWatch::Alarm": "aws_cloudwatch_metric_alarm",
+    "AWS::CloudWatch::Dashboard": "aws_cloudwatch_dashboard",
     "AWS::SQS::Queue": "aws_sqs_queue",
     "AWS::Scheduler::Schedule": "aws_scheduler_schedule",
     "AWS::SecretsManager::Secret": "aws_secretsmanager_secret",

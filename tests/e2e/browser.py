@@ -46,7 +46,7 @@ def require_browser() -> None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        problem = "playwright is not installed (uv pip install --system playwright)"
+        problem = "playwright is not installed (the test extra installs it)"
     if problem is None and not Path(CHROMIUM).exists():
         problem = f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
     if problem:

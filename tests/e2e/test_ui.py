@@ -410,3 +410,49 @@ def test_the_pool_page_shows_its_late_run_policy_and_which_runs_it_will_skip(
     assert patched.status_code == 204
     ui.go("/deployments")
     expect(page.locator("[data-late-runs]")).to_have_text("late runs: latest_only")
+
+
+def test_the_run_page_follows_the_runs_logs_while_it_runs_and_keeps_them_after(
+    ui: Ui, api: httpx.Client, tmp_path
+):
+    seed_pool(api, "chatty")
+    gate = tmp_path / "gate"
+    script = tmp_path / "chatty.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "print('warming up <b>not html</b>', flush=True)\n"
+        "deadline = time.monotonic() + 60\n"
+        f"while not os.path.exists({str(gate)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "for i in range(3):\n"
+        "    print(f'step {i}', flush=True)\n"
+        "print('all done', flush=True)\n"
+    )
+    deployment = seed_deployment(api, pool="chatty", name="talk", command=f"{PYTHON} {script}")
+    run = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={}).json()
+    page = ui.page
+    ui.go(f"/runs/{run['id']}")
+    logs = page.get_by_role("log", name="Run logs")
+    lines = logs.locator(".log-line")
+    expect(lines).to_have_count(1, timeout=30_000)
+    expect(lines.first).to_contain_text("warming up <b>not html</b>")
+    expect(page.locator(".page-head [data-state]")).to_have_attribute("data-state", "RUNNING")
+    expect(page.get_by_role("status").filter(has_text="Following")).to_be_visible()
+    ui.shot("run-logs-running")
+
+    gate.touch()  # the flow goes on: the page shows its next lines without a reload
+    expect(lines).to_have_count(5, timeout=30_000)
+    expect(lines.last).to_contain_text("all done")
+    expect(page.locator(".page-head [data-state]")).to_have_attribute(
+        "data-state", "COMPLETED", timeout=30_000
+    )
+    expect(page.locator('[data-following="false"]')).to_have_count(1, timeout=15_000)
+    ui.shot("run-logs-completed")
+
+    ui.go(f"/runs/{run['id']}")  # after the run: the same lines, each once
+    expect(lines).to_have_count(5)
+    assert [t.split("\n")[-1].strip() for t in lines.all_inner_texts()][1:4] == [
+        "step 0",
+        "step 1",
+        "step 2",
+    ]

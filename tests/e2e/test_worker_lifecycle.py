@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from handlers.client import Client
 from handlers.worker.reporter import Reporter
 from providers.registry import REGISTRY
+from pushpool.client import Client
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
 from tests.e2e import worker_support
 from tests.e2e.worker_support import (
@@ -139,8 +139,8 @@ def test_a_claim_lost_to_another_worker_is_refused_quietly(
         Client(secured.api.url, api_key=token) as second,
     ):
         caplog.set_level(logging.DEBUG, logger="pushpool.worker")
-        assert Reporter(first, "first").claim(run["id"]) is True
-        assert Reporter(second, "second").claim(run["id"]) is False
+        assert Reporter(first, "first").claim((run["id"], run["attempt"])) is True
+        assert Reporter(second, "second").claim((run["id"], run["attempt"])) is False
     assert run_of(admin, run["id"])["state"]["message"] == "Claimed by worker first."
     lost = [r for r in caplog.records if "not accepted" in r.getMessage()]
     assert [r.levelno for r in lost] == [logging.DEBUG]

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,23 @@ def test_a_process_killed_by_a_signal_crashes_its_run(secured: Env, tmp_path: Pa
         assert ok(admin.get("/work_pools/proc"))["active_slots"] == 0
     finally:
         assert worker.stop() == 0, worker.text()
+
+
+def test_a_run_claimed_ahead_starts_at_its_scheduled_time(secured: Env, tmp_path: Path):
+    """Issue 13, fault 5: a worker claiming 10 s ahead spawned the process at
+    once, 5-10 s early; it now waits for the scheduled time (+-1 s)."""
+    token, script, deployment = setup_pool(secured, tmp_path, limit=None)
+    admin = secured.as_(secured.token("admin"))
+    due = datetime.now(UTC) + timedelta(seconds=6)
+    run = make_run(admin, deployment["id"], at=due)
+    worker = WorkerProcess(
+        secured, token, ["--pool", "proc", "--prefetch-seconds", "10"], tmp_path / "w.log"
+    )
+    try:
+        wait_for(lambda: run_of(admin, run["id"])["state_type"] == "PENDING")
+        assert time.time() < due.timestamp() - 1  # claimed well ahead
+        wait_for(lambda: run_of(admin, run["id"])["state_type"] == "COMPLETED")
+    finally:
+        assert worker.stop() == 0, worker.text()
+    started = next(e["t"] for e in script.events() if e["event"] == "start")
+    assert due.timestamp() - 1 <= started <= due.timestamp() + 2, started - due.timestamp()

@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from core.ports import Provider
-from handlers.client import Client
 from handlers.worker import StartPolicy, Worker, WorkerSettings
+from pushpool.client import Client
 from tests.api.support import Env, LiveApi, make_env, ok, start_api
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -102,6 +102,7 @@ class FakeArm(RecordedFailures):
 
     def __init__(self) -> None:
         self.state = ArmState()
+        self.outputs: dict[str, list[str]] = {}  # group id -> its container's output lines
         handler = type("Handler", (_Handler,), {"fake": self})
         self._serve_in_background(loopback_server(handler), poll_interval=0.02)
 
@@ -178,6 +179,12 @@ class FakeArm(RecordedFailures):
         with self.state.lock:
             self.state.groups.pop(group_id, None)
 
+    def print(self, group_id: str, *lines: str) -> None:
+        """The group's (first) container writes ``lines`` to its output."""
+        with self.state.lock:
+            self._group(group_id)
+            self.outputs.setdefault(group_id, []).extend(lines)
+
     # -- resources ----------------------------------------------------------------------
 
     def _group(self, group_id: str) -> dict[str, Any]:
@@ -248,6 +255,16 @@ class FakeArm(RecordedFailures):
             container["properties"].pop("instanceView", None)
         return 204, None, {}
 
+    def container_logs(self, match: re.Match[str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        """``Containers - List Logs``: the container's whole output as one string
+        (``{"content": ...}``), as ARM answers it without ``tail``."""
+        group_id = match.group(0).split("/containers/", 1)[0]
+        names = [c["name"] for c in self._group(group_id)["properties"]["containers"]]
+        if match["container"] not in names:
+            raise ArmError(404, "ContainerNotFound", f"Container {match['container']} not found.")
+        lines = self.outputs.get(group_id, [])
+        return 200, {"content": "".join(f"{line}\n" for line in lines)}, {}
+
     def get_operation(self, match: re.Match[str], body: Any) -> tuple[int, Any, dict[str, str]]:
         operation = self.state.operations.get(match.group(0))
         if operation is None:
@@ -299,6 +316,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(_GROUP + "$"), "get_group"),
     ("DELETE", re.compile(_GROUP + "$"), "delete_group"),
     ("POST", re.compile(_GROUP + "/stop$"), "stop_group"),
+    ("GET", re.compile(_GROUP + "/containers/(?P<container>[^/]+)/logs$"), "container_logs"),
     ("GET", re.compile(_OPERATION), "get_operation"),
 ]
 

@@ -298,6 +298,7 @@ def _page(items: list[dict[str, Any]], query: dict[str, list[str]], key: str) ->
 
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile("^entries:list$"), "list_log_entries"),  # Cloud Logging
     ("POST", re.compile(f"^{_LOCATION}/jobs$"), "create_job"),
     ("GET", re.compile(f"^{_LOCATION}/operations/[^/]+$"), "get_operation"),
     ("GET", re.compile(f"^{_JOB}$"), "get_job"),

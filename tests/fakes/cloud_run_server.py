@@ -21,6 +21,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.cloud_logging import LogEntries
 from tests.fakes.cloud_run_api import (
     CONDITION_FAILED,
     CONDITION_PENDING,
@@ -46,10 +47,19 @@ class FakeCloudRun(CloudRunApi, RecordedFailures):
 
     def __init__(self) -> None:
         self.state = CloudRunState()
+        self.logs = LogEntries()  # Cloud Logging, served at the same address
         handler = type("Handler", (_Handler,), {"fake": self})
         self._serve_in_background(loopback_server(handler), poll_interval=0.02)
 
     # -- controls -------------------------------------------------------------------
+
+    def print(self, execution: str, *messages: str, severity: str = "INFO") -> None:
+        """The execution's container writes ``messages`` to Cloud Logging."""
+        with self.state.lock:
+            self.logs.write(execution, *messages, severity=severity)
+
+    def list_log_entries(self, match: Any, query: Any, body: Any) -> dict[str, Any]:
+        return self.logs.list(body)
 
     def fail_requests(
         self,

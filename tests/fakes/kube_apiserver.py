@@ -5,6 +5,12 @@ label selector) with the API server's JSON shapes: defaulted Job specs,
 ``metadata.uid``/``resourceVersion``/``creationTimestamp``, the labels the
 Job controller stamps on its pods, Job conditions, and ``Status`` objects
 for errors (``AlreadyExists`` 409, ``NotFound`` 404, ``Invalid`` 422).
+Unknown fields are judged by the request's ``fieldValidation`` as the real
+server does (``kube_objects``): ``Strict`` refuses them (400), ``Warn`` (the
+default; ``field_validation`` changes it for a test) drops them with a
+``Warning`` header, ``Ignore`` drops them.  ``received`` keeps each Job body
+as it arrived, ``warnings`` each warning sent, ``authorizations`` each
+request's ``Authorization`` header.
 
 Creating a Job also creates its first Pod, as the Job controller would.
 What happens next is up to the test: ``run``, ``finish``, ``pull_backoff``,
@@ -26,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.http_fake import QuietHandler, ServedFake, loopback_server
+from tests.fakes.kube_objects import container_status, decoded, finished, pod_conditions
 
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 REASONS = {
@@ -67,9 +74,14 @@ class FakeKubeApiServer(ServedFake):
         self.namespaces: set[str] = {"default"}
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pod_logs: dict[tuple[str, str], list[str]] = {}  # (namespace, pod) -> output lines
         self.created = 0
         self.requests: list[tuple[str, str]] = []
+        self.authorizations: list[str | None] = []
         self.failure: tuple[int, str] | None = None
+        self.field_validation = "Warn"
+        self.received: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
         self._versions = itertools.count(1000)
         self._lock = threading.RLock()
         server = loopback_server(_Handler)
@@ -89,6 +101,19 @@ class FakeKubeApiServer(ServedFake):
             if ns == namespace and p["metadata"]["labels"].get("job-name") == job_name
         ]
 
+    def print(self, namespace: str, job_name: str, *lines: str) -> None:
+        """The job's (newest) pod writes ``lines`` to its container's output."""
+        with self._lock:
+            pod = max(self.pods_of(namespace, job_name), key=lambda p: p["metadata"]["name"])
+            self.pod_logs.setdefault((namespace, pod["metadata"]["name"]), []).extend(lines)
+
+    def read_log(self, namespace: str, pod: str) -> tuple[int, Any]:
+        """``GET .../pods/{pod}/log``: the container's output as plain text."""
+        with self._lock:
+            if (namespace, pod) not in self.pods:
+                return 404, status_object(404, f'pods "{pod}" not found', name=pod, kind="pods")
+            return 200, "".join(f"{line}\n" for line in self.pod_logs.get((namespace, pod), []))
+
     def run(self, namespace: str, job_name: str) -> None:
         """The pod is scheduled, the image pulled, the container running."""
         now = _stamp(self.clock())
@@ -97,9 +122,9 @@ class FakeKubeApiServer(ServedFake):
                 pod["status"] |= {
                     "phase": "Running",
                     "startTime": now,
-                    "conditions": _pod_conditions(now, ready=True),
+                    "conditions": pod_conditions(now, ready=True),
                     "containerStatuses": [
-                        _container_status(pod, ready=True, state={"running": {"startedAt": now}})
+                        container_status(pod, ready=True, state={"running": {"startedAt": now}})
                     ],
                 }
             self._job(namespace, job_name)["status"] |= {"active": 1, "ready": 1}
@@ -118,16 +143,16 @@ class FakeKubeApiServer(ServedFake):
             for pod in self.pods_of(namespace, job_name):
                 pod["status"] |= {
                     "phase": "Succeeded" if exit_code == 0 else "Failed",
-                    "conditions": _pod_conditions(now, ready=False),
+                    "conditions": pod_conditions(now, ready=False),
                     "containerStatuses": [
-                        _container_status(pod, ready=False, state={"terminated": terminated})
+                        container_status(pod, ready=False, state={"terminated": terminated})
                     ],
                 }
             job = self._job(namespace, job_name)
             if exit_code == 0:
-                job["status"] = _finished(job, now, succeeded=True)
+                job["status"] = finished(job, now, succeeded=True)
             else:
-                job["status"] = _finished(job, now, succeeded=False)
+                job["status"] = finished(job, now, succeeded=False)
 
     def pull_backoff(
         self, namespace: str, job_name: str, *, reason: str = "ImagePullBackOff"
@@ -139,7 +164,7 @@ class FakeKubeApiServer(ServedFake):
                 if reason == "ErrImagePull":
                     message = f'failed to pull and unpack image "{image}": not found'
                 pod["status"]["containerStatuses"] = [
-                    _container_status(
+                    container_status(
                         pod, ready=False, state={"waiting": {"reason": reason, "message": message}}
                     )
                 ]
@@ -183,35 +208,39 @@ class FakeKubeApiServer(ServedFake):
     def _job(self, namespace: str, name: str) -> dict[str, Any]:
         return self.jobs[(namespace, name)]
 
-    def create_job(self, namespace: str, body: dict[str, Any]) -> tuple[int, Any]:
-        name = (body.get("metadata") or {}).get("name") or ""
-        if namespace not in self.namespaces:
-            return 404, status_object(
-                404, f'namespaces "{namespace}" not found', name=namespace, kind="namespaces"
-            )
-        problem = _invalid_job(name, body)
+    def create_job(
+        self, namespace: str, body: dict[str, Any], *, field_validation: str | None = None
+    ) -> tuple[int, Any, list[str]]:
+        """(status, response, warnings) for a POST of ``body``."""
+        self.received.append(copy.deepcopy(body))
+        body, problem, warnings = decoded(body, field_validation or self.field_validation)
         if problem:
-            return 422, status_object(
-                422,
-                f'Job.batch "{name}" is invalid: {problem}',
-                name=name,
-                group="batch",
-                kind="Job",
-            )
+            return 400, status_object(400, problem), []
+        self.warnings += warnings
         with self._lock:
-            if (namespace, name) in self.jobs:
-                return 409, status_object(
-                    409,
-                    f'jobs.batch "{name}" already exists',
-                    name=name,
-                    group="batch",
-                    kind="jobs",
-                )
+            refused = self._refusal(namespace, body)
+            if refused is not None:
+                return refused[0], refused[1], warnings
             job = self._defaulted(namespace, body)
-            self.jobs[(namespace, name)] = job
+            self.jobs[(namespace, job["metadata"]["name"])] = job
             self.created += 1
             self._start_pod(namespace, job)
-            return 201, job
+            return 201, job, warnings
+
+    def _refusal(self, namespace: str, body: dict[str, Any]) -> tuple[int, Any] | None:
+        """Why a decoded Job cannot be created: missing namespace, invalid, or already there."""
+        name = (body.get("metadata") or {}).get("name") or ""
+        if namespace not in self.namespaces:
+            message = f'namespaces "{namespace}" not found'
+            return 404, status_object(404, message, name=namespace, kind="namespaces")
+        problem = _invalid_job(name, body)
+        if problem:
+            message = f'Job.batch "{name}" is invalid: {problem}'
+            return 422, status_object(422, message, name=name, group="batch", kind="Job")
+        if (namespace, name) in self.jobs:
+            message = f'jobs.batch "{name}" already exists'
+            return 409, status_object(409, message, name=name, group="batch", kind="jobs")
+        return None
 
     def _defaulted(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         job = copy.deepcopy(body)
@@ -366,77 +395,6 @@ def _selector(text: str) -> Callable[[dict[str, str]], bool]:
     return lambda labels: all(test(labels) for test in tests)
 
 
-def _pod_conditions(now: str, *, ready: bool) -> list[dict[str, Any]]:
-    flag = "True" if ready else "False"
-    return [
-        {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
-        for kind, status in (
-            ("Initialized", "True"),
-            ("Ready", flag),
-            ("ContainersReady", flag),
-            ("PodScheduled", "True"),
-        )
-    ]
-
-
-def _container_status(pod: dict[str, Any], *, ready: bool, state: dict[str, Any]) -> dict[str, Any]:
-    container = pod["spec"]["containers"][0]
-    pulled = "waiting" not in state
-    return {
-        "name": container["name"],
-        "image": container["image"],
-        "imageID": f"docker.io/{container['image']}@sha256:{'2' * 64}" if pulled else "",
-        "ready": ready,
-        "restartCount": 0,
-        "started": "running" in state,
-        "state": state,
-        "lastState": {},
-        **({"containerID": "containerd://" + uuid.uuid4().hex} if pulled else {}),
-    }
-
-
-def _finished(job: dict[str, Any], now: str, *, succeeded: bool) -> dict[str, Any]:
-    if succeeded:
-        conditions = [
-            (
-                "SuccessCriteriaMet",
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            ),
-            ("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
-        ]
-    else:
-        conditions = [
-            (
-                "FailureTarget",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ),
-            ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-        ]
-    status: dict[str, Any] = {
-        "startTime": job["status"].get("startTime"),
-        "ready": 0,
-        "uncountedTerminatedPods": {},
-        "conditions": [
-            {
-                "type": kind,
-                "status": "True",
-                "lastProbeTime": now,
-                "lastTransitionTime": now,
-                "reason": reason,
-                "message": message,
-            }
-            for kind, reason, message in conditions
-        ],
-    }
-    if succeeded:
-        status |= {"succeeded": 1, "completionTime": now}
-    else:
-        status |= {"failed": 1}
-    return status
-
-
 class _Handler(QuietHandler):
     def handle_method(self, method: str) -> None:
         fake: FakeKubeApiServer = self.server.fake  # type: ignore[attr-defined]
@@ -445,13 +403,20 @@ class _Handler(QuietHandler):
         raw = self.read_body()
         body = json.loads(raw) if raw else {}
         fake.requests.append((method, url.path))
+        fake.authorizations.append(self.headers.get("Authorization"))
         if fake.failure is not None:
             code, message = fake.failure
             return self._send(code, status_object(code, message))
         jobs = re.fullmatch(r"/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?", url.path)
         pods = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", url.path)
+        log = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/log", url.path)
+        if log and method == "GET":
+            code, answer = fake.read_log(log.group(1), log.group(2))
+            return self._send_text(code, answer) if code == 200 else self._send(code, answer)
         if jobs and method == "POST" and not jobs.group(2):
-            return self._send(*fake.create_job(jobs.group(1), body))
+            return self._send(
+                *fake.create_job(jobs.group(1), body, field_validation=query.get("fieldValidation"))
+            )
         if jobs and jobs.group(2) and method == "GET":
             job = fake.jobs.get((jobs.group(1), jobs.group(2)))
             if job is None:
@@ -474,10 +439,20 @@ class _Handler(QuietHandler):
             return self._send(*fake.list_pods(pods.group(1), query.get("labelSelector", "")))
         self._send(404, status_object(404, "the server could not find the requested resource"))
 
-    def _send(self, code: int, payload: Any) -> None:
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send(self, code: int, payload: Any, warnings: list[str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        for warning in warnings or []:
+            self.send_header("Warning", f"299 - {json.dumps(warning)}")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

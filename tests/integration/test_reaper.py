@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.services.admission import DEFAULT_LEASE
-from core.services.reaper import DEFAULT_START_TIMEOUT, reap, start_timeout
+from core.services.reaper import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_START_TIMEOUT,
+    DEFAULT_SUBMIT_ATTEMPTS,
+    heartbeat_timeout,
+    reap,
+    start_timeout,
+)
 from core.states import StateType, new_state
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_pool
 from tests.integration.support import FakeClock, HookedStore
@@ -120,3 +127,69 @@ def test_start_timeout_comes_from_the_pools_template_or_defaults():
     assert start_timeout(pool.model_copy(update={"base_job_template": template})) == timedelta(
         seconds=120
     )
+
+
+def claimed_by(store, run, worker, *, infra: str | None = None):
+    owned = claim(store, run.model_copy(update={"worker_name": worker}))
+    if infra is None:
+        return owned
+    return store.record_state(submitted(store, owned, infra), new_state(StateType.RUNNING, at=NOW))
+
+
+def test_runs_of_a_worker_silent_past_the_heartbeat_timeout_crash_and_free_their_slots(store):
+    """Issue 13, fault 1: a pull worker killed with ``kill -9`` held its slots
+    forever, even with another worker of the pool alive."""
+    clock = FakeClock()
+    pool, queue = add_pool(store, limit=3)
+    store.heartbeat(pool.id, "dead", at=NOW, interval_seconds=30)
+    held = [
+        claimed_by(store, add_run(store, pool, queue), "dead", infra="4242:1"),
+        claimed_by(store, add_run(store, pool, queue), "dead"),  # claimed, not yet started
+    ]
+    alive = claimed_by(store, add_run(store, pool, queue), "alive", infra="4343:1")
+
+    clock.advance(seconds=DEFAULT_HEARTBEAT_TIMEOUT.total_seconds())
+    store.heartbeat(pool.id, "alive", at=clock(), interval_seconds=30)
+    assert reap(store, clock=clock).reaped == ()  # not past the timeout yet
+    clock.advance(seconds=1)
+    store.heartbeat(pool.id, "alive", at=clock(), interval_seconds=30)
+    report = reap(store, clock=clock)
+
+    for run in held:
+        ended = store.get_run(run.id)
+        assert ended.state_type is StateType.CRASHED, ended.state
+        assert "worker 'dead'" in ended.state.message and "90 s" in ended.state.message
+    assert store.get_run(alive.id).state_type is StateType.RUNNING
+    assert store.counters(pool.id).pool_active == 1
+    assert {r.run_id for r in report.reaped} == {r.id for r in held}
+
+
+def test_the_heartbeat_timeout_is_set_per_pool_in_its_template(store):
+    clock = FakeClock()
+    template = {"variables": {"properties": {"heartbeat_timeout_seconds": {"default": 3}}}}
+    pool, queue = make_pool(limit=None)
+    pool = pool.model_copy(update={"base_job_template": template})
+    store.create_pool(pool, queue)
+    assert heartbeat_timeout(pool) == timedelta(seconds=3)
+    store.heartbeat(pool.id, "w", at=NOW, interval_seconds=1)
+    run = claimed_by(store, add_run(store, pool, queue), "w", infra="1:1")
+    clock.advance(seconds=4)
+    reap(store, clock=clock)
+    assert store.get_run(run.id).state_type is StateType.CRASHED
+    assert store.counters(pool.id).pool_active == 0
+
+
+def test_a_run_whose_claims_keep_expiring_crashes_after_the_pools_submit_attempts(store):
+    """Issue 13, fault 4: the run was at attempt 3 after ten minutes, for good."""
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    run = add_run(store, pool, queue)
+    for attempt in range(1, DEFAULT_SUBMIT_ATTEMPTS + 1):
+        claimed = claim(store, store.get_run(run.id), at=clock())
+        assert claimed.attempt == attempt
+        clock.advance(seconds=DEFAULT_LEASE.total_seconds())
+        reap(store, clock=clock)
+    ended = store.get_run(run.id)
+    assert ended.state_type is StateType.CRASHED
+    assert f"Attempt 5 of {DEFAULT_SUBMIT_ATTEMPTS}" in ended.state.message
+    assert store.counters(pool.id).pool_active == 0

@@ -8,6 +8,7 @@ import pytest
 
 from core.models import Schedule
 from core.schedules import scheduled_run_id
+from core.services.admission import DEFAULT_LEASE
 from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
@@ -266,3 +267,36 @@ def test_scheduled_runs_are_named_on_their_schedules_wall_clock(store):
     assert all(name.endswith("-120000") for name in names), names
     for run in store.list_runs(deployment_id=deployment.id):
         assert run.next_scheduled_start_time.hour == 11  # 12:00 Paris is 11:00 UTC in winter
+
+
+def test_a_schedule_that_cannot_be_evaluated_is_reported_and_the_others_still_run(store):
+    """Issue 13, fault 3: one stored ``interval: 1e300`` raised OverflowError out of
+    every tick, so no deployment got runs and nothing was reaped."""
+    pool, _ = add_pool(store)
+    broken = deploy(store, pool, Schedule(interval=1e300))
+    healthy = deploy(store, pool, EVERY_10_MIN)
+    report = ticker(store).tick()
+    assert len(report.created) == 6
+    assert {r.deployment_id for r in store.list_runs()} == {healthy.id}
+    assert len(report.errors) == 1 and broken.name in report.errors[0]
+    assert "OverflowError" in report.errors[0]
+
+
+def test_a_pool_the_reaper_cannot_handle_is_reported_and_the_others_are_reaped(store):
+    """Issue 13: the tick contains failures per pool."""
+    clock = FakeClock()
+    broken, _ = add_pool(store, name="broken")
+    pool, queue = add_pool(store, name="fine")
+    stuck = claim(store, add_run(store, pool, queue))
+    clock.advance(seconds=DEFAULT_LEASE.total_seconds())
+    original = store.list_active
+
+    def list_active(pool_id):
+        if pool_id == broken.id:
+            raise KeyError("a malformed item")
+        return original(pool_id)
+
+    store.list_active = list_active
+    report = ticker(store, clock).tick()
+    assert store.get_run(stuck.id).state_type is StateType.SCHEDULED
+    assert any("broken" in e and "KeyError" in e for e in report.errors), report.errors

@@ -332,14 +332,41 @@ def test_stream_output_copies_stdout_and_stderr_with_the_run_prefix(provider, en
     ]
 
 
-def test_no_output_is_streamed_when_stream_output_is_off(provider, engine, output):
+def test_no_output_is_echoed_when_stream_output_is_off_but_it_is_kept_for_the_runs_logs(
+    provider, engine, output
+):
     infra_id = submit(provider, job({"stream_output": False}))
     engine.log(infra_id, "quiet\n")
     engine.exit(infra_id, 0)
 
     assert provider.wait(infra_id, timeout=5).exit_code == 0
-    assert ("GET", f"/containers/{infra_id}/logs") not in engine.requests
+    deadline = time.monotonic() + 5
+    while not provider.read_logs(infra_id).lines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [line.message for line in provider.read_logs(infra_id).lines] == ["quiet"]
     assert output.getvalue() == ""
+
+
+def test_the_containers_output_is_read_on_from_the_last_line_seen(provider, engine):
+    infra_id = submit(provider, job({"stream_output": False}))
+    engine.log(infra_id, "one\ntw")
+    engine.log(infra_id, "o\n")
+    engine.log(infra_id, "on stderr\n", stream=STDERR)
+
+    def read_until(count: int, after: str | None = None):
+        deadline = time.monotonic() + 5
+        chunk = provider.read_logs(infra_id, after=after)
+        while len(chunk.lines) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            chunk = provider.read_logs(infra_id, after=after)
+        return chunk
+
+    first = read_until(3)
+    assert [line.message for line in first.lines] == ["one", "two", "on stderr"]
+    engine.log(infra_id, "last\n")
+    engine.exit(infra_id, 0)
+    assert [line.message for line in read_until(1, first.cursor).lines] == ["last"]
+    assert provider.read_logs("not-a-container-of-ours").lines == ()
 
 
 # -- cancel and errors ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The kubernetes provider: the official client over HTTP to a fake API server."""
+"""The kubernetes provider (configured through the official client) over HTTP to a fake API server."""
 
 from __future__ import annotations
 

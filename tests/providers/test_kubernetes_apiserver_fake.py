@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -101,3 +102,36 @@ def test_label_selectors_match_equality_inequality_and_existence(apis):
     assert count("job-name!=flow-1") == 0
     assert count("job-name") == 1
     assert count("!job-name") == 0
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "warnings"),
+    [
+        ("Strict", 400, []),
+        ("Warn", 201, ['299 - "unknown field \\"spec.template.spec.parallelism\\""']),
+        (None, 201, ['299 - "unknown field \\"spec.template.spec.parallelism\\""']),
+        ("Ignore", 201, []),
+        ("Loose", 400, []),
+    ],
+)
+def test_unknown_fields_follow_the_requests_field_validation(level, code, warnings):
+    misplaced = json.loads(json.dumps(JOB))
+    misplaced["spec"]["template"]["spec"]["parallelism"] = 1
+    query = {"fieldValidation": level} if level else {}
+    with FakeKubeApiServer() as cluster:
+        response = httpx.post(
+            f"{cluster.host}/apis/batch/v1/namespaces/default/jobs", json=misplaced, params=query
+        )
+
+        assert response.status_code == code
+        assert response.headers.get_list("Warning") == warnings
+        if code == 201:
+            assert "parallelism" not in response.json()["spec"]["template"]["spec"]
+            assert cluster.received == [misplaced]
+        else:
+            assert cluster.jobs == {}
+    if level == "Strict":
+        assert response.json()["message"] == (
+            'Job in version "v1" cannot be handled as a Job: strict decoding error: '
+            'unknown field "spec.template.spec.parallelism"'
+        )

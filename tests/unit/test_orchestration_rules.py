@@ -38,6 +38,7 @@ def propose(current: StateType, proposed: StateType, *, force: bool = False):
         (S.RUNNING, S.RUNNING, SetStateStatus.REJECT, None),
         (S.RUNNING, S.COMPLETED, SetStateStatus.ACCEPT, Route.RECORD),
         (S.PENDING, S.SCHEDULED, SetStateStatus.ACCEPT, Route.RECORD),
+        (S.RUNNING, S.SCHEDULED, SetStateStatus.ABORT, None),
         (S.COMPLETED, S.RUNNING, SetStateStatus.ABORT, None),
         (S.FAILED, S.SCHEDULED, SetStateStatus.ABORT, None),
         (S.CANCELLING, S.RUNNING, SetStateStatus.ABORT, None),
@@ -69,3 +70,13 @@ def test_force_never_takes_slots_except_through_a_claim(current, proposed):
     decision = propose(current, proposed, force=True)
     assert decision.status is SetStateStatus.ABORT
     assert "SCHEDULED" in decision.reason
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_run_whose_infrastructure_may_run_never_goes_back_to_scheduled(force):
+    """Issue 13, fault 2: a second attempt must not start beside the first."""
+    submitted = run_in(S.PENDING).model_copy(update={"infrastructure_pid": "proc-1"})
+    for run in (run_in(S.RUNNING), submitted):
+        decision = decide(run, new_state(S.SCHEDULED, at=NOW), force=force)
+        assert decision.status is SetStateStatus.ABORT
+        assert "cancel" in decision.reason

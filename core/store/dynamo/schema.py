@@ -83,6 +83,15 @@ def cache_pk(key: str) -> str:
 ITEM_SK = "ITEM"
 
 
+def log_pk(run_id: str) -> str:
+    return f"L#{run_id}"
+
+
+# Below every line key ("0001-01-01T..." onwards); a key condition may not
+# compare with an empty string.
+LOG_SK_FLOOR = "0"
+
+
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.ports import Clock
 from core.store.dynamo.catalog import CatalogMixin
+from core.store.dynamo.logs import LogsMixin
 from core.store.dynamo.pools import PoolsMixin
 from core.store.dynamo.slots import SlotsMixin
 from core.store.dynamo.table import Backoff, Table
@@ -24,14 +25,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DynamoStore(PoolsMixin, WorkersMixin, CatalogMixin, SlotsMixin):
+class DynamoStore(PoolsMixin, WorkersMixin, CatalogMixin, SlotsMixin, LogsMixin):
     """Every ``Store`` method on a single on-demand table (see docs/storage.md).
 
     ``client`` is a boto3 DynamoDB client; without one, a client is made on
     first use from boto3's standard settings (``AWS_ENDPOINT_URL_DYNAMODB``,
     region, credentials).  ``sleep`` and ``random`` drive the retry back-off
     and ``clock`` the counter-repair settle window, so tests inject them.
-    Finished runs expire ``retention`` after they ended (DynamoDB TTL).
+    Finished runs expire ``retention`` after they ended (DynamoDB TTL), run
+    log lines ``retention`` after they were written.
     ``shards`` spreads the due/active/runs indexes over that many partition
     keys; it is part of the data layout, so never change it on a live table.
     """

@@ -206,10 +206,15 @@ class Table:
 
     def batch_delete(self, keys: Sequence[dict[str, Any]]) -> None:
         """Delete many items (25 per request); used only for cascading clean-up."""
-        for start in range(0, len(keys), 25):
-            pending: dict[str, Any] = {
-                self.name: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
-            }
+        self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys], "deletes")
+
+    def batch_put(self, items: Sequence[Item]) -> None:
+        """Write many items unconditionally (25 per request): run log lines."""
+        self._batch_write([{"PutRequest": {"Item": i}} for i in items], "writes")
+
+    def _batch_write(self, requests: Sequence[dict[str, Any]], what: str) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.name: list(requests[start : start + 25])}
             for attempt in range(self._backoff.attempts):
                 if attempt:
                     self._sleep(self._backoff.delay(attempt - 1, self._random()))
@@ -218,7 +223,7 @@ class Table:
                 if not pending:
                     break
             else:
-                raise Transient(f"DynamoDB left deletes in {self.name!r} unprocessed; retry later")
+                raise Transient(f"DynamoDB left {what} in {self.name!r} unprocessed; retry later")
 
     # -- transactions ---------------------------------------------------------
 

@@ -21,6 +21,7 @@ from handlers.api.schemas.deployments import (
     DeploymentUpdate,
     Flow,
     FlowCreate,
+    FlowFilter,
 )
 from handlers.api.schemas.runs import FlowRun
 
@@ -42,6 +43,18 @@ def create_flow(body: FlowCreate) -> Response[Flow]:
 def read_flow(flow_id: str) -> Flow:
     caller().require_admin()
     return Flow.of(ctx().store.get_flow(name(flow_id)))
+
+
+@router.post("/flows/filter", summary="Read flows", tags=["Flows"])
+def read_flows(body: FlowFilter | None = None) -> list[Flow]:
+    """Flows by id, or, without ids, the flows that have deployments."""
+    caller().require_admin()
+    where = body or FlowFilter()
+    fields = where.flows
+    ids = fields.id.any_ if fields and fields.id else None
+    names = fields.name.any_ if fields and fields.name else None
+    flows = deployment_service.list_flows(ctx(), ids=ids, names=names)
+    return [Flow.of(f) for f in flows[where.offset : where.offset + where.limit]]
 
 
 @router.post("/deployments/", summary="Create or replace a deployment", tags=["Deployments"])
@@ -80,6 +93,8 @@ def read_deployments(body: DeploymentFilter | None = None) -> list[Deployment]:
     )
     if pools is not None:
         found = [d for d in found if d.work_pool_name in set(pools)]
+    if fields and fields.work_queue_name and fields.work_queue_name.any_ is not None:
+        found = [d for d in found if d.work_queue_name in set(fields.work_queue_name.any_)]
     return [Deployment.of(d) for d in found[where.offset : where.offset + where.limit]]
 
 

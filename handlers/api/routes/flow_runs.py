@@ -102,7 +102,7 @@ def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[Orchestra
     principal.require_run(run)
     if body.force and principal.scope == "run":
         raise Forbidden("a run token may not force a state; report the state without force")
-    result = run_service.set_state(context, run.id, body.state.proposal(), force=body.force)
+    result = run_service.set_state(context, run.id, body.proposal(), force=body.force)
     status = 201 if result.status is SetStateStatus.ACCEPT else 200
     return reply(status, OrchestrationResult.of(result))
 
@@ -131,5 +131,7 @@ def update_flow_run(run_id: str, body: FlowRunUpdate) -> Response[None]:
     run = run_service.get_run(context, name(run_id))
     caller().require_run(run)
     if body.infrastructure_pid is not None:
-        run_service.report_infrastructure(context, run.id, body.infrastructure_pid)
+        run_service.report_infrastructure(
+            context, run.id, body.infrastructure_pid, attempt=body.attempt
+        )
     return no_content()

@@ -1,4 +1,6 @@
-"""``/work_pools/{name}/queues``: a pool's queues (Prefect's paths and codes)."""
+"""``/work_pools/{name}/queues``: a pool's queues (Prefect's paths and codes),
+and Prefect's ``/work_queues/{id}``, which its CLI and client use to read,
+pause, limit and delete a queue they looked up by name."""
 
 from __future__ import annotations
 
@@ -6,8 +8,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from core.services import queues as queue_service
+from core.status import ReadyStatus
 from handlers.api.request import caller, ctx, name, no_content, reply
-from handlers.api.schemas.pools import WorkQueue, WorkQueueCreate, WorkQueueFilter, WorkQueueUpdate
+from handlers.api.schemas.pools import (
+    HealthPolicy,
+    WorkQueue,
+    WorkQueueCreate,
+    WorkQueueFilter,
+    WorkQueueHealth,
+    WorkQueueUpdate,
+)
 
 router = APIGatewayHttpRouter()
 TAGS = ["Work Pools"]
@@ -66,3 +76,45 @@ def delete_work_queue(pool: str, queue: str) -> Response[None]:
     caller().require_admin()
     queue_service.delete_queue(ctx(), name(pool), name(queue))
     return no_content()
+
+
+def _by_id(queue_id: str) -> tuple[str, str]:
+    work_pool, queue = queue_service.get_queue_by_id(ctx(), name(queue_id))
+    return work_pool.name, queue.name
+
+
+@router.get("/work_queues/<queue_id>", summary="Read a work queue by id", tags=TAGS)
+def read_work_queue_by_id(queue_id: str) -> WorkQueue:
+    pool, queue = _by_id(queue_id)
+    return read_work_queue(pool, queue)
+
+
+@router.patch("/work_queues/<queue_id>", summary="Update a work queue by id", tags=TAGS)
+def update_work_queue_by_id(queue_id: str, body: WorkQueueUpdate) -> Response[None]:
+    caller().require_admin()
+    pool, queue = _by_id(queue_id)
+    return update_work_queue(pool, queue, body)
+
+
+@router.delete("/work_queues/<queue_id>", summary="Delete a work queue by id", tags=TAGS)
+def delete_work_queue_by_id(queue_id: str) -> Response[None]:
+    caller().require_admin()
+    pool, queue = _by_id(queue_id)
+    return delete_work_queue(pool, queue)
+
+
+@router.get("/work_queues/<queue_id>/status", summary="A work queue's health", tags=TAGS)
+def read_work_queue_status(queue_id: str) -> WorkQueueHealth:
+    """Prefect's ``WorkQueueStatusDetail``: healthy when polled in the last 60 s
+    (READY) and no run is Late."""
+    context = ctx()
+    work_pool, queue = queue_service.get_queue_by_id(context, name(queue_id))
+    caller().require_pool(work_pool.name)
+    late = queue_service.late_runs(context, work_pool, queue)
+    status = queue_service.view(context, work_pool, queue).status
+    return WorkQueueHealth(
+        healthy=status == ReadyStatus.READY and late == 0,
+        late_runs_count=late,
+        last_polled=queue.last_polled,
+        health_check_policy=HealthPolicy(),
+    )

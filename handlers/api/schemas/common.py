@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # Stable ids for objects pushpool keys by name (workers, schedules, states):
 # Prefect clients expect a UUID there, and the same object must keep its id.
@@ -28,8 +29,39 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Operator(Body):
+    """Prefect's filters say how their conditions combine; pushpool's always all hold."""
+
+    operator: Literal["and_"] = Field(
+        default="and_", description="Prefect's combinator; only and_ (every condition holds)."
+    )
+
+
+def _null_only(value: Any, *, reason: str) -> None:
+    if value is not None:
+        raise ValueError(reason)
+
+
+def null_only(reason: str) -> Any:
+    """A Prefect field for a feature pushpool does not have: null passes (Prefect's
+    client sends every field), anything else is refused with ``reason`` rather
+    than silently dropped."""
+    return Annotated[Any, AfterValidator(functools.partial(_null_only, reason=reason))]
+
+
+# Ignoring a filter would answer with objects the caller excluded.
+Unfiltered = null_only("pushpool does not filter on this; send null or leave it out")
+NoBlocks = null_only("pushpool has no blocks; send null (use job_variables and entrypoint)")
+
+
 class AnyOf(Body):
+    """Prefect's value filter; of its operators pushpool matches ``any_``."""
+
     any_: list[str] | None = Field(default=None, description="Match any of these values.")
+    like_: Unfiltered = None
+    not_any_: Unfiltered = None
+    is_null_: Unfiltered = None
+    startswith_: Unfiltered = None
 
 
 class Detail(BaseModel):
@@ -39,9 +71,20 @@ class Detail(BaseModel):
 
 
 IGNORED = "Accepted for compatibility with Prefect clients; ignored."
+# Limits and priorities: Prefect keeps them in 32-bit columns; larger values
+# overflowed SQLite's INTEGER into a 500 (found driving Prefect's CLI, issue 18).
+MAX_COUNT = 2**31 - 1
 LIMIT_MAX = 1000
 
 
 class Page(Body):
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=200, ge=0, le=LIMIT_MAX)
+
+    @field_validator("offset", "limit", mode="before")
+    @classmethod
+    def _null_is_the_default(cls, value: Any, info: Any) -> Any:
+        """Prefect's client sends ``"limit": null`` for 'no limit given'."""
+        if value is None:
+            return cls.model_fields[info.field_name].default
+        return value

@@ -6,12 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from core.models import JSON, Schedule
 from core.models import Deployment as DeploymentModel
 from core.models import Flow as FlowModel
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import (
+    IGNORED,
+    AnyOf,
+    Body,
+    NoBlocks,
+    Operator,
+    Out,
+    Page,
+    Unfiltered,
+    derived_id,
+    null_only,
+)
 from handlers.api.schemas.runs import NameFilter, StateCreate
 
 
@@ -31,6 +42,23 @@ class Flow(Out):
     @classmethod
     def of(cls, flow: FlowModel) -> Flow:
         return cls(id=flow.id, created=flow.created, updated=flow.created, name=flow.name)
+
+
+class FlowFilterFields(Operator):
+    id: AnyOf | None = None
+    name: AnyOf | None = None
+    tags: Unfiltered = None
+    deployment: Unfiltered = None
+
+
+class FlowFilter(Page):
+    flows: FlowFilterFields | None = None
+    flow_runs: Unfiltered = None
+    task_runs: Unfiltered = None
+    deployments: Unfiltered = None
+    work_pools: Unfiltered = None
+    work_queues: Unfiltered = None
+    sort: Any = Field(default=None, description=IGNORED)
 
 
 class ScheduleSpec(Body):
@@ -68,6 +96,11 @@ LATE_RUNS = (
 )
 
 
+NoDeploymentLimit = null_only(
+    "pushpool has no per-deployment concurrency limit; send null and limit the work queue"
+)
+
+
 class DeploymentCreate(Body):
     name: str
     flow_id: str
@@ -87,6 +120,11 @@ class DeploymentCreate(Body):
     pull_steps: Any = Field(default=None, description=IGNORED)
     enforce_parameter_schema: Any = Field(default=None, description=IGNORED)
     parameter_openapi_schema: Any = Field(default=None, description=IGNORED)
+    labels: Any = Field(default=None, description=IGNORED)
+    concurrency_limit: NoDeploymentLimit = None
+    concurrency_options: NoDeploymentLimit = None
+    storage_document_id: NoBlocks = None
+    infrastructure_document_id: NoBlocks = None
 
 
 class DeploymentUpdate(Body):
@@ -129,6 +167,10 @@ class Deployment(Out):
     command: str | None
     late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: list[str] = Field(default_factory=list)
+    parameter_openapi_schema: JSON = Field(
+        description="The parameters a run may set: those the deployment gives a value. "
+        "pushpool keeps no flow signature; Prefect's CLI checks --param against this."
+    )
 
     @classmethod
     def of(cls, deployment: DeploymentModel) -> Deployment:
@@ -158,18 +200,28 @@ class Deployment(Out):
             entrypoint=deployment.entrypoint,
             command=deployment.command,
             late_runs=deployment.late_runs,
+            parameter_openapi_schema={
+                "type": "object",
+                "properties": {key: {} for key in deployment.parameters},
+            },
         )
 
 
-class DeploymentFilterFields(Body):
+class DeploymentFilterFields(Operator):
     id: AnyOf | None = None
     name: AnyOf | None = None
+    work_queue_name: AnyOf | None = None
+    tags: Unfiltered = None
+    concurrency_limit: Unfiltered = None
 
 
 class DeploymentFilter(Page):
     deployments: DeploymentFilterFields | None = None
     work_pools: NameFilter | None = None
     flows: NameFilter | None = None
+    flow_runs: Unfiltered = None
+    task_runs: Unfiltered = None
+    work_pool_queues: Unfiltered = None
     sort: Any = Field(default=None, description=IGNORED)
 
 
@@ -185,3 +237,9 @@ class DeploymentFlowRunCreate(Body):
     empirical_policy: Any = Field(default=None, description=IGNORED)
     parent_task_run_id: Any = Field(default=None, description=IGNORED)
     labels: Any = Field(default=None, description=IGNORED)
+
+    @field_validator("parameters", "job_variables", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        """Prefect's client sends ``"job_variables": null`` for 'none given'."""
+        return {} if value is None else value

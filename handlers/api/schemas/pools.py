@@ -14,7 +14,17 @@ from core.models import WorkQueue as QueueRecord
 from core.services.pools import PoolView
 from core.services.queues import QueueView
 from core.services.workers import WorkerView
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import (
+    IGNORED,
+    MAX_COUNT,
+    AnyOf,
+    Body,
+    Operator,
+    Out,
+    Page,
+    Unfiltered,
+    derived_id,
+)
 
 LATE_RUNS = (
     "What happens to runs that became Late while waiting (a pause, an outage): run (default), "
@@ -30,7 +40,7 @@ class WorkPoolCreate(Body):
         default_factory=dict, description="{} uses the type's default template."
     )
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
@@ -39,12 +49,12 @@ class WorkPoolUpdate(Body):
     description: str | None = None
     is_paused: bool | None = None
     base_job_template: JSON | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
-class WorkPoolFilterFields(Body):
+class WorkPoolFilterFields(Operator):
     id: AnyOf | None = None
     name: AnyOf | None = None
     type: AnyOf | None = None
@@ -109,21 +119,23 @@ class WorkQueueCreate(Body):
     name: str
     description: str | None = None
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1, description="1 is the highest.")
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="1 is the highest.")
+    filter: Unfiltered = Field(default=None, description="Prefect's deprecated queue filter.")
 
 
 class WorkQueueUpdate(Body):
     name: str | None = None
     description: str | None = None
     is_paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
-    priority: int | None = Field(default=None, ge=1)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     last_polled: Any = Field(default=None, description=IGNORED)
 
 
-class WorkQueueFilterFields(Body):
+class WorkQueueFilterFields(Operator):
     name: AnyOf | None = None
+    id: Unfiltered = None
 
 
 class WorkQueueFilter(Page):
@@ -155,14 +167,27 @@ class WorkQueue(Named):
         )
 
 
+class HealthPolicy(Out):
+    maximum_late_runs: int = 0
+    maximum_seconds_since_last_polled: int = 60
+
+
+class WorkQueueHealth(Out):
+    healthy: bool
+    late_runs_count: int
+    last_polled: datetime | None
+    health_check_policy: HealthPolicy
+
+
 class WorkerHeartbeat(Body):
     name: str
     heartbeat_interval_seconds: int | None = Field(default=None, ge=1)
     worker_metadata: Any = Field(default=None, description=IGNORED)
 
 
-class WorkerFilterFields(Body):
+class WorkerFilterFields(Operator):
     status: AnyOf | None = None
+    last_heartbeat_time: Unfiltered = None
 
 
 class WorkerFilter(Page):

@@ -14,7 +14,16 @@ from core.ports import Job
 from core.services.runs import Orchestration, StateProposal
 from core.states import State as StateModel
 from core.states import StateType
-from handlers.api.schemas.common import IGNORED, AnyOf, Body, Out, Page, derived_id
+from handlers.api.schemas.common import (
+    IGNORED,
+    AnyOf,
+    Body,
+    Operator,
+    Out,
+    Page,
+    Unfiltered,
+    derived_id,
+)
 
 
 class StateDetailsIn(BaseModel):
@@ -94,6 +103,9 @@ class FlowRun(Out):
     infrastructure_pid: str | None
     run_count: int
     attempt: int
+    worker_name: str | None = Field(
+        default=None, description="The pull worker whose heartbeat keeps this claim alive."
+    )
     tags: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -127,12 +139,26 @@ class FlowRun(Out):
             infrastructure_pid=run.infrastructure_pid,
             run_count=sum(1 for s in history if s.type is StateType.RUNNING),
             attempt=run.attempt,
+            worker_name=run.worker_name,
         )
 
 
 class SetStateRequest(Body):
     state: StateCreate
     force: bool = False
+    attempt: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Refuse unless the run is on this attempt."
+    )
+    worker_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The worker claiming the run: its heartbeat keeps the claim alive.",
+    )
+
+    def proposal(self) -> StateProposal:
+        return self.state.proposal().model_copy(
+            update={"attempt": self.attempt, "worker_name": self.worker_name}
+        )
 
 
 class OrchestrationDetails(Out):
@@ -157,6 +183,12 @@ class OrchestrationResult(Out):
 
 class FlowRunUpdate(Body):
     infrastructure_pid: str | None = None
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Record the infrastructure only for this attempt.",
+    )
     name: Any = Field(default=None, description=IGNORED)
 
 
@@ -189,25 +221,46 @@ class FlowRunJob(Out):
         )
 
 
-class StateFilter(Body):
+class StateFilter(Operator):
     type: AnyOf | None = None
     name: AnyOf | None = None
 
 
-class FlowRunFilterFields(Body):
+class FlowRunFilterFields(Operator):
     id: AnyOf | None = None
     name: AnyOf | None = None
     state: StateFilter | None = None
     deployment_id: AnyOf | None = None
     work_queue_name: AnyOf | None = None
+    tags: Unfiltered = None
+    flow_version: Unfiltered = None
+    start_time: Unfiltered = None
+    end_time: Unfiltered = None
+    expected_start_time: Unfiltered = None
+    next_scheduled_start_time: Unfiltered = None
+    parent_flow_run_id: Unfiltered = None
+    parent_task_run_id: Unfiltered = None
+    idempotency_key: Unfiltered = None
+    created_by: Unfiltered = None
 
 
-class NameFilter(Body):
+class NameFilter(Operator):
+    """Prefect's flow, work pool and work queue filters: pushpool matches names."""
+
     name: AnyOf | None = None
+    id: Unfiltered = None
+    type: Unfiltered = None
+    tags: Unfiltered = None
 
 
-class IdFilter(Body):
+class IdFilter(Operator):
+    """Prefect's deployment filter inside a flow run filter: pushpool matches ids."""
+
     id: AnyOf | None = None
+    name: Unfiltered = None
+    tags: Unfiltered = None
+    work_queue_name: Unfiltered = None
+    concurrency_limit: Unfiltered = None
 
 
 class FlowRunFilter(Page):

@@ -1,7 +1,9 @@
-// One flow run: its state history, infrastructure id, the job configuration it
-// renders to (secrets masked by the API), and cancel.  Refreshes until it ends.
+// One flow run: its state history, infrastructure id, its logs (followed while
+// it runs), the job configuration it renders to (secrets masked by the API), and
+// cancel.  Refreshes until it ends.
 
 import { api } from "./api.js";
+import { logsPanel } from "./run_logs.js";
 import { duration, enc, formatTime, h, icon, maskSecrets, swap, timeAgo } from "./dom.js";
 import { button, card, code, confirm, facts, pageHeader, stateBadge, toast } from "./ui.js";
 
@@ -20,8 +22,10 @@ export async function runView(page) {
   const factsRegion = h("div");
   const historyRegion = h("div");
   const configRegion = h("div");
+  const logs = logsPanel(run, page, { isActive: () => !TERMINAL.has(run.state_type) });
   page.root.replaceChildren(headRegion,
     h("div", { class: "grid-2" }, card("Details", factsRegion), card("State history", historyRegion)),
+    card("Logs", logs),
     card("Job configuration", configRegion));
 
   const draw = () => {

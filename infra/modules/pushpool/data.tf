@@ -1,5 +1,6 @@
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   table_index_actions = [

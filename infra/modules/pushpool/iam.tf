@@ -20,8 +20,18 @@ resource "aws_iam_role_policy" "api_function_role" {
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
       { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.admin_token_secret.arn, aws_secretsmanager_secret.run_token_signing_key_secret.arn] },
       { Sid = "Dispatch", Effect = "Allow", Action = "sqs:SendMessage", Resource = concat([aws_sqs_queue.dispatch_queue.arn], local.family_queue_arns) },
+      {
+        Sid       = "FindTheLogStreamOfAnEcsRun", Effect = "Allow", Action = "ecs:DescribeTasks", Resource = "*",
+        Condition = { ArnEquals = { "ecs:cluster" = local.allowed_clusters } }
+      },
+      { Sid = "ReadTheLogConfigurationOfATaskDefinition", Effect = "Allow", Action = "ecs:DescribeTaskDefinition", Resource = "*" },
+      {
+        Sid      = "ReadEcsRunLogs", Effect = "Allow", Action = "logs:GetLogEvents",
+        Resource = ["${aws_cloudwatch_log_group.managed_task_log_group.arn}:*", "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:pushpool:*"]
+      },
     ]
   })
+  #checkov:skip=CKV_AWS_355:DescribeTaskDefinition accepts only "*" as resource; DescribeTasks is conditioned on allowed clusters.
 }
 
 resource "aws_iam_role" "tick_function_role" {

@@ -81,3 +81,19 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (empty - the alarms only show on the dashboard)."
+  type        = string
+  default     = ""
+}
+
+variable "dispatch_latency_p99_alarm_seconds" {
+  description = "The due-to-submit latency p99 (seconds) above which the latency alarm fires."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.dispatch_latency_p99_alarm_seconds >= 1
+    error_message = "dispatch_latency_p99_alarm_seconds must be at least 1."
+  }
+}
