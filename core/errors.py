@@ -8,6 +8,9 @@ whether retrying the same call can help.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class PushpoolError(Exception):
     """Base class. ``status`` is the HTTP status the API answers with."""
@@ -78,3 +81,17 @@ class InfrastructureError(PushpoolError):
     def __init__(self, detail: str, *, retryable: bool) -> None:
         super().__init__(detail)
         self.retryable = retryable
+
+
+def unknown_key(key: object, known: Iterable[str]) -> str:
+    """What to say about a key nobody reads: its nearest valid key, or the list.
+
+    An unknown key is refused, never ignored: ``commnd:`` for ``command:``
+    would otherwise apply silently and every run crash later (issue 14).
+    Callers put the key's path in front.
+    """
+    options = sorted(known)
+    close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; valid keys here are {', '.join(options)}"

@@ -8,7 +8,12 @@ from datetime import datetime
 from core.errors import Forbidden, InvalidInput
 from core.models import JSON, WorkPool, WorkQueue
 
-FORBIDDEN_NAME_CHARACTERS = frozenset("/%&><")
+FORBIDDEN_NAME_CHARACTERS = frozenset("/%&><\\")
+NAME_RULE = (
+    "names are printable characters (no control, format or line-break characters "
+    "such as NUL, newline or right-to-left marks), are not only dots, and may not contain "
+    "any of / \\ % & > <"
+)
 RESERVED_PREFIX = "prefect"
 DEFAULT_QUEUE_NAME = "default"
 
@@ -18,17 +23,21 @@ def clean_name(raw: str, *, kind: str = "work pool") -> str:
 
     Surrounding spaces and quotes are stripped (a name pasted with quotes
     means the same name); the result must be non-empty and avoid the
-    characters that break URLs and shells.
+    characters that break URLs, paths and shells or hide in a terminal.
     """
     name = raw.strip().strip("'\"").strip()
     if not name:
         raise InvalidInput(f"the {kind} name is empty; give a name", path="name")
     bad = sorted(FORBIDDEN_NAME_CHARACTERS & set(name))
+    # isprintable() is False for every control, format (bidi overrides,
+    # zero-width) and separator character but the ASCII space: characters
+    # that hide in a terminal or flip how a name reads (issue 14).
+    bad += sorted({repr(c)[1:-1] for c in name if not c.isprintable()})
+    if not name.strip("."):  # "." and ".." are path steps: a URL cannot name them
+        bad.append(name)
     if bad:
         raise InvalidInput(
-            f"the {kind} name {name!r} contains {' '.join(bad)}; "
-            f"names may not contain any of / % & > <",
-            path="name",
+            f"the {kind} name {name!r} contains {' '.join(bad)}; {NAME_RULE}", path="name"
         )
     return name
 

@@ -1,6 +1,6 @@
 """Build the Lambda artifacts that template.yaml and infra/ deploy.
 
-One code artifact (``core``, ``providers``, ``handlers`` and the pure-Python
+One code artifact (``core``, ``providers``, ``handlers`` and the
 dependencies the functions import) serves every function; the Google, Azure
 and Modal SDKs go into one layer each, attached only to the dispatch
 function of that family.  The ECS path therefore ships nothing but our code,
@@ -39,6 +39,7 @@ CODE_DEPENDENCIES = (
     "croniter",
     "python-dateutil",
     "pyyaml",
+    "google-re2",  # template patterns in linear time (issue 14)
 )
 LAYERS = {
     "gcp": ("google-cloud-run", "google-auth"),

@@ -147,7 +147,9 @@ def _verify_run_token(bearer: str, key: bytes | None) -> Principal:
     run_id, _, signature = body.rpartition(".")
     if not key or not run_id or not signature:
         raise Unauthorized("the run token is malformed or run tokens are not enabled here")
-    if not hmac.compare_digest(signature, _signature(run_id, key)):
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters.
+    given = signature.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, _signature(run_id, key).encode()):
         raise Unauthorized("the run token's signature does not match; it was not issued here")
     return Principal(scope="run", run_id=run_id)
 

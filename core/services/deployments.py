@@ -60,9 +60,7 @@ class DeploymentChanges(BaseModel):
 
 def ensure_flow(ctx: Context, name: str) -> tuple[Flow, bool]:
     """The flow called ``name`` and whether this call created it."""
-    checked = name.strip()
-    if not checked:
-        raise InvalidInput("the flow name is empty; give a name", path="name")
+    checked = clean_name(name, kind="flow")
     candidate = Flow(id=ctx.ids(), name=checked, created=ctx.clock())
     flow = ctx.store.ensure_flow(candidate)
     return flow, flow.id == candidate.id

@@ -4,7 +4,8 @@ A user debugging a run wants to see exactly what pushpool hands (or handed)
 the infrastructure: the pool's template rendered with the deployment's and
 the run's job variables, plus what submission injects.  The same values can
 carry secrets (the run's own token, a password in ``env``), so every value
-whose name looks secret is replaced by ``MASK`` before it leaves the core.
+whose name or shape looks secret is replaced by ``MASK`` before it leaves
+the core.
 The run token is never even computed here: ``MASK`` is rendered in its place.
 
 The configuration is rendered from the pool's *current* template; if the
@@ -28,12 +29,33 @@ MASK = "********"
 
 SECRET_NAME = re.compile(
     r"secret|token|passw(or)?d|passphrase|pwd|credential|private|signature|cookie|session"
-    r"|auth|api[_-]?key|access[_-]?key|(^|[_.-])key$|^key|dsn$|connection[_-]?string",
+    r"|auth|api[_-]?key|access[_-]?key|(^|[_.-])key$|^key|dsn$|connection[_-]?string"
+    r"|jwt|bearer|hmac|salt|webhook"
+    r"|(database|db|redis|mongo(db)?|postgres(ql)?|mysql|amqp|broker|celery|smtp)[_-]?ur[il]",
     re.IGNORECASE,
 )
 """Names whose values are masked: ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``,
-``GITHUB_TOKEN``, ``api-key``, ``SENTRY_DSN``... (a name, not a value, is
-judged: values are never inspected)."""
+``GITHUB_TOKEN``, ``api-key``, ``SENTRY_DSN``, ``DATABASE_URL``,
+``SLACK_WEBHOOK_URL``, ``JWT``, ``BEARER``, ``HMAC``..."""
+
+SECRET_VALUE = re.compile(
+    r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@"  # a URL with a password: scheme://user:pw@
+    r"|[a-z][a-z0-9+.-]*://[^/\s:@]{16,}@"  # or with a token as its user: https://ghp_...@
+    r"|^\s*(bearer|basic|token)\s+\S{8,}"  # an Authorization header's value
+    r"|^eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*$"  # a JWT
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|^(AKIA|ASIA)[0-9A-Z]{16}$"  # AWS access key ids
+    r"|^(ghp|gho|ghs|ghu|github_pat|glpat|xox[abposr]|sk|sk_live|rk_live)[_-][\w-]{16,}"
+    r"|^(?=[\w+=-]*\d)(?=[\w+=-]*[a-z])[\w+=-]{32,}$",  # a long key: letters and digits, no spaces
+    re.IGNORECASE,
+)
+"""Values masked whatever their name: URLs carrying credentials, bearer and
+basic credentials, JWTs, private keys, well-known key prefixes (AWS, GitHub,
+GitLab, Slack, Stripe) and any unbroken run of 32 or more letters, digits,
+``_ - + =`` that mixes letters and digits (a random key); a UUID is an id,
+not a secret, and is shown."""
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,13 @@ class RenderedJob:
 
 def looks_secret(name: str) -> bool:
     return name == RUN_TOKEN_ENV or bool(SECRET_NAME.search(name))
+
+
+def value_looks_secret(value: object) -> bool:
+    """Whether a value is shaped like a credential, whatever its name says."""
+    if not isinstance(value, str) or _UUID.match(value):
+        return False
+    return bool(SECRET_VALUE.search(value))
 
 
 def mask_secrets(value: Any, *, path: str = "") -> tuple[Any, list[str]]:
@@ -65,6 +94,7 @@ def mask_secrets(value: Any, *, path: str = "") -> tuple[Any, list[str]]:
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
             hide = (is_pair and key == "value") or looks_secret(str(key))
+            hide = hide or value_looks_secret(item)
             if hide and _scalar(item) and item not in (None, ""):
                 out[key] = MASK
                 masked.append(here)
@@ -79,6 +109,8 @@ def mask_secrets(value: Any, *, path: str = "") -> tuple[Any, list[str]]:
             items.append(copy)
             masked.extend(inner)
         return items, masked
+    if value_looks_secret(value):  # a bare value, such as an argument in a command list
+        return MASK, [path]
     return value, masked
 
 

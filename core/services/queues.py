@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.models import WorkPool, WorkQueue
 from core.pools import clean_name
 from core.queues import place
@@ -109,6 +109,25 @@ def ensure_queue(ctx: Context, pool: WorkPool, name: str) -> WorkQueue:
         return create_queue(ctx, pool.name, name=name)
     except Conflict:
         return ctx.store.get_queue(pool.id, clean_name(name, kind="work queue"))
+
+
+def existing_queue(ctx: Context, pool: WorkPool, name: str) -> WorkQueue:
+    """The pool's queue called ``name``, or an error listing the queues there.
+
+    A run that names a queue may not create it: a typo would otherwise make
+    a queue with no limit and the run would escape the limits the user set
+    (issue 14).  Creating a queue stays an explicit act.
+    """
+    try:
+        return ctx.store.get_queue(pool.id, clean_name(name, kind="work queue"))
+    except NotFound as exc:
+        queues = ", ".join(sorted(q.name for q in ctx.store.list_queues(pool.id)))
+        raise InvalidInput(
+            f"work pool {pool.name!r} has no queue {name!r}; its queues are: {queues}. "
+            f"Name one of them, or create it first "
+            f"('pushpool work-queue create {name} --pool {pool.name}')",
+            path="work_queue_name",
+        ) from exc
 
 
 def get_queue(ctx: Context, pool_name: str, name: str) -> tuple[WorkPool, WorkQueue]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +25,7 @@ from core.ports import Job
 from core.services.context import Context
 from core.services.jobs import build_job
 from core.services.orchestration import Route, SetStateStatus, decide
-from core.services.queues import ensure_queue
+from core.services.queues import ensure_queue, existing_queue
 from core.states import SLOT_HOLDING, State, StateType, new_state
 
 WRITE_ATTEMPTS = 5
@@ -136,7 +136,11 @@ def create_flow_run(
     )
     now = ctx.clock()
     initial = _build_state(proposal, at=now)
-    queue = ensure_queue(ctx, pool, work_queue_name or deployment.work_queue_name)
+    queue = (
+        existing_queue(ctx, pool, work_queue_name)
+        if work_queue_name
+        else ensure_queue(ctx, pool, deployment.work_queue_name)
+    )
     due = initial.scheduled_time or now
     run_id = _run_id(ctx, deployment.id, idempotency_key)
     run = FlowRun(
@@ -180,6 +184,10 @@ class RunFilter:
     limit: int = 200
 
 
+# A limit above any store's size, within SQLite's 64-bit LIMIT.
+EVERY_RUN = 2**62
+
+
 def list_runs(ctx: Context, where: RunFilter) -> list[FlowRun]:
     """Runs matching every given filter, newest scheduled time first."""
     if where.ids is not None:
@@ -205,6 +213,13 @@ def list_runs(ctx: Context, where: RunFilter) -> list[FlowRun]:
             allowed = set(wanted)
             found = [r for r in found if field(r) in allowed]
     return found[where.offset : where.offset + where.limit]
+
+
+def count_runs(ctx: Context, where: RunFilter) -> int:
+    """How many runs match ``where``, all of them: its offset and limit are
+    ignored (a count of one page answered 200 for 62,975 runs, issue 14).
+    It reads what it counts, so it costs what listing every match costs."""
+    return len(list_runs(ctx, replace(where, offset=0, limit=EVERY_RUN)))
 
 
 def _list_from_store(ctx: Context, where: RunFilter) -> list[FlowRun]:

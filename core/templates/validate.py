@@ -32,6 +32,7 @@ from core.templates.merge import (
     set_nested,
     split_dotted,
 )
+from core.templates.patterns import check_patterns, linear_time
 from core.templates.placeholders import PLACEHOLDER, join, parse_path, walk_strings
 
 TEMPLATE = "base_job_template"
@@ -216,6 +217,7 @@ def _validator(schema: Mapping[str, Any], *, path: str) -> Validator:
         text = json.dumps(schema, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"not JSON: {exc}", path=path) from exc
+    check_patterns(schema, path=path)
     try:
         return _compiled(text)
     except SchemaError as exc:
@@ -230,7 +232,7 @@ def _compiled(schema_text: str) -> Validator:
     schema = json.loads(schema_text)
     cls = validator_for(schema, default=Draft202012Validator)
     cls.check_schema(schema)
-    validator: Validator = cls(schema)
+    validator: Validator = linear_time(cls)(schema)
     return validator
 
 

@@ -5,29 +5,27 @@ fix, with the status the project's errors carry (``core.errors``).  Anything
 else that escapes a route is a bug: it is logged with its traceback and
 answered with a plain 500 that leaks nothing.
 
-Powertools keeps the current event in a class attribute, so one resolver
-serves one request at a time: ``handle`` holds a lock while resolving.  That
-costs nothing on Lambda (one request per instance) and keeps the local
-server correct; the store's conditional writes, not this lock, are what keep
-limits safe across processes.
+Requests are served concurrently (``handlers.api.resolver``): no lock is
+held around a request, so a slow one never stalls health checks, polls or
+claims; the store's conditional writes are what keep limits safe.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from pydantic import ValidationError
 
 from core.errors import PushpoolError, Unauthorized
 from core.services.auth import ANONYMOUS_ADMIN, Principal, authenticate
-from handlers.api.body import check_body
+from handlers.api.body import decode_body
 from handlers.api.request import request_scope
+from handlers.api.resolver import ThreadSafeResolver
 from handlers.api.routes import (
     deployments,
     flow_runs,
@@ -56,8 +54,7 @@ DESCRIPTION = (
     "Every route but /api/health needs 'Authorization: Bearer <token>'."
 )
 
-resolver = APIGatewayHttpResolver(enable_validation=True)
-_lock = threading.Lock()
+resolver = ThreadSafeResolver(enable_validation=True)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -81,11 +78,15 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+def _error(error: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in error.items() if k in {"loc", "msg", "type"}}
+    if error.get("type") == "unknown_key":  # the key's own path, not its object's
+        shown["loc"] = (*error.get("loc", ()), error["ctx"]["key"])
+    return shown
+
+
 def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
-    return [
-        {k: v for k, v in e.items() if k in {"loc", "msg", "type"}}
-        for e in exc.errors()  # type: ignore[union-attr]
-    ]
+    return [_error(e) for e in exc.errors()]  # type: ignore[union-attr]
 
 
 @resolver.exception_handler(RequestValidationError)
@@ -173,6 +174,7 @@ for module in (
 ):
     resolver.include_router(module.router, prefix=PREFIX)
 resolver.include_router(ui.router)  # the web UI's static files, outside /api
+resolver.prepare()
 
 
 def _route_of(event: dict[str, Any]) -> tuple[str, str]:
@@ -221,15 +223,14 @@ def handle(
     built-in worker): it replaces authentication, not authorisation, so the
     routes still check what that principal may do.
     """
-    with _lock:
-        try:
-            check_body(event)
-            if principal is None:
-                principal = _principal(event, container)
-        except PushpoolError as exc:
-            return _early_answer(exc)
-        with request_scope(container, principal):
-            return resolver.resolve(event, context)
+    try:
+        event = decode_body(event)
+        if principal is None:
+            principal = _principal(event, container)
+    except PushpoolError as exc:
+        return _early_answer(exc)
+    with request_scope(container, principal):
+        return resolver.resolve(event, context)
 
 
 def _early_answer(exc: PushpoolError) -> dict[str, Any]:

@@ -33,6 +33,7 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
 }  # fmt: skip
 _SCHEDULE_KEYS = {"cron", "interval", "anchor_date", "rrule", "timezone", "day_or"}
+_WORK_POOL_KEYS = {"name", "work_queue_name", "job_variables"}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -70,9 +71,7 @@ def _schedule(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping with cron, interval or rrule")
     active = raw.get("active", True)
-    unknown = set(raw) - _SCHEDULE_KEYS - {"active"}
-    if unknown:
-        raise ValueError(f"{where} has unknown keys {sorted(unknown)}")
+    project.check_keys(raw, _SCHEDULE_KEYS | {"active"}, where)
     body = {k: v for k, v in raw.items() if k in _SCHEDULE_KEYS}
     if isinstance(body.get("anchor_date"), datetime):
         body["anchor_date"] = body["anchor_date"].isoformat()
@@ -87,6 +86,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
     pool = spec.get("work_pool")
     if not isinstance(pool, dict) or not pool.get("name"):
         raise ValueError(f"{where}.work_pool.name is required")
+    project.check_keys(pool, _WORK_POOL_KEYS, f"{where}.work_pool")
     schedules = spec.get("schedules") or []
     if not isinstance(schedules, list):
         raise ValueError(f"{where}.schedules must be a list")

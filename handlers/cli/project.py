@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from core.entrypoints import is_function_entrypoint
+from core.errors import unknown_key
 
 # Keys of a project file pushpool does not act on, and why (shown to the user).
 STEPS = "pushpool builds, pushes and pulls nothing: the job's image or working_dir holds the code"
@@ -62,18 +63,26 @@ class Project:
         return self.path.resolve().parent
 
 
+def check_keys(mapping: dict[str, Any], known: set[str], where: str) -> None:
+    """Refuse the first key of ``mapping`` that neither pushpool nor Prefect reads,
+    with its path and the nearest known key (``commnd:`` for ``command:``)."""
+    for key in mapping:
+        if key not in known:
+            path = f"{where}.{key}" if where else str(key)
+            raise ValueError(f"{path}: {unknown_key(key, known)}")
+
+
 def load(path: Path, *, only: list[str] | None = None) -> Project:
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+    if isinstance(document, dict):
+        check_keys(document, set(IGNORED_TOP) | QUIET_TOP, "")
     entries = document.get("deployments") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{path} declares no deployments (expected a 'deployments:' list)")
     project = Project(path=path, entries=[])
-    unknown = sorted(set(document) - set(IGNORED_TOP) - QUIET_TOP)
-    if unknown:
-        raise ValueError(f"{path} has unknown top-level keys {unknown}; expected 'deployments:'")
     project.ignored += [f"{key} ({IGNORED_TOP[key]})" for key in IGNORED_TOP if key in document]
     for index, entry in enumerate(entries):
         if only and not (isinstance(entry, dict) and entry.get("name") in only):
@@ -93,9 +102,7 @@ def _entry(entry: Any, index: int, ignored: list[str]) -> dict[str, Any]:
             f"{where}.concurrency_limit: pushpool has no per-deployment concurrency limit; "
             "set one on the work queue (work-queue create --limit)"
         )
-    unknown = sorted(set(entry) - READ - set(IGNORED_ENTRY) - {"concurrency_limit"})
-    if unknown:
-        raise ValueError(f"{where} has unknown keys {unknown}; pushpool reads {sorted(READ)}")
+    check_keys(entry, READ | set(IGNORED_ENTRY) | {"concurrency_limit"}, where)
     kept = {k: v for k, v in entry.items() if k in READ}
     for path, text in _strings(kept, where):
         if "{{" in text and "}}" in text:

@@ -22,6 +22,7 @@ from core.errors import InfrastructureError
 from core.ports import LogChunk, OutputLine
 from providers.ecs.errors import translate
 from providers.ecs.ids import parse_infra_id
+from providers.ecs.taskdef import DEFAULT_LOG_GROUP
 
 PAGE_LINES = 1000
 NO_LOGS = "none"
@@ -89,6 +90,43 @@ class EcsLogReader:
         where = _awslogs_stream(definition, task_arn)
         self._cache.put_cached(key, json.dumps(where) if where else NO_LOGS)
         return where
+
+
+def ensure_log_group(
+    definition: dict[str, Any], logs_client: Any, aws_errors: tuple[type[Exception], ...]
+) -> None:
+    """Create the ``pushpool`` group a definition logs to without ``awslogs-create-group``.
+
+    ``awslogs-create-group`` makes the execution role call ``CreateLogGroup``
+    on every task start, even when the group exists, and the role AWS suggests
+    (``AmazonECSTaskExecutionRolePolicy``) may not; so for the default
+    (``configure_cloudwatch_logs`` unset) pushpool creates the group once,
+    before registering the definition, and the task only writes to it.
+    """
+    for container in definition.get("containerDefinitions") or []:
+        config = container.get("logConfiguration") or {}
+        options = config.get("options") or {}
+        if (
+            config.get("logDriver") != "awslogs"
+            or options.get("awslogs-group") != DEFAULT_LOG_GROUP
+            or options.get("awslogs-create-group") == "true"
+        ):
+            continue
+        try:
+            logs_client().create_log_group(logGroupName=DEFAULT_LOG_GROUP)
+        except aws_errors as exc:
+            code = _code(exc)
+            if code == "ResourceAlreadyExistsException":
+                return
+            if code in {"AccessDeniedException", "AccessDenied"}:
+                raise InfrastructureError(
+                    f"pushpool may not create the CloudWatch log group {DEFAULT_LOG_GROUP!r} "
+                    "its tasks log to: allow logs:CreateLogGroup on it, create it, or set "
+                    "configure_cloudwatch_logs to false",
+                    retryable=False,
+                ) from exc
+            raise translate(exc, action="CreateLogGroup") from exc
+        return
 
 
 def _awslogs_stream(definition: dict[str, Any], task_arn: str) -> dict[str, str] | None:

@@ -23,7 +23,7 @@ from core.models import JSON
 from core.ports import InfraPhase, InfraStatus, Job, LogChunk
 from providers.ecs.errors import from_failures, translate
 from providers.ecs.ids import client_token, infra_id, parse_group, parse_infra_id
-from providers.ecs.logs import EcsLogReader
+from providers.ecs.logs import EcsLogReader, ensure_log_group
 from providers.ecs.request import DEFAULT_VPC, EcsRequest, EcsSettings, build_request
 from providers.ecs.status import task_status
 from providers.ecs.taskdef import HASH_TAG
@@ -204,6 +204,7 @@ class EcsProvider:
         """RegisterTaskDefinition, backing off while ECS throttles it."""
         assert request.task_definition is not None and request.task_definition_hash is not None
         body = copy.deepcopy(request.task_definition)
+        ensure_log_group(body, self._cloudwatch_logs, self._aws_errors)
         body["tags"] = [
             *body.get("tags", []),
             {"key": HASH_TAG, "value": request.task_definition_hash},

@@ -106,26 +106,49 @@ def apply_compatibility(definition: JSON, *, compatibility: str | None, awsvpc: 
         definition.setdefault("memory", FARGATE_DEFAULT_MEMORY)
 
 
+def wants_logs(config: Mapping[str, Any], *, has_execution_role: bool, has_own: bool) -> bool:
+    """``configure_cloudwatch_logs`` as set, or, left unset, on when the task can log.
+
+    ``awslogs`` needs an execution role, so an unset flag logs exactly when the
+    task has one: a pool without a role keeps submitting, just without logs.
+    Unset, it also leaves a container's own ``logConfiguration`` alone.
+    """
+    setting = config.get("configure_cloudwatch_logs")
+    if setting is None:
+        return has_execution_role and not has_own
+    return bool(setting)
+
+
 def log_configuration(
-    config: Mapping[str, Any], *, region: str | None, managed_log_group: str | None
+    config: Mapping[str, Any],
+    *,
+    region: str | None,
+    managed_log_group: str | None,
+    has_execution_role: bool,
+    has_own: bool = False,
 ) -> JSON | None:
     """The ``awslogs`` configuration the job asks for, if any.
 
-    Managed pools always log to the stack's group.  Otherwise
-    ``configure_cloudwatch_logs`` creates (if needed) the ``pushpool`` group;
+    Managed pools always log to the stack's group.  Otherwise logging (see
+    ``wants_logs``) creates (if needed) the ``pushpool`` group;
     ``cloudwatch_logs_options`` override single options.  The stream prefix is
-    static on purpose: a per-run value would make every definition unique.
+    static on purpose: a per-run value would make every definition unique, and
+    ``awslogs`` appends the task id, so the stream is the attempt's anyway.
     """
     if managed_log_group:
         options = {"awslogs-group": managed_log_group, "awslogs-stream-prefix": "pushpool"}
-    elif config.get("configure_cloudwatch_logs"):
+    elif wants_logs(config, has_execution_role=has_execution_role, has_own=has_own):
         options = {
-            "awslogs-create-group": "true",
             "awslogs-group": DEFAULT_LOG_GROUP,
             "awslogs-stream-prefix": stringify(
                 config.get("cloudwatch_logs_prefix") or DEFAULT_STREAM_PREFIX
             ),
         }
+        if config.get("configure_cloudwatch_logs") is not None:
+            # Opted in: the execution role creates the group, as it always did.  Left
+            # unset, the provider creates it before registering (``ensure_log_group``),
+            # so a role with only AmazonECSTaskExecutionRolePolicy can still log.
+            options["awslogs-create-group"] = "true"
         extra = config.get("cloudwatch_logs_options") or {}
         options.update({str(key): stringify(value) for key, value in extra.items()})
     else:
@@ -154,9 +177,6 @@ def build_task_definition(
             f"container {name!r} has no image: set the `image` job variable "
             "or point `task_definition_arn` at a registered task definition"
         )
-    logs = log_configuration(config, region=region, managed_log_group=managed_log_group)
-    if logs is not None:
-        container["logConfiguration"] = logs
     definition["containerDefinitions"] = containers
     for flat, field in (("cpu", "cpu"), ("memory", "memory")):
         if config.get(flat) is not None:
@@ -166,6 +186,15 @@ def build_task_definition(
             definition[field] = stringify(definition[field])
     if config.get("execution_role_arn"):
         definition["executionRoleArn"] = config["execution_role_arn"]
+    logs = log_configuration(
+        config,
+        region=region,
+        managed_log_group=managed_log_group,
+        has_execution_role=bool(definition.get("executionRoleArn")),
+        has_own="logConfiguration" in container,
+    )
+    if logs is not None:
+        container["logConfiguration"] = logs
     if logs is not None and not definition.get("executionRoleArn"):
         raise invalid(
             "CloudWatch logging needs an execution role: set `execution_role_arn` "

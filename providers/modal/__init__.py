@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import InfrastructureError
-from core.ports import InfraPhase, InfraStatus, Job
+from core.ports import InfraPhase, InfraStatus, Job, LogChunk
+from providers.modal.logs import read_output
 from providers.modal.sdk_client import SdkModalClient, sdk_errors
 from providers.modal.seam import (
     CallState,
@@ -42,6 +44,7 @@ from providers.modal.seam import (
     ModalClient,
     ModalError,
     ModalRequest,
+    OutputEntry,
     Resources,
     SandboxRequest,
     SandboxState,
@@ -58,6 +61,7 @@ __all__ = [
     "ModalError",
     "ModalProvider",
     "ModalRequest",
+    "OutputEntry",
     "Resources",
     "SandboxRequest",
     "SandboxState",
@@ -148,9 +152,13 @@ class ModalProvider:
 
     emits_events = False
     supports_polling = True
+    supports_logs = True  # what Modal stored of the call's or sandbox's output (logs.py)
 
-    def __init__(self, client: ModalClient) -> None:
+    def __init__(
+        self, client: ModalClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.client = client
+        self._clock = clock
 
     def build_request(self, job: Job) -> ModalRequest:
         return build_modal_request(job)
@@ -204,6 +212,13 @@ class ModalProvider:
         except _Gone:
             return  # nothing left to stop
 
+    def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
+        try:
+            with translated("read the Modal logs"):
+                return read_output(self.client, infra_id, after=after, now=self._clock())
+        except _Gone:
+            return LogChunk(cursor=after)  # nothing more will ever be read
+
 
 class _Gone(Exception):
     """The call or sandbox is unknown to Modal (status and cancel handle it)."""
@@ -229,6 +244,7 @@ def make_provider(
     client: ModalClient | None = None,
     registry_name: str = "pushpool-calls",
     registry_environment: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ModalProvider:
     """Build the provider; the registry calls this.
 
@@ -259,4 +275,4 @@ def make_provider(
         )
         adapter.modal  # noqa: B018 - import the SDK now, connect later
         client = adapter
-    return ModalProvider(client)
+    return ModalProvider(client, clock=clock)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 from providers.modal.seam import (
     CallState,
     FunctionRequest,
     ModalError,
+    OutputEntry,
     Resources,
     SandboxRequest,
     SandboxState,
@@ -211,6 +214,38 @@ class SdkModalClient:
     def terminate_sandbox(self, sandbox_id: str) -> None:
         with sdk_errors(self.modal):
             self.modal.Sandbox.from_id(sandbox_id, client=self.sdk_client).terminate()
+
+    def read_output(
+        self, infra_id: str, *, since: datetime, until: datetime, limit: int
+    ) -> list[OutputEntry]:
+        """The lines Modal stored for the call or sandbox, through its public ``logs.fetch``.
+
+        ``fetch`` is a bounded range query (``AppCountLogs`` then
+        ``AppFetchLogs``, filtered by function call id or by the sandbox's
+        task id), not a stream: it returns when the range is read.  At most
+        ``limit`` entries are taken; the generator is closed after them.
+        """
+        modal = self.modal
+        with sdk_errors(modal):
+            if infra_id.startswith("sb-"):
+                owner: Any = modal.Sandbox.from_id(infra_id, client=self.sdk_client)
+            else:
+                owner = modal.FunctionCall.from_id(infra_id, client=self.sdk_client)
+            return collect_output(owner.logs, since=since, until=until, limit=limit)
+
+
+def collect_output(logs: Any, *, since: datetime, until: datetime, limit: int) -> list[OutputEntry]:
+    """Up to ``limit`` entries of a Modal logs manager (``FunctionCall.logs``, ``Sandbox.logs``)."""
+    entries = logs.fetch(since=since, until=until)
+    try:
+        return [
+            OutputEntry(timestamp=entry.timestamp, message=entry.message, source=entry.source)
+            for entry in islice(entries, limit)
+        ]
+    finally:
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()  # stop the SDK's fetches we no longer need
 
 
 def _walk(nodes: list[Any]) -> Iterator[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 CallStatus = Literal[
@@ -65,6 +66,15 @@ class SandboxState:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OutputEntry:
+    """One line Modal logged for a call or sandbox (``modal.types.LogEntry``'s fields we use)."""
+
+    timestamp: datetime
+    message: str
+    source: str  # "stdout", "stderr" or "system"
+
+
 class ModalError(Exception):
     """A Modal call failed; says whether a retry can help and whether the object is gone."""
 
@@ -97,3 +107,9 @@ class ModalClient(Protocol):
     def sandbox_state(self, sandbox_id: str) -> SandboxState: ...
     def tag_sandbox(self, sandbox_id: str, tags: Mapping[str, str]) -> None: ...
     def terminate_sandbox(self, sandbox_id: str) -> None: ...
+    def read_output(
+        self, infra_id: str, *, since: datetime, until: datetime, limit: int
+    ) -> list[OutputEntry]:
+        """At most ``limit`` of the call's or sandbox's lines stamped in ``[since, until]``,
+        oldest first."""
+        ...

@@ -75,11 +75,24 @@ def test_an_idempotency_key_returns_the_first_run(env: Env):
     assert first.json()["id"] == again.json()["id"]
 
 
-def test_a_run_can_name_a_new_queue(env: Env):
+def test_a_run_can_name_another_existing_queue_of_its_pool(env: Env):
     deployment = setup(env)
+    make_queue(env.http, "p", "adhoc")
     run = make_run(env.http, deployment["id"], queue="adhoc")
     assert run["work_queue_name"] == "adhoc"
-    assert ok(env.http.get("/work_pools/p/queues/adhoc"))["priority"] == 2
+
+
+def test_a_run_naming_a_missing_queue_is_refused_and_creates_nothing(env: Env):
+    """A typo'd queue would have no limit: the run would escape them (issue 14)."""
+    deployment = setup(env)
+    response = env.http.post(
+        f"/deployments/{deployment['id']}/create_flow_run", json={"work_queue_name": "reallynot"}
+    )
+    assert response.status_code == 422, response.text
+    assert "no queue 'reallynot'" in response.json()["detail"]
+    assert "its queues are: default" in response.json()["detail"]
+    assert env.http.get("/work_pools/p/queues/reallynot").status_code == 404
+    assert ok(env.http.post("/flow_runs/filter", json={})) == []
 
 
 def test_unknown_deployments_and_runs_are_404(env: Env):
@@ -205,6 +218,7 @@ def test_filter_runs_by_state_pool_queue_deployment_and_id(env: Env):
     make_pool(env.http, "other")
     other = make_deployment(env.http, "other", name="o")
     a = make_run(env.http, deployment["id"], at=env.clock() - timedelta(minutes=1))
+    make_queue(env.http, "p", "q2")
     b = make_run(env.http, deployment["id"], queue="q2")
     c = make_run(env.http, other["id"])
     propose(env.http, a["id"], "RUNNING")

@@ -59,7 +59,7 @@ def test_bad_batches_are_refused_whole_and_say_what_to_fix(env: Env):
     cases = [
         ([line("no-such-run", 0)], 404, "no-such-run"),
         ([line(run, 0), line("no-such-run", 1)], 404, "no-such-run"),
-        ([line(run, 0, colour="red")], 422, "unknown field"),
+        ([line(run, 0, colour="red")], 422, "colour: unknown key"),
         ([{**line(run, 0), "timestamp": "2026-03-01T09:00:00"}], 422, "timezone"),
         ([line(run, 0, message="x" * (MAX_MESSAGE_CHARS + 1))], 422, "message"),
         ([line(run, 0, level=1000)], 422, "level"),

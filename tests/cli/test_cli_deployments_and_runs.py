@@ -87,7 +87,10 @@ def test_ls_inspect_run_and_delete(cli: Run, env: Env, tmp_path: Path):
     assert run["job_variables"] == {"env": {"X": "1"}}
     due = datetime.fromisoformat(run["expected_start_time"])
     assert timedelta(minutes=4) < due - env.clock() < timedelta(minutes=6)
-    assert "Created flow run" in cli("deployment", "run", "adhoc", "--queue", "urgent").output
+    assert "Created flow run" in cli("deployment", "run", "adhoc", "--queue", "reports").output
+    refused = cli("deployment", "run", "adhoc", "-q", "reallynot", code=1).output
+    assert "no queue 'reallynot'" in refused and "default, reports" in refused
+    assert "reallynot" not in cli("work-queue", "ls", "--pool", "p").output
     assert "cannot read" in cli("deployment", "run", "adhoc", "--start-in", "soon", code=1).output
     assert "no deployment named" in cli("deployment", "run", "ghost", code=1).output
     assert "Deleted deployment adhoc/adhoc" in cli("deployment", "delete", "adhoc/adhoc").output
@@ -208,3 +211,29 @@ def test_late_runs_policies_come_from_the_cli_and_pushpool_yaml(cli: Run, tmp_pa
     )
     hourly = as_json(cli("deployment", "inspect", "hourly", "-o", "json"))
     assert hourly["late_runs"] == "skip_after 15m"
+
+
+def test_an_unknown_key_in_pushpool_yaml_is_refused_with_its_path_and_nearest_key(
+    cli: Run, env: Env, tmp_path: Path
+):
+    """``commnd:`` for ``command:`` applied silently and every run crashed (issue 14)."""
+    cli("work-pool", "create", "p")
+    path = tmp_path / "pushpool.yaml"
+    cases = {
+        "deployments:\n  - name: ok\n    command: echo\n    work_pool: {name: p}\n"
+        "  - name: typo\n    commnd: echo hello\n    work_pool: {name: p}\n": (
+            "deployments[1].commnd: unknown key; did you mean 'command'?"
+        ),
+        "deployments:\n  - name: x\n    work_pool: {name: p, work_queue: q}\n": (
+            "deployments[0].work_pool.work_queue: unknown key; did you mean 'work_queue_name'?"
+        ),
+        "deploymnts:\n  - name: x\n": "deploymnts: unknown key; did you mean 'deployments'?",
+        "deployments:\n  - name: x\n    work_pool: {name: p}\n    schedules: [{cronn: '* * * * *'}]\n": (
+            "deployments[0].schedules[0].cronn: unknown key; did you mean 'cron'?"
+        ),
+    }
+    for text, expected in cases.items():
+        path.write_text(text)
+        assert expected in cli("deployment", "apply", str(path), code=1).output
+    # Nothing was applied, not even the valid entry before the typo.
+    assert as_json(cli("deployment", "ls", "-o", "json")) == []

@@ -214,6 +214,14 @@ def test_the_browser_masks_what_the_server_masks(ui: Ui):
         ],
         "secrets": ["modal-secret"],
         "keep_job": True,
+        "shapes": {
+            "PRIMARY": "postgresql://admin:hunter2@db.internal:5432/app",
+            "HEADER": "Bearer abcdefghijk",
+            "OPAQUE": "Zk3vR9qLw2Xp8Ty6Nc4Bm1Hd7Gf5Js0K",
+            "RUN": "0b5c3f7e-3c1a-4b43-9d51-7075736870a1",
+            "DATABASE_URL": "sqlite:///x.db",
+        },
+        "args": ["--token", "AKIAIOSFODNN7EXAMPLE", "plain"],
     }
     masked = ui.page.evaluate(
         """async (value) => (await import("./assets/dom.js")).maskSecrets(value)""", sample

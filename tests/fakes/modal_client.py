@@ -18,6 +18,7 @@ import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from providers.modal import (
@@ -25,6 +26,7 @@ from providers.modal import (
     CallStatus,
     FunctionRequest,
     ModalError,
+    OutputEntry,
     SandboxRequest,
     SandboxState,
 )
@@ -56,6 +58,7 @@ class FakeModal:
     calls: dict[str, FakeCall] = field(default_factory=dict)
     sandboxes: dict[str, FakeSandbox] = field(default_factory=dict)
     registry: dict[str, str] = field(default_factory=dict)
+    output: dict[str, list[OutputEntry]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     failure: ModalError | None = None
     failing: frozenset[str] | None = None  # method names that fail; None: all
@@ -95,6 +98,12 @@ class FakeModal:
     def fail_to_start(self, call_id: str, message: str) -> None:
         call = self.calls[call_id]
         call.status, call.message = "init_failure", message
+
+    def print(self, infra_id: str, text: str, *, at: datetime, source: str = "stdout") -> None:
+        """The call or sandbox wrote ``text`` (one chunk, as Modal stores it) at ``at``."""
+        self.output.setdefault(infra_id, []).append(
+            OutputEntry(timestamp=at, message=text, source=source)
+        )
 
     def vanish(self, infra_id: str) -> None:
         self.calls.pop(infra_id, None)
@@ -204,3 +213,14 @@ class FakeModal:
             sandbox = self._sandbox(sandbox_id)
             if sandbox.returncode is None:
                 sandbox.returncode = 137  # what Modal reports for a terminated sandbox
+
+    def read_output(
+        self, infra_id: str, *, since: datetime, until: datetime, limit: int
+    ) -> list[OutputEntry]:
+        """Like ``AppFetchLogs``: the range is inclusive, answers are in time order."""
+        with self._lock:
+            self._request("read_output")
+            if infra_id not in self.calls:
+                self._sandbox(infra_id)
+            stored = sorted(self.output.get(infra_id, []), key=lambda entry: entry.timestamp)
+            return [entry for entry in stored if since <= entry.timestamp <= until][:limit]

@@ -83,6 +83,69 @@ def test_a_tasks_awslogs_stream_is_found_from_the_run_and_read_on_with_its_curso
     assert source.read_logs(infra_id, after=more.cursor).lines == ()
 
 
+def test_left_unset_a_task_with_an_execution_role_logs_and_is_read(clients):
+    provider, infra_id = started(clients, configure_cloudwatch_logs=None)
+    stream = awslogs_stream(clients["ecs"], infra_id)
+    # the provider created the group: the execution role need not (no awslogs-create-group)
+    groups = clients["logs"].describe_log_groups(logGroupNamePrefix=DEFAULT_LOG_GROUP)
+    assert [g["logGroupName"] for g in groups["logGroups"]] == [DEFAULT_LOG_GROUP]
+    clients["logs"].create_log_stream(logGroupName=DEFAULT_LOG_GROUP, logStreamName=stream)
+    write(clients["logs"], stream, "hello from the default template")
+    assert [line.message for line in provider.read_logs(infra_id).lines] == [
+        "hello from the default template"
+    ]
+
+
+def test_left_unset_a_task_without_an_execution_role_runs_without_logs(clients):
+    provider, infra_id = started(clients, configure_cloudwatch_logs=None, execution_role_arn=None)
+    cluster, task_arn = parse_infra_id(infra_id)
+    task = clients["ecs"].describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
+    definition = clients["ecs"].describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    assert "logConfiguration" not in definition["taskDefinition"]["containerDefinitions"][0]
+    assert provider.read_logs(infra_id).lines == ()
+
+
+def test_the_group_is_created_once_per_definition_and_an_existing_one_is_fine(clients):
+    clients["logs"].create_log_group(logGroupName=DEFAULT_LOG_GROUP)
+    calls: list[str] = []
+    clients["logs"].meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    provider, _ = started(clients, configure_cloudwatch_logs=None)
+    job = ecs_job(
+        prefect_shaped("another-run", configure_cloudwatch_logs=None, network_configuration=None),
+        run_id="another-run",
+        attempt=1,
+    )
+    provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+    assert calls.count("CreateLogGroup") == 1
+
+
+def test_a_group_pushpool_may_not_create_is_one_terminal_error_and_no_task(clients):
+    from botocore.stub import Stubber
+
+    denied = boto3.client("logs", region_name=REGION)
+    stubber = Stubber(denied)
+    stubber.add_client_error(
+        "create_log_group",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: logs:CreateLogGroup",
+        http_status_code=400,
+    )
+    provider = make_provider(
+        ecs_client=clients["ecs"], ec2_client=clients["ec2"], logs_client=denied
+    )
+    job = ecs_job(
+        prefect_shaped(RUN_ID, configure_cloudwatch_logs=None, network_configuration=None),
+        run_id=RUN_ID,
+        attempt=1,
+    )
+    with stubber, pytest.raises(InfrastructureError) as caught:
+        provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+    assert not caught.value.retryable
+    assert "logs:CreateLogGroup" in caught.value.detail
+    assert "configure_cloudwatch_logs" in caught.value.detail
+    assert clients["ecs"].list_tasks(cluster="flows")["taskArns"] == []
+
+
 def test_a_task_without_cloudwatch_logs_has_no_lines(clients):
     provider, infra_id = started(clients, configure_cloudwatch_logs=False)
     assert provider.read_logs(infra_id).lines == ()

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from core.errors import InfrastructureError
+from core.templates import render
 from providers.ecs import EcsRequest, EcsSettings, build_request
 from providers.ecs.ids import parse_group
+from providers.ecs.taskdef import DEFAULT_LOG_GROUP, DEFAULT_STREAM_PREFIX
+from providers.registry import REGISTRY
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -104,7 +107,6 @@ def default_ecs_push_rendered() -> dict[str, Any]:
             },
             "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}],
         },
-        "configure_cloudwatch_logs": False,
         "task_start_timeout_seconds": 300,
     }
 
@@ -134,6 +136,17 @@ def default_managed_rendered() -> dict[str, Any]:
 CASES: dict[str, tuple[dict[str, Any], EcsSettings, str]] = {
     "default_ecs_push_template_with_capacity_provider": (
         default_ecs_push_rendered(),
+        SETTINGS,
+        "ecs:push",
+    ),
+    "default_ecs_push_template_with_execution_role": (
+        {
+            **default_ecs_push_rendered(),
+            "task_definition": {
+                **default_ecs_push_rendered()["task_definition"],
+                "executionRoleArn": "arn:aws:iam::123456789012:role/pushpool-execution",
+            },
+        },
         SETTINGS,
         "ecs:push",
     ),
@@ -332,6 +345,50 @@ def test_configurations_ecs_would_reject_fail_early_and_terminally(
         build_request(ecs_job(prefect_shaped(**variables)), SETTINGS)
     assert raised.value.retryable is False
     assert fragment in str(raised.value)
+
+
+def awslogs_of(configuration: dict[str, Any]) -> Any:
+    request = build_request(ecs_job(configuration), SETTINGS)
+    return request.task_definition["containerDefinitions"][0].get("logConfiguration")
+
+
+def test_the_default_template_logs_when_the_task_has_an_execution_role() -> None:
+    template = REGISTRY.default_template("ecs:push")
+    role = "arn:aws:iam::123456789012:role/pushpool-execution"
+    with_role = render(template, run_variables={"image": "flows:1", "execution_role_arn": role})
+    without = render(template, run_variables={"image": "flows:1"})
+    assert "configure_cloudwatch_logs" not in with_role  # unset by default: decided by the role
+    assert awslogs_of(with_role) == {
+        "logDriver": "awslogs",
+        "options": {  # no awslogs-create-group: the provider creates the group (test_ecs_logs)
+            "awslogs-group": DEFAULT_LOG_GROUP,
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": DEFAULT_STREAM_PREFIX,
+        },
+    }
+    assert awslogs_of(without) is None  # no role: the task still runs, without logs
+
+
+@pytest.mark.parametrize(
+    ("variables", "logs"),
+    [
+        ({"configure_cloudwatch_logs": None}, True),  # unset, with the role prefect_shaped sets
+        ({"configure_cloudwatch_logs": None, "execution_role_arn": None}, False),
+        ({"configure_cloudwatch_logs": False}, False),  # turned off explicitly despite the role
+        ({"configure_cloudwatch_logs": True}, True),
+    ],
+)
+def test_cloudwatch_logging_follows_the_flag_or_else_the_execution_role(
+    variables: dict[str, Any], logs: bool
+) -> None:
+    assert (awslogs_of(prefect_shaped(**variables)) is not None) is logs
+
+
+def test_an_unset_flag_leaves_a_containers_own_log_configuration_alone() -> None:
+    own = {"logDriver": "awsfirelens", "options": {"Name": "datadog"}}
+    configuration = prefect_shaped(configure_cloudwatch_logs=None)
+    configuration["task_definition"]["containerDefinitions"][0]["logConfiguration"] = own
+    assert awslogs_of(configuration) == own
 
 
 def test_an_incompatible_network_mode_for_fargate_is_rejected() -> None:

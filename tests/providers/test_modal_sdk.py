@@ -13,6 +13,7 @@ import inspect
 
 import modal
 import pytest
+from modal._logs_manager import FunctionCallLogsManager, SandboxLogsManager
 
 from core.errors import InfrastructureError
 from providers.modal import ModalClient, ModalError, SdkModalClient, make_provider, sdk_errors
@@ -58,6 +59,8 @@ USED = {
     (modal.Client, "from_credentials"): {"token_id", "token_secret"},
     (modal.Secret, "from_name"): {"name", "environment_name"},
     (modal.Image, "from_registry"): {"tag"},
+    (FunctionCallLogsManager, "fetch"): {"since", "until"},
+    (SandboxLogsManager, "fetch"): {"since", "until"},
 }
 
 

@@ -175,6 +175,38 @@ def test_the_rendered_job_configuration_the_api_shows_masks_secrets(live: LiveAp
     assert {"env.DB_PASSWORD", "env.GITHUB_TOKEN", "env.PUSHPOOL_RUN_TOKEN"} <= set(shown["masked"])
 
 
+def test_secrets_are_masked_by_value_shape_and_by_more_names(live: LiveApi) -> None:
+    """By name only, these were shown in the clear (issue 14)."""
+    by_name = {
+        "DATABASE_URL": "sqlite:///plain-looking-but-named.db",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/named",
+        "JWT": "jwt-by-name",
+        "BEARER": "bearer-by-name",
+        "HMAC": "hmac-by-name",
+    }
+    by_shape = {
+        "PRIMARY": "postgresql://admin:hunter2-shape@db.internal:5432/app",
+        "CLONE_FROM": "https://ghp_0123456789abcdefABCD@github.com/org/repo.git",
+        "HEADER": "Bearer abcdefghijk-shape",
+        "ID_TOKEN": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzaGFwZSJ9.c2lnbmF0dXJlLXNoYXBl",
+        "UPSTREAM": "AKIAIOSFODNN7EXAMPLE",
+        "OPAQUE": "Zk3vR9qLw2Xp8Ty6Nc4Bm1Hd7Gf5Js0Kshape",
+    }
+    shown_plain = {"IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1-shown",
+                   "RUN_ID": "0b5c3f7e-3c1a-4b43-9d51-7075736870a1", "SITE": "https://example.com/shown"}  # fmt: skip
+    run_id = make_run(live, job_variables={"env": {**by_name, **by_shape, **shown_plain}})
+    dispatcher(live, RecordingProvider(hold=3600)).dispatch("secretive")
+
+    shown = live.client(live.admin).get(f"/flow_runs/{run_id}/job_configuration").json()
+
+    rendered = json.dumps(shown["job_configuration"])
+    for secret in [*by_name.values(), *by_shape.values()]:
+        assert secret not in rendered
+    for value in shown_plain.values():
+        assert value in rendered
+    assert {f"env.{name}" for name in [*by_name, *by_shape]} <= set(shown["masked"])
+
+
 def test_render_template_shows_only_what_the_template_renders() -> None:
     from handlers.cli.main import app
 

@@ -85,7 +85,7 @@ def test_a_run_token_signature_is_compared_in_constant_time(
     assert authenticate(store, f"Bearer {genuine}", now=NOW, signing_key=KEY).run_id == "run-1"  # type: ignore[arg-type]
     with pytest.raises(Unauthorized):
         authenticate(store, f"Bearer {forged}", now=NOW, signing_key=KEY)  # type: ignore[arg-type]
-    signatures = [pair for pair in comparisons if forged.rpartition(".")[2] in pair]
+    signatures = [pair for pair in comparisons if forged.rpartition(".")[2].encode() in pair]
     assert signatures, "the forged signature was not compared with compare_digest"
     assert store.asked == [], "run tokens need no store read"
 

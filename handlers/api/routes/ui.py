@@ -57,7 +57,8 @@ def static_file(relative: str) -> StaticFile:
     """A file of ``handlers/ui`` (read once per process), or ``NotFound``."""
     suffix = relative[relative.rfind(".") :] if "." in relative else ""
     content_type = CONTENT_TYPES.get(suffix)
-    if content_type is None or ".." in relative or relative.startswith("/"):
+    unsafe = ".." in relative or relative.startswith("/") or not relative.isprintable()
+    if content_type is None or unsafe:
         raise NotFound(f"no UI file {relative!r}")
     path = resources.files("handlers").joinpath("ui", *relative.split("/"))
     try:

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from core.models import JSON
 from core.models import WorkPool as PoolRecord
@@ -16,12 +16,13 @@ from core.services.queues import QueueView
 from core.services.workers import WorkerView
 from handlers.api.schemas.common import (
     IGNORED,
-    MAX_COUNT,
     AnyOf,
     Body,
+    Count,
     Operator,
     Out,
     Page,
+    Positive,
     Unfiltered,
     derived_id,
 )
@@ -40,7 +41,7 @@ class WorkPoolCreate(Body):
         default_factory=dict, description="{} uses the type's default template."
     )
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    concurrency_limit: Count | None = None
     late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
@@ -49,7 +50,7 @@ class WorkPoolUpdate(Body):
     description: str | None = None
     is_paused: bool | None = None
     base_job_template: JSON | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    concurrency_limit: Count | None = None
     late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
@@ -119,8 +120,8 @@ class WorkQueueCreate(Body):
     name: str
     description: str | None = None
     is_paused: bool = False
-    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
-    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT, description="1 is the highest.")
+    concurrency_limit: Count | None = None
+    priority: Positive | None = Field(default=None, description="1 is the highest.")
     filter: Unfiltered = Field(default=None, description="Prefect's deprecated queue filter.")
 
 
@@ -128,8 +129,8 @@ class WorkQueueUpdate(Body):
     name: str | None = None
     description: str | None = None
     is_paused: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
-    priority: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    concurrency_limit: Count | None = None
+    priority: Positive | None = None
     last_polled: Any = Field(default=None, description=IGNORED)
 
 
@@ -181,7 +182,7 @@ class WorkQueueHealth(Out):
 
 class WorkerHeartbeat(Body):
     name: str
-    heartbeat_interval_seconds: int | None = Field(default=None, ge=1)
+    heartbeat_interval_seconds: Positive | None = None
     worker_metadata: Any = Field(default=None, description=IGNORED)
 
 
@@ -216,9 +217,9 @@ class Worker(Named):
 
 
 class ConcurrencyStatusRequest(Body):
-    page: int = Field(default=1, ge=1)
-    limit: int = Field(default=200, ge=1, le=1000)
-    flow_run_limit: int = Field(default=10, ge=0, le=200)
+    page: Positive = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 200
+    flow_run_limit: Annotated[StrictInt, Field(ge=0, le=200)] = 10
 
 
 class SlotHolder(Out):

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from core.models import JSON
 from core.models import FlowRun as FlowRunModel
@@ -18,6 +18,7 @@ from handlers.api.schemas.common import (
     IGNORED,
     AnyOf,
     Body,
+    Instant,
     Operator,
     Out,
     Page,
@@ -31,7 +32,7 @@ class StateDetailsIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    scheduled_time: datetime | None = None
+    scheduled_time: Instant | None = None
 
 
 class StateCreate(Body):
@@ -275,9 +276,9 @@ class FlowRunFilter(Page):
 
 class ScheduledRunsRequest(Body):
     work_queue_names: list[str] | None = None
-    scheduled_before: datetime | None = None
-    scheduled_after: datetime | None = None
-    limit: int | None = Field(default=None, ge=0, le=1000)
+    scheduled_before: Instant | None = None
+    scheduled_after: Instant | None = None
+    limit: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
 
 
 class WorkerFlowRun(Out):

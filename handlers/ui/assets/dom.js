@@ -145,17 +145,39 @@ export function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-// Mirrors core/services/job_view.py: values whose *names* look secret are hidden.
-const SECRET_NAME = /secret|token|passw(or)?d|passphrase|pwd|credential|private|signature|cookie|session|auth|api[_-]?key|access[_-]?key|(^|[_.-])key$|^key|dsn$|connection[_-]?string/i;
+// Mirrors core/services/job_view.py: values whose names or shapes look secret are hidden.
+const SECRET_NAME = new RegExp(
+  "secret|token|passw(or)?d|passphrase|pwd|credential|private|signature|cookie|session" +
+  "|auth|api[_-]?key|access[_-]?key|(^|[_.-])key$|^key|dsn$|connection[_-]?string" +
+  "|jwt|bearer|hmac|salt|webhook" +
+  "|(database|db|redis|mongo(db)?|postgres(ql)?|mysql|amqp|broker|celery|smtp)[_-]?ur[il]",
+  "i",
+);
+const SECRET_VALUE = new RegExp(
+  "[a-z][a-z0-9+.-]*://[^/\\s:@]*:[^/\\s@]+@" +
+  "|[a-z][a-z0-9+.-]*://[^/\\s:@]{16,}@" +
+  "|^\\s*(bearer|basic|token)\\s+\\S{8,}" +
+  "|^eyJ[\\w-]{8,}\\.[\\w-]{8,}\\.[\\w-]*$" +
+  "|-----BEGIN [A-Z ]*PRIVATE KEY-----" +
+  "|^(AKIA|ASIA)[0-9A-Z]{16}$" +
+  "|^(ghp|gho|ghs|ghu|github_pat|glpat|xox[abposr]|sk|sk_live|rk_live)[_-][\\w-]{16,}" +
+  "|^(?=[\\w+=-]*\\d)(?=[\\w+=-]*[a-z])[\\w+=-]{32,}$",
+  "i",
+);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MASK = "********";
+
+function valueLooksSecret(value) {
+  return typeof value === "string" && !UUID.test(value) && SECRET_VALUE.test(value);
+}
 
 /** A copy of `value` with secret-looking entries masked (for display only). */
 export function maskSecrets(value) {
   if (Array.isArray(value)) return value.map(maskSecrets);
-  if (!isObject(value)) return value;
+  if (!isObject(value)) return valueLooksSecret(value) ? MASK : value;
   const pair = typeof value.name === "string" && "value" in value && SECRET_NAME.test(value.name);
   return Object.fromEntries(Object.entries(value).map(([k, v]) => {
-    const hide = (pair && k === "value") || SECRET_NAME.test(k);
+    const hide = (pair && k === "value") || SECRET_NAME.test(k) || valueLooksSecret(v);
     const scalar = v === null || typeof v !== "object";
     return [k, hide && scalar && v !== null && v !== "" ? MASK : maskSecrets(v)];
   }));

@@ -87,6 +87,7 @@ resource "aws_iam_role_policy" "dispatch_function_role" {
         Condition = { ArnEquals = { "ecs:cluster" = local.allowed_clusters } }
       },
       { Sid = "RegisterTaskDefinitionsOncePerContentHash", Effect = "Allow", Action = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], Resource = "*" },
+      { Sid = "CreateTheDefaultTaskLogGroup", Effect = "Allow", Action = "logs:CreateLogGroup", Resource = "arn:${data.aws_partition.current.partition}:logs:*:${data.aws_caller_identity.current.account_id}:log-group:pushpool:*" },
       { Sid = "ResolveDefaultNetworkOfAVpc", Effect = "Allow", Action = ["ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"], Resource = "*" },
       {
         Sid       = "PassOnlyDeclaredRolesToEcs", Effect = "Allow", Action = "iam:PassRole", Resource = local.passable_roles,
