@@ -35,6 +35,11 @@ class WorkPool(Model):
     updated: datetime
     # When a dispatcher last planned this pool (push/managed readiness).
     last_dispatched: datetime | None = None
+    # Why the last dispatch pass that tried to submit could submit nothing
+    # (push/managed readiness); None once a submission succeeds again.
+    dispatch_problem: str | None = None
+    # core.late_runs policy text ("run", "skip_after 10m", "latest_only"); None: run.
+    late_runs: str | None = None
     version: int = 1
 
 
@@ -105,6 +110,7 @@ class Deployment(Model):
     schedules: tuple[Schedule, ...] = ()
     paused: bool = False
     description: str = ""
+    late_runs: str | None = None  # overrides the pool's (core.late_runs); None: the pool's
     created: datetime
     updated: datetime
     version: int = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.errors import Forbidden, InvalidInput
@@ -87,3 +88,8 @@ def new_pool(
         updated=now,
     )
     return pool, queue
+
+
+def unknown_type_message(pool_type: str, known: Sequence[str]) -> str:
+    """The one wording (and order: the registry's) of an unknown pool type, wherever it is met."""
+    return f"unknown work pool type {pool_type!r}; valid types are: {', '.join(known)}"

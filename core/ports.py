@@ -92,6 +92,9 @@ class Store(Protocol):
         ...
 
     def record_dispatch(self, pool_id: str, at: datetime) -> None: ...
+    def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
+        """Set (or, with None, clear) ``WorkPool.dispatch_problem`` without a version bump."""
+        ...
 
     # -- workers --------------------------------------------------------------
     def heartbeat(

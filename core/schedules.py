@@ -136,6 +136,14 @@ def occurrences(
     return found
 
 
+def run_name_time(schedules: Iterable[Schedule], when: datetime) -> datetime:
+    """``when`` on the wall clock of the deployment's active schedules, for run
+    names: a noon Europe/Paris run is named ``...-120000``, not ``...-110000``.
+    Schedules in different timezones give no single wall clock: UTC then."""
+    zones = {s.timezone for s in schedules if s.active}
+    return when.astimezone(zone(zones.pop()) if len(zones) == 1 else UTC)
+
+
 def upcoming(
     schedules: Iterable[Schedule], *, start: datetime, end: datetime, limit: int
 ) -> list[datetime]:

@@ -40,7 +40,7 @@ STATE_NAMES: dict[StateType, tuple[str, ...]] = {
     StateType.FAILED: ("Failed",),
     StateType.CRASHED: ("Crashed",),
     StateType.CANCELLING: ("Cancelling",),
-    StateType.CANCELLED: ("Cancelled",),
+    StateType.CANCELLED: ("Cancelled", "Skipped"),  # Skipped: by a late-run policy
     StateType.PAUSED: ("Paused",),
 }
 

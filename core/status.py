@@ -7,6 +7,7 @@ fresh goes stale the moment that job fails (one of Prefect's weaknesses).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -15,7 +16,6 @@ from core.ports import PoolMode
 
 DEFAULT_HEARTBEAT_SECONDS = 30
 QUEUE_READY_WINDOW = timedelta(seconds=60)
-DISPATCHER_READY_WINDOW = timedelta(minutes=2)
 
 
 class WorkerStatus(StrEnum):
@@ -35,18 +35,43 @@ def worker_status(worker: Worker, *, now: datetime) -> WorkerStatus:
     return WorkerStatus.ONLINE if fresh else WorkerStatus.OFFLINE
 
 
-def pool_status(
-    pool: WorkPool, *, mode: PoolMode, workers: Iterable[Worker], now: datetime
-) -> ReadyStatus:
+@dataclass(frozen=True)
+class PoolReadiness:
+    """A pool's status and, when it is not READY, what to fix."""
+
+    status: ReadyStatus
+    reason: str | None = None
+
+
+def pool_readiness(
+    pool: WorkPool,
+    *,
+    mode: PoolMode,
+    workers: Iterable[Worker],
+    now: datetime,
+    setup_problem: str | None = None,
+) -> PoolReadiness:
+    """PAUSED, else READY unless something that can fail has.
+
+    A pull pool fails without an ONLINE worker.  A push or managed pool has
+    no worker and may sit idle for days, so idleness is not a failure; what
+    can fail is the dispatch set-up for its type (``setup_problem``, from the
+    composition root: no dispatch function for the family, say) and the last
+    dispatch pass that tried to submit (``pool.dispatch_problem``: rejected
+    credentials, a missing SDK, an API refusing every job).
+    """
     if pool.is_paused:
-        return ReadyStatus.PAUSED
+        return PoolReadiness(ReadyStatus.PAUSED)
     if mode is PoolMode.PULL:
-        online = any(worker_status(w, now=now) is WorkerStatus.ONLINE for w in workers)
-        return ReadyStatus.READY if online else ReadyStatus.NOT_READY
-    dispatched = pool.last_dispatched
-    if dispatched is not None and now - dispatched < DISPATCHER_READY_WINDOW:
-        return ReadyStatus.READY
-    return ReadyStatus.NOT_READY
+        if any(worker_status(w, now=now) is WorkerStatus.ONLINE for w in workers):
+            return PoolReadiness(ReadyStatus.READY)
+        return PoolReadiness(ReadyStatus.NOT_READY, "no worker has sent a heartbeat recently")
+    if setup_problem:
+        return PoolReadiness(ReadyStatus.NOT_READY, setup_problem)
+    if pool.dispatch_problem:
+        reason = f"the last dispatch pass submitted nothing: {pool.dispatch_problem}"
+        return PoolReadiness(ReadyStatus.NOT_READY, reason)
+    return PoolReadiness(ReadyStatus.READY)
 
 
 def queue_status(queue: WorkQueue, *, now: datetime) -> ReadyStatus:

@@ -33,7 +33,7 @@ from core.models import Token
 from core.ports import Clock, DispatchTrigger, IdFactory, LogStore, PoolTypes, Provider, Store
 from core.services.auth import hash_secret, run_token
 from core.services.context import Context, NoTrigger
-from handlers.aws.families import Family, family_of
+from handlers.aws.families import Family, dispatch_setup_problem, family_of
 from handlers.aws.secrets import Secrets
 from handlers.aws.settings import AwsSettings
 from handlers.aws.sqs import SqsDispatchTrigger
@@ -236,7 +236,14 @@ class Container:
             types=self.types,
             trigger=self.trigger,
             submit_lease=self.settings.submit_lease,
+            dispatch_setup=self._dispatch_setup,
         )
+
+    def _dispatch_setup(self, pool_type: str) -> str | None:
+        """In the cloud, a push pool needs its family's dispatch function; the
+        local server dispatches every family in-process."""
+        queues = self.settings.aws.queues
+        return dispatch_setup_problem(pool_type, queues=queues) if queues else None
 
     @property
     def signing_key(self) -> bytes:

@@ -21,6 +21,7 @@ import uvicorn
 
 from core.errors import InvalidInput
 from core.ports import Provider
+from core.store import describe_store
 from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap, utc_now
 from handlers.local import LocalStack, LocalTrigger
@@ -182,7 +183,7 @@ def serve(
     if announce:
         print(f"pushpool API at {stack.url} (Swagger UI: {stack.url}/docs)", flush=True)
         print(f"web UI: {stack.url.removesuffix('/api')}/", flush=True)
-        print(f"store: {settings.store_url}", flush=True)
+        print(f"store: {settings.store_url} ({describe_store(settings.store_url)})", flush=True)
         if auth:
             print(
                 "auth: bearer tokens required; create one with "

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import InfrastructureError, InvalidInput
 from core.models import JSON
+from core.pools import unknown_type_message
 from core.ports import PoolMode, Provider
 
 PULL, PUSH, MANAGED = PoolMode.PULL, PoolMode.PUSH, PoolMode.MANAGED
@@ -121,10 +122,7 @@ class PoolTypeRegistry:
         try:
             return self._types[pool_type]
         except KeyError:
-            raise InvalidInput(
-                f"unknown work pool type {pool_type!r}; valid types are: {', '.join(self._types)}",
-                path="type",
-            ) from None
+            raise InvalidInput(unknown_type_message(pool_type, self.known()), path="type") from None
 
     def mode(self, pool_type: str) -> PoolMode:
         return self.describe(pool_type).mode

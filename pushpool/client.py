@@ -139,6 +139,7 @@ class Client:
         base_job_template: Mapping[str, Any] | None = None,
         is_paused: bool = False,
         concurrency_limit: int | None = None,
+        late_runs: str | None = None,
     ) -> WorkPool:
         body = {
             "name": name,
@@ -147,6 +148,7 @@ class Client:
             "base_job_template": dict(base_job_template or {}),
             "is_paused": is_paused,
             "concurrency_limit": concurrency_limit,
+            "late_runs": late_runs,
         }
         return cast(WorkPool, self.request("POST", "/work_pools/", body))
 
@@ -165,13 +167,16 @@ class Client:
         is_paused: bool = UNSET,
         base_job_template: Mapping[str, Any] = UNSET,
         concurrency_limit: int | None = UNSET,
+        late_runs: str | None = UNSET,
     ) -> None:
-        """Change only the fields given; ``concurrency_limit=None`` removes the limit."""
+        """Change only the fields given; ``concurrency_limit=None`` removes the limit,
+        ``late_runs=None`` the late-run policy (runs then all run)."""
         changes = _given(
             description=description,
             is_paused=is_paused,
             base_job_template=base_job_template,
             concurrency_limit=concurrency_limit,
+            late_runs=late_runs,
         )
         self.request("PATCH", f"/work_pools/{_seg(name)}", changes)
 

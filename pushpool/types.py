@@ -21,8 +21,10 @@ class WorkPool(TypedDict):
     is_paused: bool
     concurrency_limit: int | None
     status: str
+    status_reason: str | None
     default_queue_id: str
     active_slots: int
+    late_runs: str | None
 
 
 class WorkQueue(TypedDict):
@@ -72,6 +74,7 @@ class Deployment(TypedDict):
     work_queue_name: str
     entrypoint: str | None
     command: str | None
+    late_runs: str | None
     tags: list[str]
 
 

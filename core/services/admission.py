@@ -11,13 +11,14 @@ spinning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.admission import Plan, Snapshot, plan
-from core.errors import CapacityFull, Conflict
-from core.models import FlowRun, WorkPool, WorkQueue
+from core.errors import CapacityFull, Conflict, NotFound
+from core.late_runs import SKIPPED, LateRunPolicy, effective, late_skips
+from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, Store
 from core.states import StateType, new_state
 
@@ -41,6 +42,9 @@ class Preview:
     pool: WorkPool
     plan: Plan
     now: datetime
+    # Runs the late-run policy would skip (run -> why), left out of ``plan``.
+    skipped: Mapping[str, FlowRun] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,10 @@ def preview(
     now = clock()
     pool = store.get_pool(pool_name)
     snap = snapshot(store, pool, now=now, window=window, horizon=horizon)
-    return Preview(pool=pool, plan=plan(snap), now=now)
+    reasons = late_run_skips(store, pool, snap.runs, now=now)
+    skipped = {r.id: r for r in snap.runs if r.id in reasons}
+    kept = replace(snap, runs=[r for r in snap.runs if r.id not in reasons])
+    return Preview(pool=pool, plan=plan(kept), now=now, skipped=skipped, reasons=reasons)
 
 
 def admit(
@@ -116,7 +123,9 @@ def admit(
             pool = store.get_pool(pool_name)
         if pool.is_paused:
             break
-        snap = snapshot(store, pool, now=now, window=window, horizon=window)
+        snap = _skip_late(
+            store, pool, snapshot(store, pool, now=now, window=window, horizon=window)
+        )
         queues = snap.queues
         current = plan(snap)
         waiting = len(current.waiting)
@@ -129,6 +138,65 @@ def admit(
             break
     _record_pass(store, pool, queues, now=now)
     return Admission(pool=pool, claimed=tuple(claimed), lost=lost, replans=replans, waiting=waiting)
+
+
+def late_run_skips(
+    store: Store, pool: WorkPool, runs: Sequence[FlowRun], *, now: datetime
+) -> dict[str, str]:
+    """``core.late_runs.late_skips`` with each run's policy: its deployment's,
+    else the pool's.  A deployment is read only for a Late run of it."""
+    deployments: dict[str, Deployment | None] = {}
+
+    def policy_of(run: FlowRun) -> LateRunPolicy:
+        own = None
+        if run.deployment_id is not None:
+            if run.deployment_id not in deployments:
+                try:
+                    deployments[run.deployment_id] = store.get_deployment(run.deployment_id)
+                except NotFound:
+                    deployments[run.deployment_id] = None
+            deployment = deployments[run.deployment_id]
+            own = deployment.late_runs if deployment is not None else None
+        return effective(own, pool.late_runs)
+
+    return late_skips(runs, policy_of=policy_of, now=now)
+
+
+def _skip_late(store: Store, pool: WorkPool, snap: Snapshot) -> Snapshot:
+    """End the runs the late-run policy skips (CANCELLED "Skipped", with the
+    reason) and plan without them.  A run that moved on meanwhile is left be."""
+    reasons = late_run_skips(store, pool, snap.runs, now=snap.now)
+    if not reasons:
+        return snap
+    end_skipped(store, skippable(pool, snap.queues, snap.runs, reasons), reasons, now=snap.now)
+    return replace(snap, runs=[r for r in snap.runs if r.id not in reasons])
+
+
+def skippable(
+    pool: WorkPool,
+    queues: Sequence[WorkQueue],
+    runs: Sequence[FlowRun],
+    reasons: Mapping[str, str],
+) -> list[FlowRun]:
+    """The skipped runs to end now: a paused pool or queue changes nothing
+    until it is resumed (``preview`` still shows what will be skipped then)."""
+    if pool.is_paused:
+        return []
+    paused = {q.id for q in queues if q.is_paused}
+    return [r for r in runs if r.id in reasons and r.work_queue_id not in paused]
+
+
+def end_skipped(
+    store: Store, runs: Sequence[FlowRun], reasons: Mapping[str, str], *, now: datetime
+) -> None:
+    """CANCELLED ("Skipped") with the policy's reason; a run that moved on
+    meanwhile (claimed, cancelled, deleted) is someone else's to decide."""
+    for run in runs:
+        state = new_state(StateType.CANCELLED, at=now, name=SKIPPED, message=reasons[run.id])
+        try:
+            store.record_state(run, state)
+        except (Conflict, NotFound):
+            continue
 
 
 def _record_pass(

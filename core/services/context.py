@@ -8,6 +8,7 @@ stay pure: no environment, no clock, no uuid4 in here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,6 +26,12 @@ class NoTrigger:
         return None
 
 
+def dispatch_is_set_up(pool_type: str) -> str | None:
+    """Every pool type can be dispatched here (the local server dispatches all of
+    them in-process); a deployment that cannot says why in its own checker."""
+    return None
+
+
 @dataclass(frozen=True)
 class Context:
     store: Store
@@ -33,3 +40,5 @@ class Context:
     types: PoolTypes
     trigger: DispatchTrigger = field(default_factory=NoTrigger)
     submit_lease: timedelta = DEFAULT_SUBMIT_LEASE
+    # For a push or managed pool type: what is missing to dispatch it, or None.
+    dispatch_setup: Callable[[str], str | None] = dispatch_is_set_up

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from core import schedules as schedule_rules
 from core import templates
 from core.errors import Conflict, InvalidInput, NotFound
+from core.late_runs import normalised
 from core.models import JSON, Deployment, Flow, FlowRun, Schedule
 from core.pools import DEFAULT_QUEUE_NAME, clean_name
 from core.services.context import Context
@@ -39,6 +40,7 @@ class DeploymentSpec(BaseModel):
     schedules: tuple[Schedule, ...] = ()
     paused: bool = False
     description: str = ""
+    late_runs: str | None = None
 
 
 class DeploymentChanges(BaseModel):
@@ -53,6 +55,7 @@ class DeploymentChanges(BaseModel):
     schedules: tuple[Schedule, ...] | None = None
     paused: bool | None = None
     description: str | None = None
+    late_runs: str | None = None
 
 
 def ensure_flow(ctx: Context, name: str) -> tuple[Flow, bool]:
@@ -152,6 +155,7 @@ def apply_deployment(ctx: Context, spec: DeploymentSpec) -> tuple[Deployment, bo
         schedules=schedules,
         paused=spec.paused,
         description=spec.description,
+        late_runs=normalised(spec.late_runs),
         created=existing.created if existing else now,
         updated=now,
         version=existing.version if existing else 1,
@@ -204,6 +208,8 @@ def update_deployment(ctx: Context, deployment_id: str, changes: DeploymentChang
         update["paused"] = changes.paused
     if "description" in given:
         update["description"] = changes.description or ""
+    if "late_runs" in given:
+        update["late_runs"] = normalised(changes.late_runs)
     return ctx.store.update_deployment(current.model_copy(update=update))
 
 

@@ -96,6 +96,11 @@ class DispatchIncomplete(Transient):
         self.report = report
 
 
+# A pool's dispatch problem is shown in lists and stored beside the pool: an
+# API error can carry a whole response body, of which the start says enough.
+PROBLEM_LIMIT = 1000
+
+
 @dataclass
 class _Pass:
     pool: WorkPool
@@ -106,6 +111,18 @@ class _Pass:
     submitted: list[Submitted] = field(default_factory=list)
     crashed: list[Failed] = field(default_factory=list)
     retry: list[Failed] = field(default_factory=list)
+    infrastructure_errors: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this pass is unhealthy: it tried, and the infrastructure took nothing.
+
+        A job that cannot be built is its deployment's problem, not the pool's,
+        and one success shows the pool's set-up works.
+        """
+        if self.submitted or not self.infrastructure_errors:
+            return None
+        return self.infrastructure_errors[-1][:PROBLEM_LIMIT]
 
     @cached_property
     def provider(self) -> Provider:
@@ -161,6 +178,7 @@ class Dispatcher:
         )
         for run in admission.claimed:
             self._submit(work, run)
+        self._record_health(work)
         report = DispatchReport(
             pool_name=pool_name,
             submitted=tuple(work.submitted),
@@ -175,6 +193,13 @@ class Dispatcher:
         if report.retry:
             raise DispatchIncomplete(report)
         return report
+
+    def _record_health(self, work: _Pass) -> None:
+        """Keep ``pool.dispatch_problem`` in step with the last pass that tried to submit."""
+        if not (work.submitted or work.infrastructure_errors):
+            return  # nothing tried: no news about the pool's health
+        if work.problem != work.pool.dispatch_problem:
+            self.store.record_dispatch_problem(work.pool.id, work.problem)
 
     def _look_after_active(self, work: _Pass) -> tuple[int, list[StopOutcome]]:
         """Before admitting: stop what is being cancelled (a confirmed stop
@@ -223,6 +248,7 @@ class Dispatcher:
             return
         except InfrastructureError as exc:
             detail = _redacted(exc.detail, token)
+            work.infrastructure_errors.append(detail)
             if exc.retryable and not work.final_attempt:
                 work.retry.append(Failed(run.id, run.attempt, detail, retryable=True))
                 return

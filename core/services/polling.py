@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.models import FlowRun, WorkPool, WorkQueue
-from core.services.admission import DEFAULT_WINDOW
+from core.services.admission import DEFAULT_WINDOW, end_skipped, skippable
 from core.services.admission import preview as plan_preview
 from core.services.context import Context
 from core.states import is_late
@@ -62,6 +62,10 @@ def scheduled_runs(
     if scheduled_before is not None:
         window = min(max(scheduled_before - now, timedelta(0)), MAX_POLL_WINDOW)
     result = plan_preview(ctx.store, pool.name, clock=lambda: now, window=window, horizon=window)
+    # A pull pool has no dispatcher: its polls end the runs the late-run policy skips.
+    queues_now = ctx.store.list_queues(pool.id) if result.skipped else []
+    ending = skippable(result.pool, queues_now, list(result.skipped.values()), result.reasons)
+    end_skipped(ctx.store, ending, result.reasons, now=now)
     wanted = {q.id for q in queues}
     offered = [
         Offered(run=run, pool_id=pool.id, queue_id=run.work_queue_id)
@@ -86,6 +90,10 @@ def preview(
     items += [
         PreviewItem(w.run, is_late(w.run.state, now=now), False, w.reason.value)
         for w in result.plan.waiting
+    ]
+    items += [
+        PreviewItem(run, is_late(run.state, now=now), False, result.reasons[run.id])
+        for run in result.skipped.values()
     ]
     items = [i for i in items if i.run.work_queue_id in wanted]
     items.sort(key=lambda i: (i.run.next_scheduled_start_time, i.run.id), reverse=True)

@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import templates
 from core.errors import Conflict, InvalidInput
+from core.late_runs import normalised
 from core.models import JSON, WorkPool
-from core.pools import check_pool_name, new_pool
+from core.pools import check_pool_name, new_pool, unknown_type_message
+from core.ports import PoolMode
 from core.services.context import Context
-from core.status import ReadyStatus, pool_status
+from core.status import ReadyStatus, pool_readiness
 
 UPDATE_ATTEMPTS = 5
 
@@ -33,6 +35,7 @@ class PoolChanges(BaseModel):
     is_paused: bool | None = None
     concurrency_limit: int | None = Field(default=None, ge=0)
     base_job_template: JSON | None = None
+    late_runs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class PoolView:
     pool: WorkPool
     status: ReadyStatus
     active_slots: int
+    status_reason: str | None = None  # what to fix when the pool is not READY
 
 
 def _template_for(ctx: Context, pool_type: str, template: JSON | None) -> JSON:
@@ -56,10 +60,7 @@ def _template_for(ctx: Context, pool_type: str, template: JSON | None) -> JSON:
 def _check_type(ctx: Context, pool_type: str) -> str:
     known = ctx.types.known()
     if pool_type not in known:
-        raise InvalidInput(
-            f"unknown work pool type {pool_type!r}; use one of {', '.join(sorted(known))}",
-            path="type",
-        )
+        raise InvalidInput(unknown_type_message(pool_type, known), path="type")
     return pool_type
 
 
@@ -72,10 +73,12 @@ def create_pool(
     base_job_template: JSON | None = None,
     is_paused: bool = False,
     concurrency_limit: int | None = None,
+    late_runs: str | None = None,
 ) -> WorkPool:
     """Create a pool with its ``default`` queue; ``Conflict`` if the name is taken."""
     checked_name = check_pool_name(name)
     _check_type(ctx, pool_type)
+    policy = normalised(late_runs)
     template = _template_for(ctx, pool_type, base_job_template)
     pool, queue = new_pool(
         name=checked_name,
@@ -88,6 +91,7 @@ def create_pool(
         concurrency_limit=concurrency_limit,
         is_paused=is_paused,
     )
+    pool = pool.model_copy(update={"late_runs": policy})
     ctx.store.create_pool(pool, queue)
     return pool
 
@@ -98,10 +102,18 @@ def get_pool(ctx: Context, name: str) -> WorkPool:
 
 def view(ctx: Context, pool: WorkPool) -> PoolView:
     """The pool with its read-time status and the slots its runs hold."""
-    workers = ctx.store.list_workers(pool.id)
-    status = pool_status(pool, mode=ctx.types.mode(pool.type), workers=workers, now=ctx.clock())
+    mode = ctx.types.mode(pool.type)
+    readiness = pool_readiness(
+        pool,
+        mode=mode,
+        workers=ctx.store.list_workers(pool.id) if mode is PoolMode.PULL else (),
+        now=ctx.clock(),
+        setup_problem=None if mode is PoolMode.PULL else ctx.dispatch_setup(pool.type),
+    )
     active = ctx.store.counters(pool.id).pool_active
-    return PoolView(pool=pool, status=status, active_slots=active)
+    return PoolView(
+        pool=pool, status=readiness.status, active_slots=active, status_reason=readiness.reason
+    )
 
 
 def list_pools(
@@ -136,6 +148,8 @@ def _apply(ctx: Context, pool: WorkPool, changes: PoolChanges) -> WorkPool:
         update["is_paused"] = changes.is_paused
     if "concurrency_limit" in given:
         update["concurrency_limit"] = changes.concurrency_limit
+    if "late_runs" in given:
+        update["late_runs"] = normalised(changes.late_runs)
     if "base_job_template" in given:
         update["base_job_template"] = _template_for(ctx, pool.type, changes.base_job_template)
     if not update:

@@ -33,7 +33,7 @@ from functools import partial
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.schedules import scheduled_run_id, upcoming
+from core.schedules import run_name_time, scheduled_run_id, upcoming
 from core.services.admission import DEFAULT_LEASE
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport, poll_runs
 from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
@@ -340,7 +340,7 @@ def scheduled_run(
     """The run ``deployment``'s schedule creates for ``when`` (id from both)."""
     return FlowRun(
         id=scheduled_run_id(deployment.id, when),
-        name=f"{deployment.name}-{when:%Y%m%d-%H%M%S}",
+        name=f"{deployment.name}-{run_name_time(deployment.schedules, when):%Y%m%d-%H%M%S}",
         flow_id=deployment.flow_id,
         deployment_id=deployment.id,
         work_pool_id=pool.id,

@@ -38,6 +38,19 @@ def sqlite_path(url: str) -> str:
     return str(Path(rest[1:]).expanduser())
 
 
+def describe_store(url: str) -> str:
+    """Where a store URL points, in words a user can check: ``sqlite:///x`` is a
+    file relative to the working directory, so the absolute path is spelt out."""
+    if url.startswith(SQLITE_PREFIX):
+        path = sqlite_path(url)
+        if path == MEMORY:
+            return "an in-memory SQLite database (gone when this process exits)"
+        return f"the SQLite file {Path(path).resolve()}"
+    if url.startswith(DYNAMODB_PREFIX):
+        return f"the DynamoDB table {url.removeprefix(DYNAMODB_PREFIX).strip('/')!r}"
+    return url
+
+
 def open_store(
     url: str, *, clock: Clock | None = None, retention: timedelta | None = None
 ) -> Store:

@@ -104,9 +104,11 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
             clash = "SELECT 1 FROM pools WHERE name = ? AND id <> ?"
             if tx.execute(clash, (pool.name, pool.id)).fetchone():
                 raise Conflict(f"a work pool named {pool.name!r} already exists")
+            # The dispatcher's marks are written beside the version; keep the stored ones.
             tx.execute(
                 "UPDATE pools SET name = ?, is_paused = ?, concurrency_limit = ?, version = ?,"
-                " body = ? WHERE id = ?",
+                " body = json_set(?, '$.last_dispatched', json_extract(body, '$.last_dispatched'),"
+                " '$.dispatch_problem', json_extract(body, '$.dispatch_problem')) WHERE id = ?",
                 (*self._pool_columns(stored), pool.id),
             )
         return stored
@@ -127,6 +129,13 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
             tx.execute(
                 "UPDATE pools SET body = json_set(body, '$.last_dispatched', ?) WHERE id = ?",
                 (ts(at), pool_id),
+            )
+
+    def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
+        with self._db.write() as tx:
+            tx.execute(
+                "UPDATE pools SET body = json_set(body, '$.dispatch_problem', ?) WHERE id = ?",
+                (problem, pool_id),
             )
 
     # -- queues -----------------------------------------------------------------

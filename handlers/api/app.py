@@ -121,7 +121,14 @@ def _bug(exc: Exception) -> Response[Any]:
 @resolver.not_found
 def _no_route(exc: Exception) -> Response[Any]:
     event = resolver.current_event
-    return _json(404, {"detail": f"no route {event.http_method} {event.path}; see /api/docs"})
+    detail = f"no route {event.http_method} {event.path}; see {PREFIX}/docs"
+    if not event.path.startswith(f"{PREFIX}/"):
+        # The usual cause: an API URL set without its /api suffix.
+        detail += (
+            f". The API is served under {PREFIX}: does your API URL end in {PREFIX}? "
+            f"(e.g. pushpool config set api-url http://127.0.0.1:4200{PREFIX})"
+        )
+    return _json(404, {"detail": detail})
 
 
 @resolver.get(f"{PREFIX}/health", summary="Health check", tags=["Root"])

@@ -9,6 +9,7 @@ new pool type of an existing provider needs no change here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from core.errors import InvalidInput
@@ -62,3 +63,14 @@ def family_of(pool_type: str) -> Family | None:
     except InvalidInput:
         return None
     return _BY_PROVIDER_MODULE.get(module)
+
+
+def dispatch_setup_problem(pool_type: str, *, queues: Mapping[Family, str]) -> str | None:
+    """What keeps this deployment from dispatching ``pool_type``: no queue (and so
+    no dispatch function) for its family; None when it can (``Context.dispatch_setup``)."""
+    family = family_of(pool_type)
+    if family is None or family in queues:
+        return None
+    flag = ENABLE_FLAGS.get(family)
+    hint = f"; deploy the stack with {flag}" if flag else ""
+    return f"this deployment has no dispatch function for {family.value} pools{hint}"

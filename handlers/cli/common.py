@@ -36,16 +36,34 @@ class Output(StrEnum):
     JSON = "json"
 
 
-OutputOption = Annotated[
-    Output, typer.Option("--output", "-o", help="table (default) or json.", case_sensitive=False)
-]
-
-
 class Cli:
     """Options given on the command line before the command (``pushpool --api-url ...``)."""
 
     api_url: str | None = None
     api_key: str | None = None
+
+
+def _output_or_root(ctx: typer.Context, param: typer.CallbackParam, value: Output) -> Output:
+    """A command's ``-o`` wins; without one, ``pushpool -o json COMMAND`` applies."""
+    source = ctx.get_parameter_source(param.name or "")
+    # By name: typer ships its own copy of click, with its own ParameterSource.
+    given = source is not None and source.name != "DEFAULT"
+    # Read from the root context, parsed before any subcommand (the root
+    # callback itself may run later than this one).
+    root = ctx.find_root().params.get("output")
+    return Output(value if given or root is None else root)
+
+
+OutputOption = Annotated[
+    Output,
+    typer.Option(
+        "--output",
+        "-o",
+        help="table (default) or json.",
+        case_sensitive=False,
+        callback=_output_or_root,
+    ),
+]
 
 
 @app.callback()
@@ -54,6 +72,16 @@ def root(
         str | None, typer.Option("--api-url", help="The API, e.g. http://127.0.0.1:4200/api.")
     ] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="A bearer token.")] = None,
+    # Not used here: each command's -o reads it from the root context.
+    output: Annotated[
+        Output | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table or json, for every command that prints data.",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
     """Serverless work pools and work queues."""
     Cli.api_url = api_url

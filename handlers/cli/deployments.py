@@ -20,6 +20,7 @@ from rich.markup import escape
 from handlers.cli import project
 from handlers.cli.app import deployment_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
+from handlers.cli.moments import parse_moment
 from handlers.cli.output import inspect_block, short_time, table
 from pushpool.client import ApiError, Client
 from pushpool.deployments import with_working_dir
@@ -101,6 +102,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
         "schedules": [_schedule(s, f"{where}.schedules[{i}]") for i, s in enumerate(schedules)],
         "paused": bool(spec.get("paused", False)),
         "description": spec.get("description"),
+        "late_runs": spec.get("late_runs"),
         "tags": list(spec.get("tags") or []),
     }
     return body
@@ -202,7 +204,10 @@ def run(
     ] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="key=value parameter.")] = None,
     start_in: Annotated[str | None, typer.Option("--start-in", help="e.g. 30s, 5m, 2h.")] = None,
-    start_at: Annotated[str | None, typer.Option("--start-at", help="ISO 8601 time.")] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option("--start-at", help="e.g. 'tomorrow 09:30', '2026-12-05 14:00' (UTC), now."),
+    ] = None,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Override the queue.")] = None,
     run_name: Annotated[str | None, typer.Option("--run-name")] = None,
     output: OutputOption = Output.TABLE,
@@ -214,8 +219,7 @@ def run(
     if start_in:
         when += parse_duration(start_in)
     elif start_at:
-        moment = datetime.fromisoformat(start_at.replace("Z", "+00:00"))
-        when = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        when = parse_moment(start_at, now=when)
     body: dict[str, Any] = {
         "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": when.isoformat()}},
         "job_variables": parse_pairs(job_variable or [], option="--job-variable"),

@@ -2,7 +2,8 @@
 
 Both list ``deployments:``; pushpool reads each entry's name, entrypoint (or
 command), parameters, schedules, ``work_pool.{name, work_queue_name,
-job_variables}``, description, tags and paused. A Prefect project also holds
+job_variables}``, description, tags, paused and late_runs (pushpool's late-run
+policy). A Prefect project also holds
 what pushpool never does — build, push and pull steps, a version, triggers —
 and those keys are listed back to the user as ignored, never silently
 dropped; a key neither side knows is an error naming it.
@@ -31,7 +32,7 @@ IGNORED_TOP = {
 QUIET_TOP = {"definitions", "deployments"}  # definitions: YAML anchors only
 READ = {
     "name", "entrypoint", "command", "flow_name", "parameters", "schedules",
-    "work_pool", "description", "tags", "paused",
+    "work_pool", "description", "tags", "paused", "late_runs",
 }  # fmt: skip
 IGNORED_ENTRY = {
     "build": STEPS,

@@ -11,6 +11,7 @@ Errors print one line on stderr and exit 1, never a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -71,6 +72,10 @@ def _init_sqlite(url: str) -> None:
     close = getattr(store, "close", None)
     if close is not None:
         close()
-    where = "in memory (gone when this command exits)" if path == ":memory:" else f"at {path}"
+    where = (
+        "in memory (gone when this command exits)"
+        if path == ":memory:"
+        else f"at {Path(path).resolve()}"
+    )
     suffix = f" (schema version {version})" if version is not None else ""
     typer.echo(f"SQLite store ready {where}{suffix}.")

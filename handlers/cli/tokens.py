@@ -11,9 +11,10 @@ import secrets
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from core.services.auth import create_token
-from core.store import open_store
+from core.store import describe_store, open_store
 from handlers.bootstrap import Settings, new_id, utc_now
 from handlers.cli.app import app, token_app
 from handlers.cli.common import console, guard, load_profile, print_json, profile_path, save_profile
@@ -61,7 +62,9 @@ def create(
         expires=now + parse_duration(expires_in) if expires_in else None,
     )
     target = f" for work pool {pool!r}" if pool else f" for flow run {run}" if run else ""
-    console.print(f"Created a {scope} token{target} in {store_url}. It is shown only once:")
+    article = "an" if scope[:1].lower() in "aeiou" else "a"
+    where = escape(describe_store(store_url))
+    console.print(f"Created {article} {scope} token{target} in {where}. It is shown only once:")
     print(bearer)
 
 

@@ -20,8 +20,18 @@ from handlers.cli.common import (
     save_profile,
 )
 from handlers.cli.output import bar, inspect_block, limit_text, short_time, table
+from providers.registry import REGISTRY
 from pushpool.client import ApiError
 
+DEFAULT_TYPE = "process"
+LateRunsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--late-runs",
+        help="What to do with runs that became late while waiting: run, "
+        "'skip_after 10m' or latest_only.",
+    ),
+]
 TemplateOption = Annotated[
     Path | None,
     typer.Option(
@@ -50,7 +60,10 @@ def read_template(path: Path | None) -> dict[str, Any] | None:
 def create(
     name: str,
     *,
-    pool_type: Annotated[str, typer.Option("--type", "-t", help="The pool type.")] = "process",
+    pool_type: Annotated[
+        str | None,
+        typer.Option("--type", "-t", help="The pool type.", show_default="process"),
+    ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
     base_job_template: TemplateOption = None,
     concurrency_limit: Annotated[
@@ -63,6 +76,7 @@ def create(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Update the pool if it already exists.")
     ] = False,
+    late_runs: LateRunsOption = None,
 ) -> None:
     """Create a work pool (with its 'default' queue)."""
     template = read_template(base_job_template)
@@ -70,11 +84,12 @@ def create(
         try:
             pool = api.create_pool(
                 name=name,
-                type=pool_type,
+                type=pool_type or DEFAULT_TYPE,
                 is_paused=paused,
                 base_job_template=template or {},
                 concurrency_limit=concurrency_limit,
                 description=description,
+                late_runs=late_runs,
             )
             verb = "Created"
         except ApiError as exc:
@@ -87,9 +102,16 @@ def create(
                 changes["concurrency_limit"] = concurrency_limit
             if description is not None:
                 changes["description"] = description
+            if late_runs is not None:
+                changes["late_runs"] = late_runs
             api.update_pool(name, **changes)
             pool, verb = api.read_pool(name), "Updated"
     console.print(f"{verb} work pool {escape(repr(pool['name']))} of type {pool['type']!r}.")
+    if pool_type is None and verb == "Created":
+        console.print(
+            f"No --type was given, so it is a {DEFAULT_TYPE!r} pool: its runs are subprocesses "
+            f"started by `pushpool worker start`. Other types: {', '.join(REGISTRY.known())}."
+        )
     if set_as_default:
         path = save_profile({"default_work_pool": pool["name"]})
         console.print(f"Set {pool['name']!r} as the default work pool in {path}.")
@@ -102,8 +124,9 @@ def update(
     base_job_template: TemplateOption = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
     concurrency_limit: Annotated[int | None, typer.Option("--concurrency-limit", min=0)] = None,
+    late_runs: LateRunsOption = None,
 ) -> None:
-    """Update a work pool's template, description or concurrency limit."""
+    """Update a work pool's template, description, concurrency limit or late-run policy."""
     changes: dict[str, Any] = {}
     template = read_template(base_job_template)
     if template is not None:
@@ -112,9 +135,12 @@ def update(
         changes["description"] = description
     if concurrency_limit is not None:
         changes["concurrency_limit"] = concurrency_limit
+    if late_runs is not None:
+        changes["late_runs"] = late_runs
     if not changes:
         raise ValueError(
-            "nothing to update: give --base-job-template, --description or --concurrency-limit"
+            "nothing to update: give --base-job-template, --description, --concurrency-limit "
+            "or --late-runs"
         )
     with client() as api:
         api.update_pool(name, **changes)

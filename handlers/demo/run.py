@@ -20,10 +20,19 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from core.ports import Store
 from core.services.auth import create_token
 from handlers.bootstrap import Settings, new_id, utc_now
-from handlers.demo.scenario import DEPLOYMENT, FLOW, POOL, Scenario, Summary, summarise
-from handlers.demo.view import Tracker, live_view, print_summary
+from handlers.demo.scenario import (
+    DEPLOYMENT,
+    FLOW,
+    POOL,
+    Scenario,
+    Summary,
+    claim_order,
+    summarise,
+)
+from handlers.demo.view import live_view, print_summary
 from handlers.server import BackgroundServer, Stack, build
 from pushpool.client import Client
 
@@ -60,15 +69,17 @@ def set_up(api: Client, scenario: Scenario) -> list[dict[str, Any]]:
 
 
 def _watch(
-    api: Client, scenario: Scenario, console: Console, *, live: bool, timeout: float
+    api: Client, store: Store, scenario: Scenario, console: Console, *, live: bool, timeout: float
 ) -> None:
-    tracker = Tracker()
     started = time.monotonic()
+    pool_id = store.get_pool(POOL).id
 
     def frame() -> Any:
         runs = api.list_runs(work_pools={"name": {"any_": [POOL]}}, limit=1000)
         status = api.concurrency_status(POOL)
-        return runs, live_view(runs, status, tracker, scenario, time.monotonic() - started)
+        # The claim order from the runs' histories, exactly as the summary reads it.
+        admitted = claim_order(store.list_runs(pool_id=pool_id, limit=10_000), scenario)
+        return runs, live_view(runs, status, admitted, scenario, time.monotonic() - started)
 
     def finished(runs: list[dict[str, Any]]) -> bool:
         return all(r["end_time"] is not None for r in runs)
@@ -132,7 +143,7 @@ def run_demo(
                 f"[bold]pushpool demo[/bold]: API at {stack.url}; {scenario.runs} runs queued "
                 "in a paused pool, now resumed."
             )
-            _watch(api, scenario, console, live=live, timeout=timeout)
+            _watch(api, store, scenario, console, live=live, timeout=timeout)
         summary = summarise(store, scenario, pool_name=POOL, released_at=released_at, now=utc_now())
     print_summary(console, summary)
     return summary

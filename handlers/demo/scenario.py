@@ -122,7 +122,7 @@ def _max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
     return best
 
 
-def _claim_order(runs: list[FlowRun], scenario: Scenario) -> dict[str, int]:
+def claim_order(runs: list[FlowRun], scenario: Scenario) -> dict[str, int]:
     """Each claimed run's 1-based position in the order of claims.
 
     One dispatcher pass claims with one timestamp, in the waterfall's order:
@@ -180,7 +180,7 @@ def summarise(
     """What happened to the pool's runs, from the store's state histories."""
     pool = store.get_pool(pool_name)
     runs = sorted(store.list_runs(pool_id=pool.id, limit=10_000), key=lambda r: (r.created, r.id))
-    position = _claim_order(runs, scenario)
+    position = claim_order(runs, scenario)
     outcomes = [_outcome(run, position.get(run.id), released_at) for run in runs]
     terminal = all(StateType(o.end_state) in TERMINAL for o in outcomes)
     return Summary(

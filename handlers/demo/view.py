@@ -17,26 +17,15 @@ STYLES = {
 }  # fmt: skip
 
 
-class Tracker:
-    """Remembers the order in which runs left SCHEDULED, as the table saw it."""
-
-    def __init__(self) -> None:
-        self.admitted: dict[str, int] = {}
-
-    def see(self, runs: list[dict[str, Any]]) -> None:
-        for run in sorted(runs, key=lambda r: r["updated"]):
-            if run["state_type"] != "SCHEDULED" and run["id"] not in self.admitted:
-                self.admitted[run["id"]] = len(self.admitted) + 1
-
-
 def live_view(
     runs: list[dict[str, Any]],
     status: dict[str, Any],
-    tracker: Tracker,
+    admitted: dict[str, int],
     scenario: Scenario,
     elapsed: float,
 ) -> RenderableType:
-    tracker.see(runs)
+    """``admitted``: each claimed run's position in the claim order, computed
+    as the summary computes it (``scenario.claim_order``), so the two agree."""
     done = sum(1 for r in runs if r["end_time"] is not None)
     head = Text.from_markup(
         f"[bold]pushpool demo[/bold] · work pool [green]demo-pool[/green] · "
@@ -68,7 +57,7 @@ def live_view(
     table.add_column("Admitted", justify="right")
     for index, run in enumerate(sorted(runs, key=lambda r: (r["created"], r["id"])), start=1):
         style = STYLES.get(run["state_type"], "white")
-        position = tracker.admitted.get(run["id"])
+        position = admitted.get(run["id"])
         table.add_row(
             str(index),
             run["name"],
@@ -80,10 +69,14 @@ def live_view(
 
 
 def print_summary(console: Console, summary: Summary) -> None:
+    console.print()  # without a terminal the live view's last frame ends without a newline
     console.rule("[bold]Summary")
-    order = [f"{o.admitted}. {o.queue}/{o.name}" for o in summary.admitted_order]
     console.print("[bold]Admitted order[/bold] (claims, first to last):")
-    console.print("  " + "   ".join(order), soft_wrap=False)
+    for line in item_lines(
+        [f"{o.admitted}. {o.queue}/{o.name}" for o in summary.admitted_order],
+        width=console.width - 2,
+    ):
+        console.print(f"  {line}", soft_wrap=True)
     waits = Table(title="Waits from the pool's resume to each claim", title_justify="left")
     waits.add_column("Priority", justify="right", style="blue")
     waits.add_column("Queue", style="green")
@@ -109,3 +102,15 @@ def print_summary(console: Console, summary: Summary) -> None:
         f"[{STYLES.get(k, 'white')}]{k}[/] {v}" for k, v in sorted(summary.end_states.items())
     )
     console.print(f"End states: {states}  (one low-priority run fails on purpose: exit code 1)")
+
+
+def item_lines(items: list[str], *, width: int, gap: str = "   ") -> list[str]:
+    """``items`` joined by ``gap`` into lines of at most ``width`` (one longer item
+    gets a line of its own): a line never breaks inside an item."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(gap) + len(item) <= width:
+            lines[-1] += gap + item
+        else:
+            lines.append(item)
+    return lines

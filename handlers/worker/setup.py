@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from core.pools import unknown_type_message
 from core.ports import PoolMode, PoolTypes
 from pushpool.client import ApiError, Client
 
@@ -52,9 +53,7 @@ def ensure_pool(
 
 def _create_pool(client: Client, name: str, pool_type: str, types: PoolTypes) -> dict[str, Any]:
     if pool_type not in types.known():
-        raise WorkerSetupError(
-            f"unknown work pool type {pool_type!r}; valid types are: {', '.join(types.known())}"
-        )
+        raise WorkerSetupError(unknown_type_message(pool_type, types.known()))
     try:
         pool = client.create_pool(name=name, type=pool_type)
     except ApiError as exc:

@@ -32,10 +32,10 @@ from providers.cloud_run.request import (
     RUN_LABEL,
     CloudRunRequest,
     build_job_body,
-    gcp_label,
 )
 from providers.cloud_run.sdk import RETRYABLE_STATUSES, sdk, translated
 from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
+from providers.google_api import gcp_label
 
 __all__ = [
     "ATTEMPT_LABEL",

@@ -6,29 +6,19 @@ No SDK here: the provider turns the body into a ``run_v2.Job`` proto.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import Job
+from providers.google_api import gcp_label
 from providers.shared import command_list, flag, string_map
 
 RUN_LABEL = "pushpool-run-id"
 ATTEMPT_LABEL = "pushpool-attempt"
 KEEP_LABEL = "pushpool-keep-job"
 DEFAULT_REGION = "us-central1"  # Prefect's cloud-run-v2 default
-
-_LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
-
-
-def gcp_label(text: str, *, key: bool = False) -> str:
-    """Text as a Google Cloud label key or value (lowercase, ``[a-z0-9_-]``, ≤ 63)."""
-    cleaned = _LABEL_CHARS.sub("_", text.lower())[:63]
-    if key and not cleaned[:1].isalpha():
-        cleaned = f"l_{cleaned}"[:63]
-    return cleaned
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,46 @@ def test_preview_shows_late_runs_and_why_each_waits(env: Env):
     assert {i["reason"] for i in items} == {"pool paused"}
 
 
+def test_late_runs_policies_are_set_read_and_shown_in_the_preview(env: Env):
+    deployment = setup(env)
+    assert ok(env.http.get("/work_pools/p"))["late_runs"] is None
+    assert env.http.patch("/work_pools/p", json={"late_runs": "skip_after  30M"}).status_code == 204
+    assert ok(env.http.get("/work_pools/p"))["late_runs"] == "skip_after 30m"
+    now = env.clock()
+    stale = make_run(env.http, deployment["id"], at=now - timedelta(hours=2))
+    fresh = make_run(env.http, deployment["id"], at=now - timedelta(minutes=5))
+    env.http.patch("/work_pools/p", json={"is_paused": True})
+    items = {
+        i["flow_run"]["id"]: i
+        for i in ok(env.http.post("/work_pools/p/preview", json={"hours": 1}))
+    }
+    assert items[stale["id"]]["reason"].startswith(
+        "Skipped by the late-run policy 'skip_after 30m'"
+    )
+    assert items[fresh["id"]]["reason"] == "pool paused"
+
+    # The deployment's own policy wins; "run" switches skipping off for it.
+    assert (
+        env.http.patch(f"/deployments/{deployment['id']}", json={"late_runs": "run"}).status_code
+        == 204
+    )
+    assert ok(env.http.get(f"/deployments/{deployment['id']}"))["late_runs"] == "run"
+    items = ok(env.http.post("/work_pools/p/preview", json={"hours": 1}))
+    assert {i["reason"] for i in items} == {"pool paused"}
+
+
+def test_a_policy_that_does_not_parse_is_refused_naming_the_forms_and_changes_nothing(env: Env):
+    setup(env)
+    for bad in ("skip", "skip_after soon", "latest"):
+        refused = env.http.patch("/work_pools/p", json={"late_runs": bad})
+        assert refused.status_code == 422, refused.text
+        assert "skip_after <duration>" in refused.text and "latest_only" in refused.text
+    created = env.http.post("/work_pools/", json={"name": "q", "late_runs": "sometimes"})
+    assert created.status_code == 422
+    assert env.http.get("/work_pools/q").status_code == 404
+    assert ok(env.http.get("/work_pools/p"))["late_runs"] is None
+
+
 def test_a_running_run_is_not_sent_back_to_scheduled_beside_its_live_attempt(env: Env):
     """Issue 13, fault 2: pool limit 1, RUNNING run proposed SCHEDULED; a second
     worker then claimed it while the first process still ran (two live attempts)."""

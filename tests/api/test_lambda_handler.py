@@ -84,3 +84,29 @@ def test_requests_need_a_token_and_then_work(lambda_env: str):
 
 def test_the_container_is_built_once_per_cold_start(lambda_env: str):
     assert composition.bootstrap() is composition.bootstrap()
+
+
+def test_a_push_pool_whose_family_has_no_dispatch_function_is_not_ready_and_says_what_to_deploy(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch
+):
+    # Only the ECS family's queue is configured: the stack was deployed without EnableGcp.
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/pushpool-dispatch"
+    monkeypatch.setenv("PUSHPOOL_DISPATCH_QUEUE_URL", queue)
+    monkeypatch.setattr(composition._Default, "container", None)
+    monkeypatch.setattr(
+        composition.Container, "trigger", property(lambda self: composition.NoTrigger())
+    )
+
+    def pool(name: str, pool_type: str) -> dict[str, Any]:
+        body = {"name": name, "type": pool_type}
+        answer = handler(event("POST", "/api/work_pools/", body=body, token=lambda_env), None)
+        assert answer["statusCode"] == 201, answer["body"]
+        read = handler(event("GET", f"/api/work_pools/{name}", token=lambda_env), None)
+        return json.loads(read["body"])
+
+    gcp = pool("gcp", "cloud-run-v2:push")
+    assert gcp["status"] == "NOT_READY"
+    assert "no dispatch function for gcp pools" in gcp["status_reason"]
+    assert "EnableGcp" in gcp["status_reason"]
+    ecs = pool("ecs", "ecs:push")
+    assert (ecs["status"], ecs["status_reason"]) == ("READY", None)

@@ -183,3 +183,11 @@ def test_concurrency_status_counts_slots_per_queue(env: Env):
     assert (high["queue_name"], high["active_slots"], high["concurrency_limit"]) == ("high", 1, 2)
     assert [r["id"] for r in high["flow_runs"]] == [run["id"]]
     assert status["queues"][1]["active_slots"] == 0
+
+
+def test_a_new_push_pool_is_ready_without_a_worker_or_a_first_dispatch(env):
+    pool = make_pool(env.http, "pushy", type="cloud-run-v2:push")
+    assert (pool["status"], pool["status_reason"]) == ("READY", None)
+    pulled = make_pool(env.http, "pulled")
+    assert pulled["status"] == "NOT_READY"
+    assert "worker" in pulled["status_reason"]

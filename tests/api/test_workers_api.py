@@ -54,9 +54,13 @@ def test_heartbeats_to_unknown_pools_are_404_and_bad_input_422(env: Env):
     assert env.http.post("/work_pools/p/workers/heartbeat", json={}).status_code == 422
 
 
-def test_a_push_pool_needs_no_worker_only_a_recent_dispatcher_pass(env: Env):
+def test_a_push_pool_needs_no_worker_and_is_not_ready_only_while_dispatch_fails(env: Env):
     make_pool(env.http, "push", type="ecs:push")
-    assert ok(env.http.get("/work_pools/push"))["status"] == "NOT_READY"
+    assert ok(env.http.get("/work_pools/push"))["status"] == "READY"
     pool = env.store.get_pool("push")
-    env.store.record_dispatch(pool.id, env.clock())
+    env.store.record_dispatch_problem(pool.id, "AccessDenied: ecs:RunTask")
+    failing = ok(env.http.get("/work_pools/push"))
+    assert failing["status"] == "NOT_READY"
+    assert "AccessDenied: ecs:RunTask" in failing["status_reason"]
+    env.store.record_dispatch_problem(pool.id, None)
     assert ok(env.http.get("/work_pools/push"))["status"] == "READY"

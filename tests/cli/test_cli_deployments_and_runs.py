@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from tests.api.support import Env
 from tests.cli.conftest import Run, as_json
@@ -140,6 +142,75 @@ def test_config_profile_sets_url_and_key(cli: Run, env: Env, tmp_path: Path, mon
     cli("config", "unset", "api-key")
     assert "api_key" not in json.loads((tmp_path / "profile.json").read_text())
     assert "unknown setting" in cli("config", "set", "colour", "red", code=1).output
+
+
+def test_start_at_accepts_the_times_people_type_and_lists_them_when_it_cannot(
+    cli: Run, tmp_path: Path
+):
+    cli("work-pool", "create", "p", "--type", "process")
+    apply(cli, tmp_path)
+    now = datetime.now(UTC)
+    yesterday = as_json(cli("deployment", "run", "adhoc", "--start-at", "yesterday", "-o", "json"))
+    due = datetime.fromisoformat(yesterday["expected_start_time"])
+    assert due.date() == (now - timedelta(days=1)).date() and (due.hour, due.minute) == (0, 0)
+    at_nine = as_json(
+        cli("deployment", "run", "adhoc", "--start-at", "2031-05-06 09:30", "-o", "json")
+    )
+    assert datetime.fromisoformat(at_nine["expected_start_time"]) == datetime(
+        2031, 5, 6, 9, 30, tzinfo=UTC
+    )
+    refused = cli("deployment", "run", "adhoc", "--start-at", "next week", code=1).output
+    assert "cannot read 'next week' as a time" in refused
+    assert "tomorrow 09:30" in " ".join(refused.split())
+    assert "Invalid isoformat" not in refused
+
+
+def test_token_create_says_an_admin_token_and_the_absolute_file_a_relative_url_names(
+    cli: Run, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = cli("token", "create", "--scope", "admin", "--store", "sqlite:///nested/dir/x.db")
+    message = " ".join(result.output.split())
+    where = tmp_path / "nested" / "dir" / "x.db"
+    assert f"Created an admin token in the SQLite file {where.resolve()}." in message
+    assert where.exists()
+    cli("work-pool", "create", "p")
+    store_url = env.container.settings.store_url
+    worker = cli("token", "create", "--scope", "worker", "--pool", "p", "--store", store_url)
+    assert "Created a worker token for work pool 'p'" in " ".join(worker.output.split())
+
+
+def test_store_init_prints_the_absolute_path_of_a_relative_sqlite_url(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = cli("store", "init", "--store", "sqlite:///rel/s.db")
+    assert f"at {(tmp_path / 'rel' / 's.db').resolve()}" in " ".join(result.output.split())
+
+
+def test_an_api_url_without_api_gets_a_hint_to_add_it(cli: Run, env: Env, monkeypatch):
+    assert env.api.url.endswith("/api")
+    monkeypatch.setenv("PUSHPOOL_API_URL", env.api.url.removesuffix("/api"))
+    refused = " ".join(cli("work-pool", "ls", code=1).output.split())
+    assert "no route POST /work_pools/filter" in refused
+    assert "does your API URL end in /api?" in refused
+
+
+def test_late_runs_policies_come_from_the_cli_and_pushpool_yaml(cli: Run, tmp_path: Path):
+    cli("work-pool", "create", "p", "--type", "process", "--late-runs", "skip_after 2h")
+    assert as_json(cli("work-pool", "inspect", "p", "-o", "json"))["late_runs"] == "skip_after 2h"
+    cli("work-pool", "update", "p", "--late-runs", "latest_only")
+    assert as_json(cli("work-pool", "inspect", "p", "-o", "json"))["late_runs"] == "latest_only"
+    refused = cli("work-pool", "update", "p", "--late-runs", "maybe", code=1).output
+    assert "skip_after <duration>" in " ".join(refused.split())
+    apply(
+        cli,
+        tmp_path,
+        "deployments:\n  - name: hourly\n    command: 'true'\n    late_runs: skip_after 15m\n"
+        "    work_pool: {name: p}\n",
+    )
+    hourly = as_json(cli("deployment", "inspect", "hourly", "-o", "json"))
+    assert hourly["late_runs"] == "skip_after 15m"
 
 
 def test_an_unknown_key_in_pushpool_yaml_is_refused_with_its_path_and_nearest_key(

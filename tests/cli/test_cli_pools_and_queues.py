@@ -173,3 +173,50 @@ def test_slots_and_preview(cli: Run, env: Env, tmp_path: Path):
     assert "(**)" in cli("work-pool", "preview", "p").output.split("denotes")[0]
     queue_preview = as_json(cli("work-queue", "preview", "default", "-p", "p", "-o", "json"))
     assert queue_preview == []
+
+
+def test_create_without_a_type_says_it_made_a_process_pool_and_names_the_others(cli: Run):
+    created = cli("work-pool", "create", "plain").output
+    assert "of type 'process'" in created
+    assert "No --type was given, so it is a 'process' pool" in created
+    assert "ecs:push" in created and "vertex-ai" in created
+    typed = cli("work-pool", "create", "typed", "--type", "process").output
+    assert "No --type was given" not in typed
+
+
+def test_both_unknown_type_errors_list_the_types_in_the_same_words_and_order(cli: Run):
+    on_create = cli("work-pool", "create", "x", "--type", "bogus", code=1).output
+    on_template = cli("work-pool", "get-default-base-job-template", "--type", "bogus", code=1)
+    listing = "unknown work pool type 'bogus'; valid types are: process, docker, kubernetes, ecs,"
+    assert listing in " ".join(on_create.split())
+    assert listing in " ".join(on_template.output.split())
+    assert listed_types(on_create) == listed_types(on_template.output)
+
+
+def listed_types(error: str) -> str:
+    return " ".join(error.split()).split("valid types are: ")[1]
+
+
+def test_inspect_says_why_a_pool_is_not_ready(cli: Run):
+    cli("work-pool", "create", "idle", "--type", "process")
+    inspected = cli("work-pool", "inspect", "idle").output
+    assert "status='NOT_READY'" in inspected
+    assert "status_reason='no worker has sent a heartbeat recently'" in inspected
+
+
+def test_output_json_may_come_before_the_subcommand_and_the_commands_own_wins(cli: Run):
+    cli("work-pool", "create", "early", "--type", "process")
+    [pool] = as_json(cli("-o", "json", "work-pool", "ls"))
+    assert pool["name"] == "early"
+    assert as_json(cli("--output", "json", "work-pool", "inspect", "early"))["name"] == "early"
+    table = cli("-o", "json", "work-pool", "ls", "-o", "table").output
+    assert "Work Pools" in table
+    assert "Work Pools" in cli("work-pool", "ls").output  # not remembered across invocations
+
+
+def test_help_shows_argument_names_and_no_type_on_flags(cli: Run):
+    shown = cli("work-pool", "create", "--help").output
+    assert "Usage: pushpool work-pool create [OPTIONS] NAME" in " ".join(shown.split())
+    assert "{name}" not in shown and "<bool>" not in shown
+    limit = cli("work-pool", "set-concurrency-limit", "--help").output
+    assert "{" not in limit.split("Usage:")[1].splitlines()[0]

@@ -286,3 +286,24 @@ def test_deleted_pool_leaves_no_runs_behind_in_the_due_lists(store):
     assert store.list_due(pool.id, NOW) == []
     assert store.due_pools(NOW) == {}
     assert store.list_runs(pool_id=pool.id, state_types=[StateType.SCHEDULED]) == []
+
+
+def test_a_dispatch_problem_is_recorded_cleared_and_kept_across_pool_edits(store):
+    pool, _ = add_pool(store, "push")
+
+    store.record_dispatch_problem(pool.id, "Cloud Run: could not submit: permission denied")
+    stored = store.get_pool_by_id(pool.id)
+    assert stored.dispatch_problem == "Cloud Run: could not submit: permission denied"
+    assert stored.version == pool.version
+
+    store.update_pool(pool.model_copy(update={"description": "edited from a stale read"}))
+    edited = store.get_pool("push")
+    assert edited.description == "edited from a stale read"
+    assert edited.dispatch_problem == "Cloud Run: could not submit: permission denied"
+    assert [p.dispatch_problem for p in store.list_pools() if p.id == pool.id] == [
+        edited.dispatch_problem
+    ]
+
+    store.record_dispatch_problem(pool.id, None)
+    assert store.get_pool_by_id(pool.id).dispatch_problem is None
+    store.record_dispatch_problem("no-such-pool", "ignored")  # a deleted pool: nothing to mark

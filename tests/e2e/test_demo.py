@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -34,3 +38,35 @@ def test_the_demo_admits_twenty_runs_by_priority_within_every_limit():
     # The failing run is the last low one, and it failed by its exit code.
     failed = [o for o in summary["outcomes"] if o["end_state"] == "FAILED"]
     assert [o["queue"] for o in failed] == ["low"]
+
+
+@pytest.mark.slow
+def test_without_a_terminal_the_live_admitted_column_matches_the_summary_and_lines_stay_whole():
+    result = subprocess.run(
+        [sys.executable, "-m", "handlers.cli", "demo", "--runs", "8", "--seconds", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "60"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    before, summary = result.stdout.split("Summary", 1)
+    heading = before.rsplit("\n", 1)[-1]
+    assert set(heading) <= set("─ "), f"the Summary rule shares its line: {heading!r}"
+
+    # The summary's order, one whole "n. queue/name" item after another.
+    order_text = summary.split("(claims, first to last):", 1)[1].split("Waits from", 1)[0]
+    items = re.findall(r"(\d+)\. (\w+)/(\S+)", order_text)
+    assert [int(n) for n, _, _ in items] == list(range(1, 9))
+    for line in filter(str.strip, order_text.splitlines()):
+        assert re.fullmatch(r"\s*(\d+\. \w+/\S+)(   \d+\. \w+/\S+)*\s*", line), line
+    in_summary = {name: int(n) for n, _, name in items}
+
+    # The live table's last frame: each run's "#n" in the Admitted column.
+    last_frame = before.rsplit("Flow runs (in creation order)", 1)[1]
+    live = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"│\s*\d+\s*│\s*(\S+)\s*│.*?│\s*#(\d+)\s*│", last_frame)
+    }
+    assert live == in_summary

@@ -340,6 +340,78 @@ def test_flow_runs_are_filtered_and_refreshed_live(ui: Ui, api: httpx.Client):
     ui.shot("runs")
 
 
+def test_a_push_pool_is_ready_without_a_worker_and_shows_why_once_dispatch_fails(
+    ui: Ui, api: httpx.Client
+):
+    seed_pool(api, "gcp-push", type="cloud-run-v2:push")
+    page = ui.page
+    ui.go("/pools")
+    row = page.locator('tr[data-pool="gcp-push"]')
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "READY")
+
+    # No project in the template and no service-account key: every submission fails.
+    deployment = seed_deployment(api, pool="gcp-push", name="no-project", command="true")
+    created = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={})
+    assert created.status_code == 201, created.text
+    for _ in range(100):
+        pool = api.get("/work_pools/gcp-push").json()
+        if pool["status"] == "NOT_READY":
+            break
+        page.wait_for_timeout(100)
+    assert "needs 'project'" in pool["status_reason"]
+
+    ui.go("/pools")
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "NOT_READY")
+    expect(row.locator("[data-status-reason]")).to_contain_text("needs 'project'")
+    ui.go("/pools/gcp-push")
+    expect(page.locator("[data-status-reason]")).to_contain_text("Not ready: the last dispatch")
+    description = page.locator("dt:text-is('Description') + dd")
+    expect(description).to_have_text("No description")  # not Python's "None"
+    expect(page.locator("[data-status-reason]")).to_contain_text("needs 'project'")
+    ui.shot("pool-push-not-ready")
+
+
+def test_the_pool_page_shows_its_late_run_policy_and_which_runs_it_will_skip(
+    ui: Ui, api: httpx.Client
+):
+    seed_pool(api, "backlog", is_paused=True)
+    assert api.patch("/work_pools/backlog", json={"late_runs": "skip_after 30m"}).status_code == 204
+    deployment = seed_deployment(api, pool="backlog", name="hourly", command="true")
+    created = api.post(
+        f"/deployments/{deployment['id']}/create_flow_run",
+        json={
+            "state": {
+                "type": "SCHEDULED",
+                "state_details": {"scheduled_time": "2020-01-01T00:00:00Z"},
+            }
+        },
+    )
+    assert created.status_code == 201, created.text
+    stale = created.json()
+    page = ui.page
+    ui.go("/pools/backlog")
+    expect(page.locator("[data-late-runs]")).to_have_text("skip_after 30m")
+    page.get_by_role("tab", name="Upcoming runs").click()
+    row = page.locator(f'tr[data-run="{stale["name"]}"]')
+    expect(row).to_contain_text("Skipped by the late-run policy 'skip_after 30m'")
+    ui.shot("pool-late-runs")
+
+    assert api.patch("/work_pools/backlog", json={"is_paused": False}).status_code == 204
+    for _ in range(100):
+        run = api.get(f"/flow_runs/{stale['id']}").json()
+        if run["state_type"] == "CANCELLED":
+            break
+        page.wait_for_timeout(100)
+    assert (run["state_type"], run["state_name"]) == ("CANCELLED", "Skipped")
+    ui.go(f"/runs/{stale['id']}")
+    expect(page.get_by_text("Skipped by the late-run policy").first).to_be_visible()
+
+    patched = api.patch(f"/deployments/{deployment['id']}", json={"late_runs": "latest_only"})
+    assert patched.status_code == 204
+    ui.go("/deployments")
+    expect(page.locator("[data-late-runs]")).to_have_text("late runs: latest_only")
+
+
 def test_the_run_page_follows_the_runs_logs_while_it_runs_and_keeps_them_after(
     ui: Ui, api: httpx.Client, tmp_path
 ):

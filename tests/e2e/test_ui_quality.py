@@ -260,9 +260,10 @@ def test_the_pools_page_for_the_readme(browser: Any, tmp_path: Path):
                 expect(ui.page.locator('tr[data-pool="local"] [role="meter"]')).to_have_attribute(
                     "aria-valuenow", "3", timeout=30_000
                 )
-                expect(ui.page.locator('tr[data-pool="local"] [data-status]')).to_have_attribute(
-                    "data-status", "READY"
-                )
+                for ready in ("local", "ecs-prod", "cloud-run-batch", "managed"):
+                    expect(
+                        ui.page.locator(f'tr[data-pool="{ready}"] [data-status]')
+                    ).to_have_attribute("data-status", "READY")
                 ui.shot("pools")
                 ui.publish("pools", README_SHOT)
             for run in runs:

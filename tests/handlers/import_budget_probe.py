@@ -17,10 +17,15 @@ import tempfile
 from pathlib import Path
 
 FORBIDDEN = ("google", "azure", "modal", "typer", "rich", "uvicorn")
+# What the interpreter held before pushpool code ran: a ``*-nspkg.pth`` file
+# (google-cloud-aiplatform ships one) creates the empty ``google`` namespace
+# package at startup, which is not pushpool importing an SDK.
+AT_STARTUP = frozenset(sys.modules)
 
 
 def loaded() -> list[str]:
-    return sorted({name.split(".")[0] for name in sys.modules} & set(FORBIDDEN))
+    new = set(sys.modules) - AT_STARTUP
+    return sorted({name.split(".")[0] for name in new} & set(FORBIDDEN))
 
 
 def main() -> None:

@@ -6,12 +6,16 @@ from datetime import timedelta
 
 import pytest
 
+from core.errors import InfrastructureError
+from core.services.context import Context
 from core.services.dispatch import DEFAULT_RESUME_AFTER, Dispatcher, DispatchIncomplete
+from core.services.pools import view
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_deployment
 from tests.integration.support import (
     FakeClock,
+    Fault,
     HookedStore,
     RecordingProvider,
     provider_factory,
@@ -261,3 +265,55 @@ def test_claims_are_capped_per_pass_and_the_report_asks_for_more(store):
     report = dispatcher(store, provider, max_claims=2).dispatch(pool.name)
     assert len(report.submitted) == 2
     assert report.more and report.wants_another_pass
+
+
+def test_a_pass_that_submits_nothing_makes_the_pool_not_ready_until_one_succeeds(store):
+    provider = RecordingProvider()
+    pool, queue = push_pool(store, limit=5)
+    first = add_run(store, pool, queue, at=NOW - timedelta(seconds=2))
+    second = add_run(store, pool, queue, at=NOW - timedelta(seconds=1))
+    provider.fail(first.id, retryable=False)
+    provider.fail(second.id, retryable=False)
+    ctx = Context(store=store, clock=FakeClock(), ids=lambda: "id", types=REGISTRY)
+
+    dispatcher(store, provider).dispatch(pool.name)
+
+    failing = view(ctx, store.get_pool(pool.name))
+    assert failing.status.value == "NOT_READY"
+    assert failing.status_reason is not None
+    assert "invalid subnet subnet-123" in failing.status_reason
+
+    dispatcher(store, provider).dispatch(pool.name)  # nothing to submit: no news
+    assert view(ctx, store.get_pool(pool.name)).status.value == "NOT_READY"
+
+    add_run(store, pool, queue, at=NOW)
+    dispatcher(store, provider).dispatch(pool.name)
+
+    healthy = view(ctx, store.get_pool(pool.name))
+    assert (healthy.status.value, healthy.status_reason) == ("READY", None)
+
+
+def test_one_bad_run_among_good_ones_leaves_the_pool_ready(store):
+    provider = RecordingProvider()
+    pool, queue = push_pool(store, limit=5)
+    bad = add_run(store, pool, queue, at=NOW - timedelta(seconds=2))
+    add_run(store, pool, queue, at=NOW - timedelta(seconds=1))
+    provider.fail(bad.id, retryable=False)
+
+    dispatcher(store, provider).dispatch(pool.name)
+
+    assert store.get_pool(pool.name).dispatch_problem is None
+
+
+def test_a_huge_provider_error_is_stored_as_the_pools_problem_only_in_part(store):
+    provider = RecordingProvider()
+    pool, queue = push_pool(store)
+    run = add_run(store, pool, queue)
+    provider.faults[run.id].append(
+        Fault(InfrastructureError("denied: " + "x" * 50_000, retryable=False), after_start=False)
+    )
+
+    dispatcher(store, provider).dispatch(pool.name)
+
+    problem = store.get_pool(pool.name).dispatch_problem
+    assert problem is not None and problem.startswith("denied: ") and len(problem) == 1000

@@ -255,6 +255,20 @@ def test_stalled_claims_get_a_dispatch_to_resume_them_long_before_their_lease_en
     assert store.get_run(run.id).attempt == 1  # resumed, not requeued
 
 
+def test_scheduled_runs_are_named_on_their_schedules_wall_clock(store):
+    pool, _ = add_pool(store)
+    noon_paris = Schedule(cron="0 12 * * *", timezone="Europe/Paris")
+    deployment = deploy(store, pool, noon_paris)
+
+    schedule_runs(store, deployment, now=NOW, horizon=timedelta(days=2))
+
+    names = sorted(r.name for r in store.list_runs(deployment_id=deployment.id))
+    assert len(names) == 2
+    assert all(name.endswith("-120000") for name in names), names
+    for run in store.list_runs(deployment_id=deployment.id):
+        assert run.next_scheduled_start_time.hour == 11  # 12:00 Paris is 11:00 UTC in winter
+
+
 def test_a_schedule_that_cannot_be_evaluated_is_reported_and_the_others_still_run(store):
     """Issue 13, fault 3: one stored ``interval: 1e300`` raised OverflowError out of
     every tick, so no deployment got runs and nothing was reaped."""

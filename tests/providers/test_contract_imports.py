@@ -12,7 +12,12 @@ import textwrap
 
 import pytest
 
-SDKS = {"google.cloud.run_v2": "cloud_run", "azure.mgmt.containerinstance": "aci", "modal": "modal"}
+SDKS = {
+    "google.cloud.run_v2": "cloud_run",
+    "google.cloud.aiplatform_v1": "vertex_ai",
+    "azure.mgmt.containerinstance": "aci",
+    "modal": "modal",
+}
 
 
 def loaded_after(code: str) -> set[str]:
@@ -30,13 +35,19 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_importing_the_provider_modules_loads_no_sdk():
-    assert loaded_after("import providers.cloud_run, providers.aci, providers.modal") == set()
+    assert (
+        loaded_after(
+            "import providers.cloud_run, providers.vertex_ai, providers.aci, providers.modal"
+        )
+        == set()
+    )
 
 
 @pytest.mark.parametrize(
     ("module", "configuration", "sdk"),
     [
         ("cloud_run", {"project": "p", "image": "i"}, "google.cloud.run_v2"),
+        ("vertex_ai", {"project": "p", "image": "i"}, "google.cloud.aiplatform_v1"),
         (
             "aci",
             {"subscription_id": "s", "resource_group_name": "g", "location": "l", "image": "i"},

@@ -1,6 +1,7 @@
 """``pushpool work-pool get-default-base-job-template`` and ``render-template``."""
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -178,15 +179,36 @@ def test_a_template_file_that_is_not_json_is_a_clean_error(tmp_path):
 def test_the_module_entry_point_works_with_the_base_install():
     """``python -m handlers.cli`` imports no SDK to run these commands."""
     code = (
-        "import sys, runpy; sys.argv = ['pushpool', 'work-pool', 'render-template', '--type',"
+        "import sys, runpy; before = set(sys.modules);"
+        "sys.argv = ['pushpool', 'work-pool', 'render-template', '--type',"
         " 'azure-container-instance:push'];"
         "heavy = ['google', 'azure', 'modal', 'docker', 'kubernetes', 'boto3'];\n"
         "try:\n    runpy.run_module('handlers.cli', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print([m for m in sys.modules if m.split('.')[0] in heavy], file=sys.stderr)"
+        "print([m for m in set(sys.modules) - before if m.split('.')[0] in heavy],"
+        " file=sys.stderr)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert json.loads(result.stdout)["location"] == "eastus"
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_readmes_template_commands_run_in_order_in_an_empty_folder(tmp_path, monkeypatch):
+    """Every offline ``pushpool work-pool ...template...`` line of the README's tour,
+    run as written: no step may refer to a file an earlier step did not make."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    lines = [
+        line.split("  #")[0].strip()
+        for line in readme.splitlines()
+        if line.startswith("pushpool work-pool ") and "template" in line
+    ]
+    assert any("render-template" in line for line in lines)
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        args = shlex.split(line)[1:]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"{line}: {result.output}"
+    rendered = json.loads(result.stdout)
+    assert rendered["env"] == {"A": "1"}

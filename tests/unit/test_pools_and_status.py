@@ -7,7 +7,19 @@ from core.models import Worker
 from core.pools import check_pool_name, new_pool
 from core.ports import PoolMode
 from core.states import StateType, is_late, new_state
-from core.status import ReadyStatus, WorkerStatus, pool_status, queue_status, worker_status
+from core.status import (
+    PoolReadiness,
+    ReadyStatus,
+    WorkerStatus,
+    pool_readiness,
+    queue_status,
+    worker_status,
+)
+
+
+def pool_status(pool, **kwargs):
+    return pool_readiness(pool, **kwargs).status
+
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -83,13 +95,38 @@ def test_paused_beats_everything():
     assert queue_status(paused_queue, now=NOW) is ReadyStatus.PAUSED
 
 
-def test_push_pool_is_ready_when_the_dispatcher_ran_recently():
+@pytest.mark.parametrize("mode", [PoolMode.PUSH, PoolMode.MANAGED])
+def test_a_new_or_idle_push_pool_is_ready_it_needs_no_worker_and_no_recent_dispatch(mode):
     pool, _ = _pool()
-    assert pool_status(pool, mode=PoolMode.PUSH, workers=[], now=NOW) is ReadyStatus.NOT_READY
-    recent = pool.model_copy(update={"last_dispatched": NOW - timedelta(seconds=119)})
-    stale = pool.model_copy(update={"last_dispatched": NOW - timedelta(seconds=121)})
-    assert pool_status(recent, mode=PoolMode.PUSH, workers=[], now=NOW) is ReadyStatus.READY
-    assert pool_status(stale, mode=PoolMode.MANAGED, workers=[], now=NOW) is ReadyStatus.NOT_READY
+    idle = pool.model_copy(update={"last_dispatched": NOW - timedelta(days=3)})
+    assert pool_readiness(pool, mode=mode, workers=[], now=NOW) == PoolReadiness(ReadyStatus.READY)
+    assert pool_readiness(idle, mode=mode, workers=[], now=NOW) == PoolReadiness(ReadyStatus.READY)
+
+
+def test_a_push_pool_without_dispatch_set_up_for_its_type_is_not_ready_and_says_why():
+    pool, _ = _pool()
+    readiness = pool_readiness(
+        pool, mode=PoolMode.PUSH, workers=[], now=NOW, setup_problem="no dispatch for gcp pools"
+    )
+    assert readiness == PoolReadiness(ReadyStatus.NOT_READY, "no dispatch for gcp pools")
+
+
+def test_a_push_pool_whose_last_dispatch_pass_submitted_nothing_is_not_ready_with_the_error():
+    pool, _ = _pool()
+    failing = pool.model_copy(update={"dispatch_problem": "credentials were rejected"})
+    readiness = pool_readiness(failing, mode=PoolMode.PUSH, workers=[], now=NOW)
+    assert readiness.status is ReadyStatus.NOT_READY
+    assert readiness.reason is not None and "credentials were rejected" in readiness.reason
+    paused = failing.model_copy(update={"is_paused": True})
+    assert pool_readiness(paused, mode=PoolMode.PUSH, workers=[], now=NOW).status is (
+        ReadyStatus.PAUSED
+    )
+
+
+def test_a_pull_pool_without_a_worker_says_so():
+    pool, _ = _pool()
+    reason = pool_readiness(pool, mode=PoolMode.PULL, workers=[], now=NOW).reason
+    assert reason is not None and "worker" in reason
 
 
 def test_queue_is_ready_when_polled_in_the_last_minute():

@@ -12,7 +12,13 @@ from dateutil.rrule import rrulestr
 
 from core.errors import InvalidInput
 from core.models import Schedule
-from core.schedules import check_schedule, occurrences, scheduled_run_id, upcoming
+from core.schedules import (
+    check_schedule,
+    occurrences,
+    run_name_time,
+    scheduled_run_id,
+    upcoming,
+)
 
 NY = ZoneInfo("America/New_York")
 
@@ -222,3 +228,15 @@ def test_run_ids_are_stable_per_deployment_and_instant():
     assert scheduled_run_id("d1", at) == scheduled_run_id("d1", at.astimezone(NY))
     assert scheduled_run_id("d1", at) != scheduled_run_id("d2", at)
     assert scheduled_run_id("d1", at) != scheduled_run_id("d1", at + timedelta(seconds=1))
+
+
+def test_run_names_use_the_schedules_timezone_or_utc_when_they_disagree():
+    when = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)  # noon in Paris (summer time)
+    paris = Schedule(cron="0 12 * * *", timezone="Europe/Paris")
+    new_york = Schedule(cron="0 6 * * *", timezone="America/New_York")
+    assert run_name_time([paris], when).strftime("%H%M") == "1200"
+    assert run_name_time([paris, paris], when).strftime("%H%M") == "1200"
+    assert run_name_time([paris, new_york], when).strftime("%H%M") == "1000"
+    paused_new_york = new_york.model_copy(update={"active": False})
+    assert run_name_time([paris, paused_new_york], when).strftime("%H%M") == "1200"
+    assert run_name_time([], when) == when

@@ -38,7 +38,7 @@ def pool_doc_item(pool: WorkPool) -> Item:
         "name": s(pool.name),
         "version": n(pool.version),
         "default_q": s(pool.default_queue_id),
-        "doc": pack(pool, exclude={"last_dispatched"}),
+        "doc": pack(pool, exclude={"last_dispatched", "dispatch_problem"}),
     }
 
 
@@ -60,9 +60,13 @@ def pool_from(items: list[Item]) -> WorkPool | None:
     if doc is None:
         return None
     pool = unpack(doc, WorkPool)
-    seen = get_s(by_sk.get(schema.SEEN_SK, {}), "at")
+    seen_item = by_sk.get(schema.SEEN_SK, {})
+    seen = get_s(seen_item, "at")
     if seen is not None:
         pool = pool.model_copy(update={"last_dispatched": parse_stamp(seen)})
+    problem = get_s(seen_item, "problem")
+    if problem is not None:
+        pool = pool.model_copy(update={"dispatch_problem": problem})
     return pool
 
 

@@ -72,7 +72,11 @@ class PoolsMixin(QueuesMixin):
         the counter item, where claims check them; move the name claim on rename."""
         stored = self.get_pool_by_id(pool.id)
         new = pool.model_copy(
-            update={"version": pool.version + 1, "last_dispatched": stored.last_dispatched}
+            update={
+                "version": pool.version + 1,
+                "last_dispatched": stored.last_dispatched,
+                "dispatch_problem": stored.dispatch_problem,
+            }
         )
         what = f"work pool {pool.name!r}"
         ops = [
@@ -148,6 +152,23 @@ class PoolsMixin(QueuesMixin):
             )
         except NotFound:
             return  # a deleted pool's last dispatch is of no interest
+
+    def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
+        """Kept on the last-seen item too, so pool updates never overwrite it."""
+        update = "SET #problem = :problem" if problem else "REMOVE #problem"
+        values = {":problem": s(problem)} if problem else None
+        try:
+            self._table.conditional(
+                "update_item",
+                lambda _: NotFound("pool gone"),
+                Key=schema.key(schema.pool_pk(pool_id), schema.SEEN_SK),
+                UpdateExpression=update,
+                ConditionExpression=EXISTS,
+                ExpressionAttributeNames=names(update, EXISTS),
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except NotFound:
+            return
 
 
 def _settings_op(pool: WorkPool, missing: Exception) -> Op:

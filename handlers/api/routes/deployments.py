@@ -72,6 +72,7 @@ def create_deployment(body: DeploymentCreate) -> Response[Deployment]:
         schedules=_schedules(body.schedules),  # type: ignore[arg-type]
         paused=body.paused,
         description=body.description or "",
+        late_runs=body.late_runs,
     )
     deployment, created = deployment_service.apply_deployment(ctx(), spec)
     return reply(201 if created else 200, Deployment.of(deployment))

@@ -47,6 +47,7 @@ def create_work_pool(body: WorkPoolCreate) -> Response[WorkPool]:
         base_job_template=body.base_job_template,
         is_paused=body.is_paused,
         concurrency_limit=body.concurrency_limit,
+        late_runs=body.late_runs,
     )
     return reply(201, _out(pool.name))
 

@@ -90,6 +90,12 @@ class DeploymentScheduleCreate(Body):
     slug: Any = Field(default=None, description=IGNORED)
 
 
+LATE_RUNS = (
+    "What happens to this deployment's runs that became Late while waiting: run, "
+    "skip_after <duration> (e.g. skip_after 10m) or latest_only; unset: the pool's policy."
+)
+
+
 NoDeploymentLimit = null_only(
     "pushpool has no per-deployment concurrency limit; send null and limit the work queue"
 )
@@ -107,6 +113,7 @@ class DeploymentCreate(Body):
     schedules: list[DeploymentScheduleCreate] = Field(default_factory=list)
     paused: bool = False
     description: str | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: Any = Field(default=None, description=IGNORED)
     version: Any = Field(default=None, description=IGNORED)
     path: Any = Field(default=None, description=IGNORED)
@@ -130,6 +137,7 @@ class DeploymentUpdate(Body):
     schedules: list[DeploymentScheduleCreate] | None = None
     paused: bool | None = None
     description: str | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: Any = Field(default=None, description=IGNORED)
     version: Any = Field(default=None, description=IGNORED)
 
@@ -157,6 +165,7 @@ class Deployment(Out):
     work_queue_name: str
     entrypoint: str | None
     command: str | None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     tags: list[str] = Field(default_factory=list)
     parameter_openapi_schema: JSON = Field(
         description="The parameters a run may set: those the deployment gives a value. "
@@ -190,6 +199,7 @@ class Deployment(Out):
             work_queue_name=deployment.work_queue_name,
             entrypoint=deployment.entrypoint,
             command=deployment.command,
+            late_runs=deployment.late_runs,
             parameter_openapi_schema={
                 "type": "object",
                 "properties": {key: {} for key in deployment.parameters},

@@ -27,6 +27,11 @@ from handlers.api.schemas.common import (
     derived_id,
 )
 
+LATE_RUNS = (
+    "What happens to runs that became Late while waiting (a pause, an outage): run (default), "
+    "skip_after <duration> (e.g. skip_after 10m) or latest_only. A deployment's setting wins."
+)
+
 
 class WorkPoolCreate(Body):
     name: str = Field(description="Unique; may not contain / % & > < or start with 'prefect'.")
@@ -37,6 +42,7 @@ class WorkPoolCreate(Body):
     )
     is_paused: bool = False
     concurrency_limit: Count | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -45,6 +51,7 @@ class WorkPoolUpdate(Body):
     is_paused: bool | None = None
     base_job_template: JSON | None = None
     concurrency_limit: Count | None = None
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
     storage_configuration: Any = Field(default=None, description=IGNORED)
 
 
@@ -87,8 +94,12 @@ class WorkPool(Named):
     is_paused: bool
     concurrency_limit: int | None
     status: str
+    status_reason: str | None = Field(
+        default=None, description="When the pool is NOT_READY: what failed and what to fix."
+    )
     default_queue_id: str
     active_slots: int
+    late_runs: str | None = Field(default=None, description=LATE_RUNS)
 
     @classmethod
     def of(cls, view: PoolView) -> WorkPool:
@@ -98,8 +109,10 @@ class WorkPool(Named):
             type=pool.type,
             base_job_template=pool.base_job_template,
             status=view.status.value,
+            status_reason=view.status_reason,
             default_queue_id=pool.default_queue_id,
             active_slots=view.active_slots,
+            late_runs=pool.late_runs,
         )
 
 

@@ -76,7 +76,8 @@ function deploymentRow(d, pool) {
     cell("Deployment", h("div", { class: "muted small" }, d.flow_name), h("strong", {}, d.name), d.paused ? h("span", { class: "chip" }, "schedule paused") : null,
       d.command ? h("div", { class: "small" }, h("code", { class: "mono" }, truncate(d.command, 48))) : null),
     cell("Pool / queue", h("a", { href: `#/pools/${enc(d.work_pool_name)}` }, d.work_pool_name), h("div", { class: "muted small" }, d.work_queue_name)),
-    cell("Schedule", d.schedules.length ? h("ul", { class: "plain" }, d.schedules.map((s) => h("li", {}, scheduleText(s)))) : h("span", { class: "muted" }, "none")),
+    cell("Schedule", d.schedules.length ? h("ul", { class: "plain" }, d.schedules.map((s) => h("li", {}, scheduleText(s)))) : h("span", { class: "muted" }, "none"),
+      d.late_runs ? h("div", { class: "muted small", "data-late-runs": "" }, `late runs: ${d.late_runs}`) : null),
     cell("Job variables", variableChips(d.job_variables)),
     h("td", { class: "row-actions" }, run, h("a", { class: "btn btn-secondary btn-small", href: `#/runs?deployment=${enc(d.id)}`, "aria-label": `Runs of ${d.flow_name}/${d.name}` }, "Runs")));
 }

@@ -25,9 +25,9 @@ const WAIT_REASONS = {
 function statusHelp(pool, info) {
   if (pool.status === "PAUSED") return "Paused: no runs are released until you resume it. Schedules keep creating runs; they wait.";
   const pull = (info?.mode ?? "pull") === "pull";
-  if (pool.status === "READY") return pull ? "A worker is online and polling this pool." : "pushpool's dispatcher is submitting this pool's runs.";
+  if (pool.status === "READY") return pull ? "A worker is online and polling this pool." : "Ready: pushpool's dispatcher submits this pool's runs as they come due; no worker is needed.";
   if (pull) return h("span", {}, "No worker has sent a heartbeat recently. Start one: ", code(`pushpool worker start --pool ${pool.name}`), ".");
-  return "The dispatcher has not run in the last 2 minutes: check the stack's tick and dispatch functions, or that pushpool server is running.";
+  return h("span", { "data-status-reason": "" }, `Not ready: ${pool.status_reason ?? "the dispatcher reported a problem"}.`);
 }
 
 export async function poolView(page) {
@@ -132,7 +132,8 @@ function detailsCard(pool, info) {
     ["Type", h("span", {}, info?.title ?? pool.type, " ", code(pool.type))],
     ["Status", h("span", { class: "stack-tight" }, statusBadge(pool.status), h("span", { class: "muted small" }, statusHelp(pool, info)))],
     ["Concurrency", slotsBar(pool.active_slots, pool.concurrency_limit, { label: `Slots in use in ${pool.name}` })],
-    ["Description", pool.description || h("span", { class: "muted" }, "None")],
+    ["Description", pool.description || h("span", { class: "muted" }, "No description")],
+    ["Late runs", h("span", { "data-late-runs": "" }, pool.late_runs ?? "run", pool.late_runs ? null : h("span", { class: "muted" }, " (default: run every late run)"))],
     ["Created", formatTime(pool.created)],
     ["Updated", timeAgo(pool.updated)],
   ]));

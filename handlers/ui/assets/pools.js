@@ -113,7 +113,8 @@ function poolRow(pool, info, page) {
       pool.is_paused ? h("span", { class: "paused-marker", title: "Paused: no runs are released" }, icon("pause", { size: 12 }), "Paused") : null,
       pool.description ? h("div", { class: "muted small clamp" }, pool.description) : null),
     cell("Type", h("div", {}, info?.title ?? pool.type), h("div", { class: "type-line" }, h("code", { class: "muted small" }, pool.type), info ? modeBadge(info.mode) : null)),
-    cell("Status", statusBadge(pool.status)),
+    cell("Status", statusBadge(pool.status),
+      pool.status === "NOT_READY" && pool.status_reason ? h("div", { class: "muted small clamp", "data-status-reason": "", title: pool.status_reason }, pool.status_reason) : null),
     cell("Concurrency", slotsBar(pool.active_slots, pool.concurrency_limit, { label: `Slots in use in ${pool.name}` })),
     cell("Active", active));
 }
