@@ -84,8 +84,16 @@ def test_what_pushpool_cannot_honour_is_refused_before_anything_changes(
     for line, replacement, message in (
         ('version: "1.0"', "concurrency_limit: 2", "no per-deployment concurrency limit"),
         ("slug: morning", "parameters: {day: x}", "no per-schedule parameters"),
-        ("tags: [etl, nightly]", "tagz: [etl]", "unknown keys ['tagz']"),
-        ("prefect-version: 3.9.1", "prefect_version: 3.9.1", "unknown top-level keys"),
+        (
+            "tags: [etl, nightly]",
+            "tagz: [etl]",
+            "deployments[0].tagz: unknown key; did you mean 'tags'?",
+        ),
+        (
+            "prefect-version: 3.9.1",
+            "prefect_version: 3.9.1",
+            "prefect_version: unknown key; did you mean 'prefect-version'?",
+        ),
         (
             "ETL_MODE: test",
             "IMAGE: '{{ build_image.image }}'",
