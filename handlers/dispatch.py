@@ -10,8 +10,10 @@ Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
   run of the pool, so the many messages that only announce due work or a
   freed slot skip it.  A pass that wants another (claim cap reached, runs
   crashed and slots freed) sends a new message for the pool.
-* ``poll``: ask the provider about the pool's submitted runs (for providers
-  with events, only runs quiet for a while) and apply what it says.
+* ``poll``: the lifecycle's observe request (``core.services.lifecycle``):
+  stop the infrastructure of CANCELLING runs, ask the provider about the
+  pool's submitted runs (for providers with events, only runs quiet for a
+  while) and apply what it says.
 * ``stop``: stop infrastructure the reaper gave up on.
 
 Messages are hints: every pass re-reads the store, so duplicate, stale and
@@ -47,7 +49,7 @@ from pydantic import ValidationError
 from core.errors import InfrastructureError, NotFound, PushpoolError
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
-from core.services.observe import poll_pool
+from core.services.lifecycle import observe_active
 from handlers.aws import logs
 from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
 from handlers.aws.sqs import DispatchMessage, MessageKind
@@ -160,15 +162,18 @@ class Batch:
         if self.container.types.mode(pool.type) is PoolMode.PULL:
             return f"{pool.type} pools are watched by their workers"
         provider = self.container.provider(pool.type)
-        if not provider.supports_polling:
-            return "the provider cannot be polled"
-        report = poll_pool(
+        observation = observe_active(
             store, pool, provider, clock=self.container.clock, quiet_after=QUIET_AFTER
         )
-        for error in report.errors:
+        errors = [f"{o.run_id}: {o.error}" for o in observation.stopped if o.error]
+        errors += observation.poll.errors if observation.poll else ()
+        for error in errors:
             log.warning("poll %s: %s", pool.name, error)
-        if report.released_pools:
+        if observation.released_slot:
             self.container.trigger.request_dispatch(pool.name)
+        if observation.poll is None:
+            return "the provider cannot be polled"
+        report = observation.poll
         return f"checked {report.checked}, changed {len(report.changed)}"
 
     def stop(self, message: DispatchMessage) -> str:

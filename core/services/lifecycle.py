@@ -21,18 +21,24 @@ The vocabulary, one request per step:
   failed; otherwise say the driver should try again (:class:`Retry`).
 * :func:`submission_failed` — the same verdict for a failure met while
   preparing the submission (a provider that cannot be built).
+* :func:`observe_active` — look after a push pool's active runs: stop the
+  infrastructure of CANCELLING runs (``core.services.cancellation``), then
+  poll the submitted ones (``core.services.observe``) and apply what the
+  provider says.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol, TypeVar
 
 from core.errors import Conflict, InfrastructureError, NotFound
-from core.models import FlowRun
-from core.ports import Provider, Store
+from core.models import FlowRun, WorkPool
+from core.ports import Clock, Provider, Store
+from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
+from core.services.observe import PollReport, poll_runs
 from core.states import StateType, new_state
 
 ClaimT_contra = TypeVar("ClaimT_contra", contravariant=True)
@@ -153,6 +159,46 @@ def _stop(provider: Provider, infra_id: str, why: str) -> str:
     except InfrastructureError as exc:
         return f"{why}; stopping it failed: {exc.detail}"
     return f"{why}; stopped"
+
+
+@dataclass(frozen=True)
+class Observation:
+    stopped: tuple[StopOutcome, ...] = ()
+    poll: PollReport | None = None  # None: the provider cannot be polled
+
+    @property
+    def released_slot(self) -> bool:
+        """A run ended: the pool's dispatcher has room for the next one."""
+        stopped = (o.observed for o in self.stopped if o.observed is not None)
+        return any(o.released_slot for o in stopped) or bool(self.poll and self.poll.released_pools)
+
+
+def observe_active(
+    store: Store,
+    pool: WorkPool,
+    provider: Provider,
+    *,
+    clock: Clock,
+    quiet_after: timedelta | None = None,
+) -> Observation:
+    """Stop what is being cancelled, then poll what was submitted.
+
+    With ``quiet_after``, a provider that emits events is asked only about
+    runs no event has moved for that long: the poll is then the fallback for
+    a lost event, not a second source of truth.
+    """
+    active = store.list_active(pool.id)
+    stopped: list[StopOutcome] = []
+    if any(needs_stop(run) for run in active):
+        stopped = stop_cancelling(store, active, provider, clock=clock)
+        active = store.list_active(pool.id)  # the stops' polls may have ended some
+    if not provider.supports_polling:
+        return Observation(tuple(stopped))
+    submitted = [run for run in active if run.infrastructure_pid]
+    if quiet_after is not None and provider.emits_events:
+        quiet = clock() - quiet_after
+        submitted = [run for run in submitted if run.updated <= quiet]
+    return Observation(tuple(stopped), poll_runs(store, submitted, provider, clock=clock))
 
 
 @dataclass(frozen=True)

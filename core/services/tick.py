@@ -219,7 +219,7 @@ class Ticker:
 
     def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
         """Push pools with submitted runs: their dispatchers poll them, keeping
-        to quiet runs for providers that emit events (``observe.poll_pool``)."""
+        to quiet runs for providers that emit events (``lifecycle.observe_active``)."""
         wanted: list[str] = []
         for pool in pools:
             try:

@@ -15,7 +15,7 @@ import pytest
 
 from core.services.context import Context
 from core.services.dispatch import Dispatcher
-from core.services.observe import poll_pool
+from core.services.lifecycle import observe_active
 from core.services.runs import cancel_run
 from core.services.tick import DispatchRequest, StopRequest, Ticker, TickSettings
 from core.states import StateType, new_state
@@ -197,7 +197,11 @@ def test_polling_an_event_provider_asks_only_about_runs_no_event_moved_lately(st
     for run in (quiet, busy):
         provider.finish(f"infra-{run.id}-1")
 
-    report = poll_pool(store, pool, provider, clock=clock, quiet_after=timedelta(minutes=5))
+    observation = observe_active(
+        store, pool, provider, clock=clock, quiet_after=timedelta(minutes=5)
+    )
+    report = observation.poll
+    assert report is not None
 
     assert [o.run_id for o in report.changed] == [quiet.id]
     assert store.get_run(busy.id).state_type is StateType.PENDING
