@@ -85,7 +85,6 @@ def dispatcher_for(container: Container) -> Dispatcher:
         provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
         run_token=lambda run: container.run_token(run.id),
         api_url=container.settings.api_url,
-        stops_cancelled=True,
     )
 
 

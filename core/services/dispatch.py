@@ -12,10 +12,10 @@ and out of order, and a pass can die between any two steps:
   an attempt the reaper has abandoned is refused, and the infrastructure it
   started is stopped rather than left running unaccounted.
 
-With ``stops_cancelled`` (the cloud's dispatch functions, which alone hold
-the providers there), a pass also stops the infrastructure of the pool's
-CANCELLING runs (``core.services.cancellation``); the local server's
-observe loop does that instead.
+A pass that looks after active runs (``resume``) first stops the
+infrastructure of the pool's CANCELLING runs (``core.services.cancellation``)
+— every dispatcher holds the pool's provider, so each can — then resumes
+stalled claims.
 
 The submit, record and crash step is the run lifecycle's
 (``core.services.lifecycle``), shared with the pull worker; this module
@@ -156,7 +156,6 @@ class Dispatcher:
     lease: timedelta = DEFAULT_LEASE
     resume_after: timedelta = DEFAULT_RESUME_AFTER
     max_claims: int | None = DEFAULT_MAX_CLAIMS
-    stops_cancelled: bool = False
 
     def dispatch(
         self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
@@ -221,7 +220,7 @@ class Dispatcher:
         ambiguous earlier submit is not doubled."""
         active = self.store.list_active(work.pool.id)
         stopped: list[StopOutcome] = []
-        if self.stops_cancelled and any(needs_stop(r) for r in active):
+        if any(needs_stop(r) for r in active):
             stopped = stop_cancelling(self.store, active, work.provider, clock=self.clock)
         stalled = [r for r in active if is_stalled(r, now=work.now, resume_after=self.resume_after)]
         for run in stalled:

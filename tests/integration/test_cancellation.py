@@ -74,7 +74,7 @@ def test_a_pass_stops_a_cancelled_run_and_gives_its_slot_to_the_next_run(store, 
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, first.id, clock)
 
-    report = dispatcher(store, provider, clock, stops_cancelled=True).dispatch(pool.name)
+    report = dispatcher(store, provider, clock).dispatch(pool.name)
 
     assert provider.cancelled == [f"infra-{first.id}-1"]
     assert store.get_run(first.id).state_type is StateType.CANCELLED
@@ -89,21 +89,22 @@ def test_an_event_provider_is_asked_to_stop_and_the_run_waits_for_its_event(stor
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
 
-    dispatcher(store, provider, clock, stops_cancelled=True).dispatch(pool.name)
+    dispatcher(store, provider, clock).dispatch(pool.name)
 
     assert provider.cancelled == [f"infra-{run.id}-1"]
     assert store.get_run(run.id).state_type is StateType.CANCELLING
     assert store.counters(pool.id).pool_active == 1
 
 
-def test_passes_that_do_not_stop_cancellations_leave_them_alone(store, clock):
+def test_passes_that_do_not_look_after_active_runs_leave_cancellations_alone(store, clock):
     provider = RecordingProvider()
     pool, queue = add_pool(store, pool_type="ecs:push")
     run = add_run(store, pool, queue)
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
 
-    dispatcher(store, provider, clock).dispatch(pool.name)  # the local server's passes
+    # the cloud's passes for a message that only announces due work
+    dispatcher(store, provider, clock).dispatch(pool.name, resume=False)
 
     assert provider.cancelled == []
     assert store.get_run(run.id).state_type is StateType.CANCELLING
