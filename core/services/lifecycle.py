@@ -38,7 +38,7 @@ from core.errors import Conflict, InfrastructureError, NotFound
 from core.models import FlowRun, WorkPool
 from core.ports import Clock, Provider, Store
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
-from core.services.observe import PollReport, poll_runs
+from core.services.observe import DEFAULT_POLL_BATCH, PollReport, poll_runs
 from core.states import StateType, new_state
 
 ClaimT_contra = TypeVar("ClaimT_contra", contravariant=True)
@@ -180,6 +180,7 @@ def observe_active(
     *,
     clock: Clock,
     quiet_after: timedelta | None = None,
+    limit: int = DEFAULT_POLL_BATCH,
 ) -> Observation:
     """Stop what is being cancelled, then poll what was submitted.
 
@@ -198,7 +199,9 @@ def observe_active(
     if quiet_after is not None and provider.emits_events:
         quiet = clock() - quiet_after
         submitted = [run for run in submitted if run.updated <= quiet]
-    return Observation(tuple(stopped), poll_runs(store, submitted, provider, clock=clock))
+    return Observation(
+        tuple(stopped), poll_runs(store, submitted, provider, clock=clock, limit=limit)
+    )
 
 
 @dataclass(frozen=True)

@@ -178,13 +178,34 @@ def test_a_pool_with_a_cancellation_to_carry_out_gets_a_pass_even_when_paused(st
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
     store.update_pool(store.get_pool(pool.name).model_copy(update={"is_paused": True}))
+    ticker = Ticker(  # the cloud's tick: the pool's dispatcher stops it
+        store=store,
+        clock=clock,
+        pool_types=REGISTRY,
+        provider_for=NoProviderHere(),
+        settings=TickSettings(delegate_infrastructure=True),
+    )
+
+    report = ticker.tick()
+
+    assert DispatchRequest(pool.name, look_after=True) in report.dispatch
+
+
+def test_a_tick_that_holds_the_provider_stops_a_cancellation_itself(store, clock):
+    provider = RecordingProvider()  # no events: the stop is confirmed by a poll at once
+    pool, queue = add_pool(store, pool_type="ecs:push")
+    run = add_run(store, pool, queue)
+    dispatcher(store, provider, clock).dispatch(pool.name)
+    cancel(store, run.id, clock)
     ticker = Ticker(
         store=store, clock=clock, pool_types=REGISTRY, provider_for=provider_factory(provider)
     )
 
     report = ticker.tick()
 
-    assert DispatchRequest(pool.name, look_after=True) in report.dispatch
+    assert provider.cancelled == [f"infra-{run.id}-1"]
+    assert store.get_run(run.id).state_type is StateType.CANCELLED
+    assert not [r for r in report.dispatch if r.look_after]
 
 
 def test_polling_an_event_provider_asks_only_about_runs_no_event_moved_lately(store, clock):
