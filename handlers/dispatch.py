@@ -46,10 +46,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from core.errors import InfrastructureError, NotFound, PushpoolError
+from core.errors import NotFound, PushpoolError
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
-from core.services.lifecycle import observe_active
+from core.services.lifecycle import observe_active, stop_abandoned
 from handlers.aws import logs
 from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
 from handlers.aws.sqs import DispatchMessage, MessageKind
@@ -183,13 +183,11 @@ class Batch:
         except NotFound:
             log.warning("cannot stop %s: work pool %s is gone", message.infra_id, message.pool)
             return "work pool no longer exists"
-        try:
-            self.container.provider(pool.type).cancel(message.infra_id)
-        except InfrastructureError as exc:
-            if exc.retryable:
-                raise
-            log.warning("stopping %s failed: %s", message.infra_id, exc.detail)
-            return f"not stopped: {exc.detail}"
+        # A retryable failure is raised: the message is redelivered with back-off.
+        failure = stop_abandoned(self.container.provider(pool.type), message.infra_id)
+        if failure:
+            log.warning("%s", failure)
+            return failure
         return f"stopped {message.infra_id}"
 
     def _misrouted(self, message: DispatchMessage, record: SQSRecord) -> bool:

@@ -21,6 +21,7 @@ The vocabulary, one request per step:
   failed; otherwise say the driver should try again (:class:`Retry`).
 * :func:`submission_failed` — the same verdict for a failure met while
   preparing the submission (a provider that cannot be built).
+* :func:`stop_abandoned` — stop infrastructure the reaper gave up on.
 * :func:`observe_active` — look after a push pool's active runs: stop the
   infrastructure of CANCELLING runs (``core.services.cancellation``), then
   poll the submitted ones (``core.services.observe``) and apply what the
@@ -150,6 +151,19 @@ def submission_failed(
 
 def redacted(detail: str, secret: str) -> str:
     return detail.replace(secret, "[run token]") if secret else detail
+
+
+def stop_abandoned(provider: Provider, infra_id: str) -> str:
+    """Stop infrastructure no run owns any more: why it failed, or "" once
+    stopped.  A retryable failure is raised, so a driver that can retry (a
+    queue's redelivery) does."""
+    try:
+        provider.cancel(infra_id)
+    except InfrastructureError as exc:
+        if exc.retryable:
+            raise
+        return f"stopping {infra_id} failed: {exc.detail}"
+    return ""
 
 
 def _stop(provider: Provider, infra_id: str, why: str) -> str:

@@ -37,7 +37,7 @@ from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
 from core.schedules import run_name_time, scheduled_run_id, upcoming
 from core.services.admission import DEFAULT_LEASE
-from core.services.lifecycle import observe_active
+from core.services.lifecycle import observe_active, stop_abandoned
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport
 from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
 from core.states import LATE_AFTER, StateType, new_state
@@ -272,10 +272,10 @@ class Ticker:
         try:
             if self._mode(pool) is PoolMode.PULL:
                 return ""
-            self.provider_for(pool).cancel(infra_id)
-        except PushpoolError as exc:
+            failure = stop_abandoned(self.provider_for(pool), infra_id)
+        except PushpoolError as exc:  # throttled, or the provider cannot be built
             return f"stopping {infra_id} failed: {exc}"
-        return f"stopped {infra_id}"
+        return failure or f"stopped {infra_id}"
 
     def ask_stop(self, pool: WorkPool, infra_id: str, *, stops: list[StopRequest]) -> str:
         """``stop`` for a delegating tick: the pool's dispatcher will stop it."""
