@@ -10,8 +10,10 @@ Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
   run of the pool, so the many messages that only announce due work or a
   freed slot skip it.  A pass that wants another (claim cap reached, runs
   crashed and slots freed) sends a new message for the pool.
-* ``poll``: ask the provider about the pool's submitted runs (for providers
-  with events, only runs quiet for a while) and apply what it says.
+* ``poll``: the lifecycle's observe request (``core.services.lifecycle``):
+  stop the infrastructure of CANCELLING runs, ask the provider about the
+  pool's submitted runs (for providers with events, only runs quiet for a
+  while) and apply what it says.
 * ``stop``: stop infrastructure the reaper gave up on.
 
 Messages are hints: every pass re-reads the store, so duplicate, stale and
@@ -44,10 +46,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from core.errors import InfrastructureError, NotFound, PushpoolError
+from core.errors import NotFound, PushpoolError
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
-from core.services.observe import poll_pool
+from core.services.lifecycle import observe_active, stop_abandoned
 from handlers.aws import logs
 from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
 from handlers.aws.sqs import DispatchMessage, MessageKind
@@ -83,7 +85,6 @@ def dispatcher_for(container: Container) -> Dispatcher:
         provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
         run_token=lambda run: container.run_token(run.id),
         api_url=container.settings.api_url,
-        stops_cancelled=True,
     )
 
 
@@ -160,15 +161,18 @@ class Batch:
         if self.container.types.mode(pool.type) is PoolMode.PULL:
             return f"{pool.type} pools are watched by their workers"
         provider = self.container.provider(pool.type)
-        if not provider.supports_polling:
-            return "the provider cannot be polled"
-        report = poll_pool(
+        observation = observe_active(
             store, pool, provider, clock=self.container.clock, quiet_after=QUIET_AFTER
         )
-        for error in report.errors:
+        errors = [f"{o.run_id}: {o.error}" for o in observation.stopped if o.error]
+        errors += observation.poll.errors if observation.poll else ()
+        for error in errors:
             log.warning("poll %s: %s", pool.name, error)
-        if report.released_pools:
+        if observation.released_slot:
             self.container.trigger.request_dispatch(pool.name)
+        if observation.poll is None:
+            return "the provider cannot be polled"
+        report = observation.poll
         return f"checked {report.checked}, changed {len(report.changed)}"
 
     def stop(self, message: DispatchMessage) -> str:
@@ -179,13 +183,11 @@ class Batch:
         except NotFound:
             log.warning("cannot stop %s: work pool %s is gone", message.infra_id, message.pool)
             return "work pool no longer exists"
-        try:
-            self.container.provider(pool.type).cancel(message.infra_id)
-        except InfrastructureError as exc:
-            if exc.retryable:
-                raise
-            log.warning("stopping %s failed: %s", message.infra_id, exc.detail)
-            return f"not stopped: {exc.detail}"
+        # A retryable failure is raised: the message is redelivered with back-off.
+        failure = stop_abandoned(self.container.provider(pool.type), message.infra_id)
+        if failure:
+            log.warning("%s", failure)
+            return failure
         return f"stopped {message.infra_id}"
 
     def _misrouted(self, message: DispatchMessage, record: SQSRecord) -> bool:

@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import Clock, PoolMode
-from core.services.cancellation import needs_stop, stop_cancelling
 from core.services.dispatch import Dispatcher
-from core.services.observe import poll_pool
+from core.services.lifecycle import observe_active
 from core.services.reaper import submit_attempts
 from core.services.tick import Ticker
 from core.states import StateType, new_state
@@ -233,7 +232,8 @@ class LocalStack:
             self._stop.wait(self.observe_seconds)
 
     def observe(self) -> None:
-        """Poll the served pools' submitted runs; stop cancelled ones."""
+        """The lifecycle's observe request for each served pool with active
+        runs: stop cancelled runs, poll submitted ones."""
         store = self.container.store
         try:
             pools = [p for p in store.list_pools() if self._served_here(p)]
@@ -245,10 +245,7 @@ class LocalStack:
                 if not store.list_active(pool.id):
                     continue
                 provider = self.container.provider(pool.type)
-                self._stop_cancelling(pool)
-                if not provider.supports_polling:
-                    continue
-                report = poll_pool(store, pool, provider, clock=self.container.clock)
+                observation = observe_active(store, pool, provider, clock=self.container.clock)
             except PushpoolError as exc:
                 self._warn(f"observing {pool.name}: {exc}", key=f"observe:{pool.name}")
                 continue
@@ -258,24 +255,15 @@ class LocalStack:
                 what = f"{type(exc).__name__}: {exc}"
                 self._warn(f"observing {pool.name} failed: {what}", key=f"observe:{pool.name}")
                 continue
-            if report.released_pools:
+            for outcome in observation.stopped:
+                if outcome.error:
+                    key = f"cancel:{outcome.run_id}"
+                    self._warn(f"cancelling {outcome.run_id}: {outcome.error}", key=key)
+            if observation.released_slot:
                 self.trigger.request_dispatch(pool.name)
 
     def _served_here(self, pool: WorkPool) -> bool:
         return self.types.mode(pool.type) is not PoolMode.PULL
-
-    def _stop_cancelling(self, pool: WorkPool) -> None:
-        """The dispatcher's stop step (``core.services.cancellation``), driven
-        here so a cancel is handled the same way on both profiles."""
-        store = self.container.store
-        active = store.list_active(pool.id)
-        if not any(needs_stop(run) for run in active):
-            return
-        provider = self.container.provider(pool.type)
-        for outcome in stop_cancelling(store, active, provider, clock=self.container.clock):
-            if outcome.error:
-                key = f"cancel:{outcome.run_id}"
-                self._warn(f"cancelling {outcome.run_id}: {outcome.error}", key=key)
 
     def _later(self, seconds: float) -> datetime:
         return self.container.clock() + timedelta(seconds=seconds)

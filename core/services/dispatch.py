@@ -12,10 +12,14 @@ and out of order, and a pass can die between any two steps:
   an attempt the reaper has abandoned is refused, and the infrastructure it
   started is stopped rather than left running unaccounted.
 
-With ``stops_cancelled`` (the cloud's dispatch functions, which alone hold
-the providers there), a pass also stops the infrastructure of the pool's
-CANCELLING runs (``core.services.cancellation``); the local server's
-observe loop does that instead.
+A pass that looks after active runs (``resume``) first stops the
+infrastructure of the pool's CANCELLING runs (``core.services.cancellation``)
+— every dispatcher holds the pool's provider, so each can — then resumes
+stalled claims.
+
+The submit, record and crash step is the run lifecycle's
+(``core.services.lifecycle``), shared with the pull worker; this module
+admits, builds the job from the store and decides when to try again.
 
 A retryable provider error leaves the run claimed and ends the pass with
 :class:`DispatchIncomplete`, so the message is retried with back-off; the
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from core.errors import Conflict, InfrastructureError, InvalidInput, NotFound, Transient
+from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
 from core.services.admission import (
@@ -43,7 +47,15 @@ from core.services.admission import (
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
-from core.states import StateType, new_state
+from core.services.lifecycle import (
+    Outcome,
+    Retry,
+    Started,
+    StoreRecorder,
+    redacted,
+    submission_failed,
+    submit_claimed,
+)
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
@@ -144,7 +156,6 @@ class Dispatcher:
     lease: timedelta = DEFAULT_LEASE
     resume_after: timedelta = DEFAULT_RESUME_AFTER
     max_claims: int | None = DEFAULT_MAX_CLAIMS
-    stops_cancelled: bool = False
 
     def dispatch(
         self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
@@ -209,7 +220,7 @@ class Dispatcher:
         ambiguous earlier submit is not doubled."""
         active = self.store.list_active(work.pool.id)
         stopped: list[StopOutcome] = []
-        if self.stops_cancelled and any(needs_stop(r) for r in active):
+        if any(needs_stop(r) for r in active):
             stopped = stop_cancelling(self.store, active, work.provider, clock=self.clock)
         stalled = [r for r in active if is_stalled(r, now=work.now, resume_after=self.resume_after)]
         for run in stalled:
@@ -231,7 +242,10 @@ class Dispatcher:
         return deployment
 
     def _submit(self, work: _Pass, run: FlowRun) -> None:
+        """The lifecycle's submit step (``core.services.lifecycle``) for one
+        claimed run, its job built from the store."""
         token = self.run_token(run)
+        recorder = StoreRecorder(self.store, at=work.now)
         try:
             job = build_job(
                 pool=work.pool,
@@ -241,72 +255,37 @@ class Dispatcher:
                 run_token=token,
             )
             request = work.provider.build_request(job)
-            infra_id = work.provider.submit(request, idempotency_key=job.idempotency_key)
         except InvalidInput as exc:
-            detail = _redacted(exc.detail, token)
-            self._crash(work, run, f"The job could not be built: {detail}", retryable=False)
+            message = f"The job could not be built: {redacted(exc.detail, token)}"
+            if recorder.record_crashed(run, message):
+                work.crashed.append(Failed(run.id, run.attempt, message, retryable=False))
             return
-        except InfrastructureError as exc:
-            detail = _redacted(exc.detail, token)
-            work.infrastructure_errors.append(detail)
-            if exc.retryable and not work.final_attempt:
-                work.retry.append(Failed(run.id, run.attempt, detail, retryable=True))
-                return
-            prefix = "Submission failed" if not exc.retryable else "Submission kept failing"
-            self._crash(work, run, f"{prefix}: {detail}", retryable=exc.retryable)
-            return
-        work.submitted.append(self._record(work, run, infra_id))
-
-    def _record(self, work: _Pass, run: FlowRun, infra_id: str) -> Submitted:
-        """Record the infrastructure id; stop infrastructure nobody will own."""
-        try:
-            stored = self.store.mark_submitted(run, infrastructure_pid=infra_id, at=work.now)
-        except (Conflict, NotFound) as exc:
-            note = self._stop(work, infra_id, f"not recorded ({exc.detail})")
-            return Submitted(run.id, run.attempt, infra_id, note=note)
-        if stored.state.type is StateType.CANCELLING:
-            note = self._stop(work, infra_id, "the run was cancelled while submitting")
-            return Submitted(run.id, run.attempt, infra_id, note=note)
-        return Submitted(run.id, run.attempt, infra_id, due=run.next_scheduled_start_time)
+        except InfrastructureError as exc:  # the provider cannot be set up
+            outcome: Outcome = submission_failed(
+                run, exc, recorder=recorder, final=work.final_attempt, secret=token
+            )
+        else:
+            outcome = submit_claimed(
+                run,
+                request,
+                key=job.idempotency_key,
+                provider=work.provider,
+                recorder=recorder,
+                final=work.final_attempt,
+                secret=token,
+            )
+        self._tally(work, run, outcome)
 
     @staticmethod
-    def _stop(work: _Pass, infra_id: str, why: str) -> str:
-        try:
-            work.provider.cancel(infra_id)
-        except InfrastructureError as exc:
-            return f"{why}; stopping it failed: {exc.detail}"
-        return f"{why}; stopped"
-
-    def _crash(self, work: _Pass, run: FlowRun, message: str, *, retryable: bool) -> None:
-        """CRASHED with ``message``, releasing the slots, unless the attempt
-        has already moved on (cancelled, reaped) in the meantime."""
-        state = new_state(StateType.CRASHED, at=work.now, message=message)
-        current = run
-        for _ in range(2):
-            try:
-                self.store.record_state(current, state)
-            except Conflict:
-                current = self.store.get_run(run.id)
-                if not _same_unsubmitted_attempt(current, run):
-                    return
-                continue
-            work.crashed.append(Failed(run.id, run.attempt, message, retryable=retryable))
+    def _tally(work: _Pass, run: FlowRun, outcome: Outcome) -> None:
+        if isinstance(outcome, Started):
+            due = run.next_scheduled_start_time if outcome.owned else None
+            work.submitted.append(
+                Submitted(run.id, run.attempt, outcome.infra_id, note=outcome.note, due=due)
+            )
             return
-
-
-def _redacted(detail: str, token: str) -> str:
-    """An error message without the run's token.
-
-    Some infrastructure APIs echo the request they refused (a Kubernetes or
-    Docker validation error can quote the container's environment), and the
-    message becomes the run's state message and a log line (issue 9).
-    """
-    return detail.replace(token, "[run token]") if token else detail
-
-
-def _same_unsubmitted_attempt(current: FlowRun, claimed: FlowRun) -> bool:
-    return (
-        current.attempt == claimed.attempt
-        and current.state.type is StateType.PENDING
-        and current.infrastructure_pid is None
-    )
+        work.infrastructure_errors.append(outcome.detail)
+        if isinstance(outcome, Retry):
+            work.retry.append(Failed(run.id, run.attempt, outcome.detail, retryable=True))
+        elif outcome.recorded:
+            work.crashed.append(Failed(run.id, run.attempt, outcome.message, outcome.retryable))

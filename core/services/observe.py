@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from core.errors import Conflict, InfrastructureError, NotFound
 from core.infra import next_state
-from core.models import FlowRun, WorkPool
+from core.models import FlowRun
 from core.ports import Clock, InfraStatus, Provider, Store
 from core.states import SLOT_HOLDING, StateType
 
@@ -77,28 +77,6 @@ class PollReport:
     @property
     def released_pools(self) -> frozenset[str]:
         return frozenset(o.pool_name for o in self.changed if o.released_slot)
-
-
-def poll_pool(
-    store: Store,
-    pool: WorkPool,
-    provider: Provider,
-    *,
-    clock: Clock,
-    limit: int = DEFAULT_POLL_BATCH,
-    quiet_after: timedelta | None = None,
-) -> PollReport:
-    """Ask ``provider`` about up to ``limit`` of the pool's submitted runs.
-
-    With ``quiet_after``, a provider that emits events is asked only about
-    runs no event has moved for that long: the poll is then the fallback for
-    a lost event, not a second source of truth.
-    """
-    submitted = [run for run in store.list_active(pool.id) if run.infrastructure_pid]
-    if quiet_after is not None and provider.emits_events:
-        quiet = clock() - quiet_after
-        submitted = [run for run in submitted if run.updated <= quiet]
-    return poll_runs(store, submitted, provider, clock=clock, limit=limit)
 
 
 def poll_runs(

@@ -5,8 +5,10 @@
    (deployment, time) so a repeated or concurrent tick creates nothing twice;
    paused deployments are skipped, paused pools are not (their runs wait);
 2. mark runs still SCHEDULED 15 s after their time as Late;
-3. poll providers that emit no events (and, for those that do, only runs
-   that have been quiet for a while, in case an event was lost);
+3. look after the push pools' submitted runs through the lifecycle's
+   observe request (``core.services.lifecycle.observe_active``): stop
+   cancelled runs' infrastructure, poll providers that emit no events (and,
+   for those that do, only runs quiet for a while, in case an event was lost);
 4. reap leases, start timeouts and counter drift (``core.services.reaper``);
 5. say which push pools need a dispatch and when: now for due work, for
    stalled claims (a pass resumes them) and for CANCELLING runs whose
@@ -35,7 +37,8 @@ from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
 from core.schedules import run_name_time, scheduled_run_id, upcoming
 from core.services.admission import DEFAULT_LEASE
-from core.services.observe import DEFAULT_POLL_BATCH, PollReport, poll_runs
+from core.services.lifecycle import observe_active, stop_abandoned
+from core.services.observe import DEFAULT_POLL_BATCH, PollReport
 from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
 from core.states import LATE_AFTER, StateType, new_state
 
@@ -113,7 +116,7 @@ class Ticker:
         stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
         # its real outcome, not "did not start in time".
-        polls = [] if delegate else self.poll(pools, now=now, errors=errors)
+        polls = [] if delegate else self.poll(pools, errors=errors)
         polls_wanted = self.pools_to_poll(pools, errors=errors) if delegate else []
         reaped = reap(
             self.store,
@@ -189,37 +192,34 @@ class Ticker:
         return marked
 
     # -- 3. polls -------------------------------------------------------------------------
-    def poll(self, pools: list[WorkPool], *, now: datetime, errors: list[str]) -> list[PollReport]:
+    def poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[PollReport]:
         reports: list[PollReport] = []
         for pool in pools:
             try:
                 if self._mode(pool) is PoolMode.PULL:
                     continue  # workers report their own runs
-                runs = [r for r in self.store.list_active(pool.id) if r.infrastructure_pid]
-                if not runs:
-                    continue
-                provider = self.provider_for(pool)
-                if not provider.supports_polling:
-                    continue
-                if provider.emits_events:
-                    quiet = now - self.settings.quiet_after
-                    runs = [r for r in runs if r.updated <= quiet]
-                reports.append(
-                    poll_runs(
-                        self.store,
-                        runs,
-                        provider,
-                        clock=self.clock,
-                        limit=self.settings.poll_batch,
-                    )
+                if not any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
+                    continue  # nothing submitted: no provider to build
+                observation = observe_active(
+                    self.store,
+                    pool,
+                    self.provider_for(pool),
+                    clock=self.clock,
+                    quiet_after=self.settings.quiet_after,
+                    limit=self.settings.poll_batch,
                 )
+                errors.extend(
+                    f"stopping {o.run_id}: {o.error}" for o in observation.stopped if o.error
+                )
+                if observation.poll is not None:
+                    reports.append(observation.poll)
             except Exception as exc:  # one pool's failure must not stop the others
                 errors.append(f"work pool {pool.name}: {_describe(exc)}")
         return reports
 
     def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
         """Push pools with submitted runs: their dispatchers poll them, keeping
-        to quiet runs for providers that emit events (``observe.poll_pool``)."""
+        to quiet runs for providers that emit events (``lifecycle.observe_active``)."""
         wanted: list[str] = []
         for pool in pools:
             try:
@@ -272,10 +272,10 @@ class Ticker:
         try:
             if self._mode(pool) is PoolMode.PULL:
                 return ""
-            self.provider_for(pool).cancel(infra_id)
-        except PushpoolError as exc:
+            failure = stop_abandoned(self.provider_for(pool), infra_id)
+        except PushpoolError as exc:  # throttled, or the provider cannot be built
             return f"stopping {infra_id} failed: {exc}"
-        return f"stopped {infra_id}"
+        return failure or f"stopped {infra_id}"
 
     def ask_stop(self, pool: WorkPool, infra_id: str, *, stops: list[StopRequest]) -> str:
         """``stop`` for a delegating tick: the pool's dispatcher will stop it."""

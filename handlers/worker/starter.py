@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from core.errors import InfrastructureError
 from core.ports import Clock, Job, Provider
+from core.services.lifecycle import Crashed, Recording, Refused, Retry, Started, submit_claimed
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client
@@ -71,6 +72,39 @@ def transient(exc: ApiError) -> bool:
     return exc.status in (0, 429) or exc.status >= 500
 
 
+@dataclass(frozen=True)
+class ApiRecorder:
+    """The worker's side of the lifecycle's ``Recorder``: what happened to a
+    claimed attempt, reported through the API (fenced to the attempt there)."""
+
+    client: Client
+    reporter: Reporter
+    policy: StartPolicy
+
+    def record_submitted(self, claim: Execution, infra_id: str) -> Recording:
+        """Transient API failures are retried, even while stopping: the
+        infrastructure exists, and an unrecorded start is stopped."""
+        delay = self.policy.retry_seconds
+        attempt = 1
+        while True:
+            try:
+                self.client.report_infrastructure(claim.run_id, infra_id, attempt=claim.attempt)
+                return Recording.RECORDED
+            except ApiError as exc:
+                if not transient(exc) or attempt >= self.policy.submit_attempts:
+                    raise Refused(exc.detail) from exc
+            time.sleep(delay)
+            delay *= 2
+            attempt += 1
+
+    def record_crashed(self, claim: Execution, message: str) -> bool:
+        try:
+            return self.reporter.crash(claim.key, message)
+        except ApiError as exc:
+            log.warning("run %s: could not report CRASHED: %s", claim.run_id, exc)
+            return False
+
+
 class Starter:
     """Turns one accepted claim into running infrastructure (or a clear end)."""
 
@@ -93,6 +127,7 @@ class Starter:
         self.stopping = stopping
         self.policy = policy
         self.handed_back: list[str] = []  # a line per run given back, for the shutdown report
+        self.recorder = ApiRecorder(client=client, reporter=reporter, policy=policy)
 
     def start(self, execution: Execution) -> None:
         """The whole start of one run; never raises (it runs in its own thread)."""
@@ -123,9 +158,7 @@ class Starter:
             self._crash(execution, f"The job could not be built: {exc.detail}")
             return
         self._wait_until_due(execution)
-        infra_id = self._submit(execution, provider, request, job.idempotency_key)
-        if infra_id is not None:
-            self._record(execution, provider, infra_id)
+        self._submit(execution, provider, request, job.idempotency_key)
 
     def _wait_until_due(self, execution: Execution) -> None:
         """A run claimed ahead (``--prefetch-seconds``) starts at its scheduled
@@ -157,65 +190,51 @@ class Starter:
             delay *= 2
         raise HandBack(f"the API kept failing while reading {what}")
 
-    def _submit(
-        self, execution: Execution, provider: Provider, request: object, key: str
-    ) -> str | None:
-        """The infrastructure id, or None once the run was crashed for good."""
+    def _submit(self, execution: Execution, provider: Provider, request: object, key: str) -> None:
+        """The lifecycle's submit step (``core.services.lifecycle``), tried up
+        to ``submit_attempts`` times with back-off; the last try's failure
+        crashes the run.  A stop between tries hands the run back."""
         delay = self.policy.retry_seconds
         for attempt in range(1, self.policy.submit_attempts + 1):
             if self.stopping.is_set():
                 raise HandBack(STOPPING)
-            try:
-                return provider.submit(request, idempotency_key=key)
-            except InfrastructureError as exc:
-                if not exc.retryable:
-                    self._crash(execution, f"Submission failed: {exc.detail}")
-                    return None
-                if attempt == self.policy.submit_attempts:
-                    self._crash(execution, f"Submission kept failing: {exc.detail}")
-                    return None
-                log.warning(
-                    "run %s: submission failed (attempt %d of %d, retrying in %.0f s): %s",
-                    execution.run_id, attempt, self.policy.submit_attempts, delay, exc.detail,
-                )  # fmt: skip
+            outcome = submit_claimed(
+                execution,
+                request,
+                key=key,
+                provider=provider,
+                recorder=self.recorder,
+                final=attempt == self.policy.submit_attempts,
+            )
+            if not isinstance(outcome, Retry):
+                self._settle(execution, outcome)
+                return
+            log.warning(
+                "run %s: submission failed (attempt %d of %d, retrying in %.0f s): %s",
+                execution.run_id, attempt, self.policy.submit_attempts, delay, outcome.detail,
+            )  # fmt: skip
             if self.stopping.wait(delay):
                 raise HandBack(STOPPING)
             delay *= 2
-        return None
 
-    def _record(self, execution: Execution, provider: Provider, infra_id: str) -> None:
-        """Report the infrastructure id; if that cannot be done, stop it: an
-        unrecorded start would run beside the retry the API's lease makes.
-        (The report is retried even while stopping: the infrastructure exists.)"""
-        problem = None
-        delay = self.policy.retry_seconds
-        for attempt in range(1, self.policy.submit_attempts + 1):
-            try:
-                self.client.report_infrastructure(
-                    execution.run_id, infra_id, attempt=execution.attempt
-                )
-                problem = None
-                break
-            except ApiError as exc:
-                problem = f"its infrastructure could not be recorded ({exc.detail})"
-                if not transient(exc) or attempt == self.policy.submit_attempts:
-                    break
-            time.sleep(delay)
-            delay *= 2
-        if problem is not None:
-            log.warning("run %s: %s; stopping %s", execution.run_id, problem, infra_id)
-            _stop(provider, infra_id)
+    def _settle(self, execution: Execution, outcome: Started | Crashed) -> None:
+        if isinstance(outcome, Crashed):
+            log.error("run %s: %s", execution.run_id, outcome.message)
             self.ledger.release(execution)
-            return
-        execution.infra_id = infra_id
-        log.info("run %s (%s) started as %s", execution.run_name, execution.run_id, infra_id)
+        elif not outcome.owned:  # not recorded, so stopped: an unrecorded start
+            # would run beside the retry the API's lease makes
+            log.warning("run %s: %s %s", execution.run_id, outcome.infra_id, outcome.note)
+            self.ledger.release(execution)
+        else:
+            execution.infra_id = outcome.infra_id
+            log.info(
+                "run %s (%s) started as %s",
+                execution.run_name, execution.run_id, outcome.infra_id,
+            )  # fmt: skip
 
     def _crash(self, execution: Execution, message: str) -> None:
         log.error("run %s: %s", execution.run_id, message)
-        try:
-            self.reporter.crash(execution.key, message)
-        except ApiError as exc:
-            log.warning("run %s: could not report CRASHED: %s", execution.run_id, exc)
+        self.recorder.record_crashed(execution, message)
         self.ledger.release(execution)
 
     def _hand_back(self, execution: Execution, why: str) -> None:
@@ -229,10 +248,3 @@ class Starter:
         except ApiError as exc:
             log.warning("run %s: could not hand it back: %s", execution.run_id, exc)
         self.ledger.release(execution)
-
-
-def _stop(provider: Provider, infra_id: str) -> None:
-    try:
-        provider.cancel(infra_id)
-    except InfrastructureError as exc:
-        log.warning("stopping %s failed: %s", infra_id, exc.detail)

@@ -13,10 +13,16 @@ import httpx
 import pytest
 
 from core.ports import InfraPhase, InfraStatus, Job
+from handlers.bootstrap import bootstrap
+from handlers.local import LocalStack, LocalTrigger
 from handlers.server import Stack, build
 from providers.registry import REGISTRY
-from tests.api.support import make_deployment, make_pool, make_run, ok
+from tests.api.support import Env, LiveApi, make_deployment, make_env, make_pool, make_run, ok
 from tests.api.test_local_server import FlakyPush, start, wait_for
+from tests.contract import backends
+from tests.contract.fixtures import moto_server, store_url
+
+__all__ = ["moto_server", "store_url"]
 
 
 @pytest.fixture
@@ -179,3 +185,49 @@ def test_a_push_pool_without_credentials_crashes_its_run_with_one_clear_line(
         http.close()
         stack.loops.stop()
         server.stop()
+
+
+@pytest.fixture(params=backends.SHAREABLE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def world(live_api: LiveApi, tmp_path: Path, store_url: str) -> Env:
+    return make_env(live_api, tmp_path, store_url=store_url)
+
+
+def test_a_push_pool_whose_provider_cannot_be_built_reads_not_ready_until_a_pass_submits(
+    world: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Fault 4's last symptom: the pool showed READY while every run crashed."""
+    make_pool(world.http, "cloud", type="ecs:push")
+    deployment = make_deployment(world.http, "cloud", job_variables={"image": "busybox"})
+    first = make_run(world.http, deployment["id"])
+    # The store's client is built; from here on the process has no AWS region,
+    # so building the ECS provider raises botocore's NoRegionError.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+    LocalStack(world.container, LocalTrigger(world.clock)).dispatch("cloud")
+
+    assert ok(world.http.get(f"/flow_runs/{first['id']}"))["state_type"] == "CRASHED"
+    failing = ok(world.http.get("/work_pools/cloud"))
+    assert failing["status"] == "NOT_READY"
+    assert "NoRegionError" in failing["status_reason"]
+    assert "region" in failing["status_reason"].replace("NoRegionError", "")
+
+    # The operator configures the provider (here: a server built with a working one).
+    fixed = bootstrap(
+        store=world.store,
+        clock=world.clock,
+        settings=world.container.settings,
+        providers={"ecs:push": StoppablePush()},
+    )
+    second = make_run(world.http, deployment["id"])
+    LocalStack(fixed, LocalTrigger(world.clock)).dispatch("cloud")
+
+    assert ok(world.http.get(f"/flow_runs/{second['id']}"))["state_type"] == "PENDING"
+    healthy = ok(world.http.get("/work_pools/cloud"))
+    assert (healthy["status"], healthy["status_reason"]) == ("READY", None)

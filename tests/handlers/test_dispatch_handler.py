@@ -255,3 +255,23 @@ def test_only_passes_asked_to_look_after_active_runs_stop_cancelled_infrastructu
     )  # the API's cancel
     assert provider.cancelled == [f"infra-{run.id}-1"]
     assert store.get_run(run.id).state.type is StateType.CANCELLED
+
+
+def test_a_poll_message_looks_after_active_runs_as_the_local_observe_loop_does(
+    monkeypatch, store, clock, triggers
+):
+    """Both drive the lifecycle's observe request: cancelled runs are stopped
+    first, and the slot their confirmed stop frees is refilled."""
+    provider = RecordingProvider()  # no events: the stop is confirmed by a poll at once
+    cold_start(monkeypatch, store, clock, {"ecs:push": provider}, trigger=triggers)
+    deployment = push_pool_with_deployment(store, "ecs:push", name="p", job_variables={})
+    run = due_run(store, deployment)
+    handlers.dispatch.handler(sqs_event({"pool": "p"}), None)
+    store.record_state(store.get_run(run.id), new_state(StateType.CANCELLING, at=clock()))
+    triggers.requests.clear()
+
+    handlers.dispatch.handler(sqs_event({"pool": "p", "kind": "poll"}), None)
+
+    assert provider.cancelled == [f"infra-{run.id}-1"]
+    assert store.get_run(run.id).state.type is StateType.CANCELLED
+    assert triggers.requests == [("p", None)]

@@ -15,7 +15,7 @@ import pytest
 
 from core.services.context import Context
 from core.services.dispatch import Dispatcher
-from core.services.observe import poll_pool
+from core.services.lifecycle import observe_active
 from core.services.runs import cancel_run
 from core.services.tick import DispatchRequest, StopRequest, Ticker, TickSettings
 from core.states import StateType, new_state
@@ -74,7 +74,7 @@ def test_a_pass_stops_a_cancelled_run_and_gives_its_slot_to_the_next_run(store, 
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, first.id, clock)
 
-    report = dispatcher(store, provider, clock, stops_cancelled=True).dispatch(pool.name)
+    report = dispatcher(store, provider, clock).dispatch(pool.name)
 
     assert provider.cancelled == [f"infra-{first.id}-1"]
     assert store.get_run(first.id).state_type is StateType.CANCELLED
@@ -89,21 +89,22 @@ def test_an_event_provider_is_asked_to_stop_and_the_run_waits_for_its_event(stor
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
 
-    dispatcher(store, provider, clock, stops_cancelled=True).dispatch(pool.name)
+    dispatcher(store, provider, clock).dispatch(pool.name)
 
     assert provider.cancelled == [f"infra-{run.id}-1"]
     assert store.get_run(run.id).state_type is StateType.CANCELLING
     assert store.counters(pool.id).pool_active == 1
 
 
-def test_passes_that_do_not_stop_cancellations_leave_them_alone(store, clock):
+def test_passes_that_do_not_look_after_active_runs_leave_cancellations_alone(store, clock):
     provider = RecordingProvider()
     pool, queue = add_pool(store, pool_type="ecs:push")
     run = add_run(store, pool, queue)
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
 
-    dispatcher(store, provider, clock).dispatch(pool.name)  # the local server's passes
+    # the cloud's passes for a message that only announces due work
+    dispatcher(store, provider, clock).dispatch(pool.name, resume=False)
 
     assert provider.cancelled == []
     assert store.get_run(run.id).state_type is StateType.CANCELLING
@@ -177,13 +178,34 @@ def test_a_pool_with_a_cancellation_to_carry_out_gets_a_pass_even_when_paused(st
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
     store.update_pool(store.get_pool(pool.name).model_copy(update={"is_paused": True}))
+    ticker = Ticker(  # the cloud's tick: the pool's dispatcher stops it
+        store=store,
+        clock=clock,
+        pool_types=REGISTRY,
+        provider_for=NoProviderHere(),
+        settings=TickSettings(delegate_infrastructure=True),
+    )
+
+    report = ticker.tick()
+
+    assert DispatchRequest(pool.name, look_after=True) in report.dispatch
+
+
+def test_a_tick_that_holds_the_provider_stops_a_cancellation_itself(store, clock):
+    provider = RecordingProvider()  # no events: the stop is confirmed by a poll at once
+    pool, queue = add_pool(store, pool_type="ecs:push")
+    run = add_run(store, pool, queue)
+    dispatcher(store, provider, clock).dispatch(pool.name)
+    cancel(store, run.id, clock)
     ticker = Ticker(
         store=store, clock=clock, pool_types=REGISTRY, provider_for=provider_factory(provider)
     )
 
     report = ticker.tick()
 
-    assert DispatchRequest(pool.name, look_after=True) in report.dispatch
+    assert provider.cancelled == [f"infra-{run.id}-1"]
+    assert store.get_run(run.id).state_type is StateType.CANCELLED
+    assert not [r for r in report.dispatch if r.look_after]
 
 
 def test_polling_an_event_provider_asks_only_about_runs_no_event_moved_lately(store, clock):
@@ -197,7 +219,11 @@ def test_polling_an_event_provider_asks_only_about_runs_no_event_moved_lately(st
     for run in (quiet, busy):
         provider.finish(f"infra-{run.id}-1")
 
-    report = poll_pool(store, pool, provider, clock=clock, quiet_after=timedelta(minutes=5))
+    observation = observe_active(
+        store, pool, provider, clock=clock, quiet_after=timedelta(minutes=5)
+    )
+    report = observation.poll
+    assert report is not None
 
     assert [o.run_id for o in report.changed] == [quiet.id]
     assert store.get_run(busy.id).state_type is StateType.PENDING

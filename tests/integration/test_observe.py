@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus
-from core.services.observe import apply_status, poll_pool, rotation
+from core.services.lifecycle import observe_active
+from core.services.observe import apply_status, rotation
 from core.states import StateType, new_state
 from tests.contract.builders import NOW, add_pool, add_run, claim
 from tests.integration.support import FakeClock, RecordingProvider
@@ -113,7 +114,8 @@ def test_polling_applies_exits_and_vanished_infrastructure(store):
     provider.finish(runs[0].infrastructure_pid, exit_code=2)
     provider.vanish(runs[1].infrastructure_pid)
 
-    report = poll_pool(store, pool, provider, clock=clock)
+    report = observe_active(store, pool, provider, clock=clock).poll
+    assert report is not None
 
     assert report.checked == 3
     assert store.get_run(runs[0].id).state.message == "Infrastructure exited with code 2"
@@ -134,7 +136,8 @@ def test_a_failing_status_call_is_reported_not_applied(store):
 
     pool, queue = add_pool(store)
     run = submitted_run(store, pool, queue)
-    report = poll_pool(store, pool, Down(), clock=FakeClock())
+    report = observe_active(store, pool, Down(), clock=FakeClock()).poll
+    assert report is not None
     assert report.errors == (f"{run.id}: describe_tasks throttled",)
     assert store.get_run(run.id).state_type is StateType.PENDING
 
