@@ -322,11 +322,9 @@ resource "aws_lambda_function" "infra_events_function" {
 
 resource "aws_cloudwatch_event_rule" "infra_events_function_ecs_task_state_change" {
   name_prefix = "${var.name}-ecs-task-state-"
-  event_pattern = jsonencode({
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Task State Change"]
-    detail        = { startedBy = [{ prefix = "pushpool" }] }
-  })
+  # The same pattern as template.yaml's (tests/deploy/test_event_pattern.py
+  # checks both): only the changes that move a run, about 3 per task, not 9.
+  event_pattern = file("${path.module}/ecs_task_events.json")
 }
 
 resource "aws_cloudwatch_event_target" "infra_events_function_ecs_task_state_change" {
