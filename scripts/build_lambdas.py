@@ -7,7 +7,7 @@ function of that family.  The ECS path therefore ships nothing but our code,
 pydantic, Powertools and the template/schedule libraries; boto3 comes from
 the Lambda runtime.
 
-    python scripts/build_lambdas.py [--out build/lambda] [--arch x86_64|arm64]
+    python scripts/build_lambdas.py [--out build/lambda] [--arch arm64|x86_64]
         [--only code|gcp|azure|modal ...]
 
 Prints every artifact's zipped and unzipped size.  Wheels are fetched for the
@@ -134,7 +134,7 @@ def build(name: str, out: Path, arch: str) -> tuple[Path, int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "lambda")
-    parser.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
+    parser.add_argument("--arch", choices=("arm64", "x86_64"), default="arm64")
     parser.add_argument("--only", nargs="*", choices=("code", *LAYERS), default=None)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

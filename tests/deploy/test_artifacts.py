@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = "3.13"  # the template's runtime
 ECS_BUDGET_BYTES = 50_000_000  # MB as build_lambdas.py prints them
 FORBIDDEN = ("google", "azure", "modal", "typer", "rich", "uvicorn")
+# The artifact is imported on this machine, so its native wheels (pydantic-core)
+# must be for this CPU; the deployed default, arm64, is the same build otherwise.
+HOST_ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +50,8 @@ def code_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(ROOT / "scripts" / "build_lambdas.py"),
             "--only",
             "code",
+            "--arch",
+            HOST_ARCH,
             "--out",
             str(out),
         ],

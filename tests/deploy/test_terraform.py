@@ -145,3 +145,32 @@ def test_terraform_table_is_the_stores_table_definition():
     for attribute in wanted["AttributeDefinitions"]:
         assert f'"{attribute["AttributeName"]}"' in text
     assert f'attribute_name = "{TTL_ATTRIBUTE}"' in text
+
+
+def test_every_function_and_layer_runs_on_the_chosen_architecture(translate, sam_template):
+    assert sam_template["Parameters"]["LambdaArchitecture"]["Default"] == "arm64"
+    assert sam_template["Parameters"]["LambdaArchitecture"]["AllowedValues"] == ["arm64", "x86_64"]
+    chosen = [{"Ref": "LambdaArchitecture"}]
+    for name, resource in translate(ALL_FEATURES)["Resources"].items():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert properties["Architectures"] == chosen, name
+        elif resource["Type"] == "AWS::Lambda::LayerVersion":
+            assert properties["CompatibleArchitectures"] == chosen, name
+    variable = next(
+        body
+        for d in parsed(MODULE)
+        for v in d.get("variable", [])
+        for name, body in v.items()
+        if label(name) == "lambda_architecture"
+    )
+    assert label(variable["default"]) == "arm64"
+    keys = {
+        "aws_lambda_function": "architectures",
+        "aws_lambda_layer_version": "compatible_architectures",
+    }
+    for document in parsed(MODULE):
+        for block in document.get("resource", []):
+            for kind, key in keys.items():
+                for name, body in block.get(kind, {}).items():
+                    assert body.get(key) == ["${var.lambda_architecture}"], label(name)

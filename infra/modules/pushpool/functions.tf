@@ -35,30 +35,33 @@ locals {
 # ------------------------------------------------------------------ layers
 
 resource "aws_lambda_layer_version" "gcp_layer" {
-  count               = var.enable_gcp ? 1 : 0
-  layer_name          = "${var.name}-gcp"
-  description         = "google-cloud-run and google-auth for the Cloud Run dispatch function."
-  filename            = "${var.artifacts_dir}/gcp.zip"
-  source_code_hash    = filebase64sha256("${var.artifacts_dir}/gcp.zip")
-  compatible_runtimes = [local.runtime]
+  count                    = var.enable_gcp ? 1 : 0
+  layer_name               = "${var.name}-gcp"
+  description              = "google-cloud-run and google-auth for the Cloud Run dispatch function."
+  filename                 = "${var.artifacts_dir}/gcp.zip"
+  source_code_hash         = filebase64sha256("${var.artifacts_dir}/gcp.zip")
+  compatible_runtimes      = [local.runtime]
+  compatible_architectures = [var.lambda_architecture]
 }
 
 resource "aws_lambda_layer_version" "azure_layer" {
-  count               = var.enable_azure ? 1 : 0
-  layer_name          = "${var.name}-azure"
-  description         = "azure-mgmt-containerinstance and azure-identity for the ACI dispatch function."
-  filename            = "${var.artifacts_dir}/azure.zip"
-  source_code_hash    = filebase64sha256("${var.artifacts_dir}/azure.zip")
-  compatible_runtimes = [local.runtime]
+  count                    = var.enable_azure ? 1 : 0
+  layer_name               = "${var.name}-azure"
+  description              = "azure-mgmt-containerinstance and azure-identity for the ACI dispatch function."
+  filename                 = "${var.artifacts_dir}/azure.zip"
+  source_code_hash         = filebase64sha256("${var.artifacts_dir}/azure.zip")
+  compatible_runtimes      = [local.runtime]
+  compatible_architectures = [var.lambda_architecture]
 }
 
 resource "aws_lambda_layer_version" "modal_layer" {
-  count               = var.enable_modal ? 1 : 0
-  layer_name          = "${var.name}-modal"
-  description         = "The modal client for the Modal dispatch function."
-  filename            = "${var.artifacts_dir}/modal.zip"
-  source_code_hash    = filebase64sha256("${var.artifacts_dir}/modal.zip")
-  compatible_runtimes = [local.runtime]
+  count                    = var.enable_modal ? 1 : 0
+  layer_name               = "${var.name}-modal"
+  description              = "The modal client for the Modal dispatch function."
+  filename                 = "${var.artifacts_dir}/modal.zip"
+  source_code_hash         = filebase64sha256("${var.artifacts_dir}/modal.zip")
+  compatible_runtimes      = [local.runtime]
+  compatible_architectures = [var.lambda_architecture]
 }
 
 # ------------------------------------------------------------------ API
@@ -69,6 +72,7 @@ resource "aws_lambda_function" "api_function" {
   role                           = aws_iam_role.api_function_role.arn
   handler                        = "handlers.api.handler"
   runtime                        = local.runtime
+  architectures                  = [var.lambda_architecture]
   filename                       = local.code_zip
   source_code_hash               = filebase64sha256(local.code_zip)
   memory_size                    = 512
@@ -96,6 +100,7 @@ resource "aws_lambda_function" "tick_function" {
   role                           = aws_iam_role.tick_function_role.arn
   handler                        = "handlers.tick.handler"
   runtime                        = local.runtime
+  architectures                  = [var.lambda_architecture]
   filename                       = local.code_zip
   source_code_hash               = filebase64sha256(local.code_zip)
   memory_size                    = 512
@@ -139,6 +144,7 @@ resource "aws_lambda_function" "dispatch_function" {
   role             = aws_iam_role.dispatch_function_role.arn
   handler          = "handlers.dispatch.handler"
   runtime          = local.runtime
+  architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
   memory_size      = 512
@@ -180,6 +186,7 @@ resource "aws_lambda_function" "dispatch_gcp_function" {
   role             = aws_iam_role.dispatch_gcp_function_role[0].arn
   handler          = "handlers.dispatch.handler"
   runtime          = local.runtime
+  architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
   layers           = [aws_lambda_layer_version.gcp_layer[0].arn]
@@ -220,6 +227,7 @@ resource "aws_lambda_function" "dispatch_azure_function" {
   role             = aws_iam_role.dispatch_azure_function_role[0].arn
   handler          = "handlers.dispatch.handler"
   runtime          = local.runtime
+  architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
   layers           = [aws_lambda_layer_version.azure_layer[0].arn]
@@ -260,6 +268,7 @@ resource "aws_lambda_function" "dispatch_modal_function" {
   role             = aws_iam_role.dispatch_modal_function_role[0].arn
   handler          = "handlers.dispatch.handler"
   runtime          = local.runtime
+  architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
   layers           = [aws_lambda_layer_version.modal_layer[0].arn]
@@ -301,6 +310,7 @@ resource "aws_lambda_function" "infra_events_function" {
   role             = aws_iam_role.infra_events_function_role.arn
   handler          = "handlers.infra_events.handler"
   runtime          = local.runtime
+  architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
   memory_size      = 512
