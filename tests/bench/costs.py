@@ -21,11 +21,13 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result, fake_aws_environment
-from tests.bench.lifecycle import Invocation, Lifecycle
+from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event
 
 PRICES = Path(__file__).with_name("prices.json")
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -98,8 +100,51 @@ def duration_ms(invocation: Invocation, options: dict[str, Any]) -> int:
     return math.ceil(float(options["overhead_ms"]) + waited)
 
 
+@dataclass(frozen=True)
+class Configuration:
+    """What the stack deploys that the bill depends on: kept for the state
+    before issue 16 so before and after are computed in the same run."""
+
+    label: str
+    architecture: str  # arm64 | x86_64
+    forwarded: Callable[[str, str], bool]  # which ECS task changes reach infra_events
+
+
+def stack_rule(last_status: str, desired_status: str) -> bool:
+    """Whether the stack's EventBridge rule forwards a pushpool task's change
+    (the pattern template.yaml and infra/ share), matched by moto's EventBridge."""
+    from moto.events.models import EventPattern
+
+    event = {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "detail": {
+            "startedBy": "pushpool/run",
+            "lastStatus": last_status,
+            "desiredStatus": desired_status,
+        },
+    }
+    return bool(EventPattern.load(ECS_RULE.read_text()).matches_event(event))
+
+
+def template_architecture(template: Path = ROOT / "template.yaml") -> str:
+    """The functions' default architecture (the LambdaArchitecture parameter)."""
+    found = re.search(
+        r"^  LambdaArchitecture:\n(?:    .*\n)*?    Default: (\w+)", template.read_text(), re.M
+    )
+    return found.group(1) if found else "x86_64"
+
+
+ECS_RULE = ROOT / "infra" / "modules" / "pushpool" / "ecs_task_events.json"
+BEFORE = Configuration("before", "x86_64", every_event)
+AFTER = Configuration("after", template_architecture(), stack_rule)
+
+
 def price_invocations(
-    invocations: list[Invocation], options: dict[str, Any], prices: dict[str, Any]
+    invocations: list[Invocation],
+    options: dict[str, Any],
+    prices: dict[str, Any],
+    architecture: str = "arm64",
 ) -> dict[str, float]:
     """Dollars for these invocations, by service."""
     memory = lambda_memory_gb()
@@ -112,7 +157,7 @@ def price_invocations(
     logs_gb = len(invocations) * float(options["log_bytes"]) / 1e9
     return {
         "Lambda requests": len(invocations) * unit_price(prices, "lambda_request"),
-        "Lambda GB-seconds": gb_seconds * unit_price(prices, "lambda_gb_second_x86_64"),
+        "Lambda GB-seconds": gb_seconds * unit_price(prices, f"lambda_gb_second_{architecture}"),
         "DynamoDB reads": reads * unit_price(prices, "dynamodb_read_request_unit"),
         "DynamoDB writes": writes * unit_price(prices, "dynamodb_write_request_unit"),
         "SQS": sqs * unit_price(prices, "sqs_request"),
@@ -123,9 +168,9 @@ def price_invocations(
 
 
 def idle_month(
-    tick: Invocation, options: dict[str, Any], prices: dict[str, Any]
+    tick: Invocation, options: dict[str, Any], prices: dict[str, Any], architecture: str
 ) -> dict[str, float]:
-    per_tick = price_invocations([tick], options, prices)
+    per_tick = price_invocations([tick], options, prices, architecture)
     costs = {k: v * MINUTES_PER_MONTH for k, v in per_tick.items() if k != "API Gateway"}
     costs["EventBridge Scheduler"] = MINUTES_PER_MONTH * unit_price(
         prices, "eventbridge_scheduler_invocation"
@@ -145,29 +190,32 @@ def run_cost_model(options: dict[str, Any]) -> Result:
     from moto import mock_aws
 
     prices = load_prices()
-    runs = int(options["runs"])
-    with fake_aws_environment(), mock_aws():
-        lifecycle = Lifecycle(run_reports=int(options["run_reports"]))
-        deployment_id = lifecycle.setup()
-        lives = [lifecycle.one_run(deployment_id) for _ in range(runs)]
-        idle = Lifecycle(run_reports=0, table="idle")
-        idle.setup()
-        tick = idle.idle_tick()
-    per_run = [price_invocations(life, options, prices) for life in lives]
-    month = idle_month(tick, options, prices)
+    figures: list[Figure] = []
+    events: dict[str, int] = {}
+    for config in (BEFORE, AFTER):
+        with fake_aws_environment(), mock_aws():
+            lives, tick = count_lifecycles(options, config)
+        per_run = [price_invocations(life, options, prices, config.architecture) for life in lives]
+        month = idle_month(tick, options, prices, config.architecture)
+        figures += money(per_run, month, config.label)
+        figures += counts(lives[-1], tick, config.label)
+        events[config.label] = len(lifecycle_events(lives[-1]))
     result = Result(
         name="cost_model",
-        title="dollars per million runs and per idle month (AWS on-demand)",
-        repetitions=f"{runs} run lifecycles counted on moto; prices {prices['region']}, "
-        f"as of {prices['as_of']}",
-        figures=[*money(per_run, month), *counts(lives[-1], tick)],
+        title="dollars per million runs and per idle month (AWS on-demand), before and after",
+        repetitions=f"{options['runs']} run lifecycles per configuration counted on moto; "
+        f"prices {prices['region']}, as of {prices['as_of']}",
+        figures=figures,
         notes=[
-            f"Lambda memory {lambda_memory_gb() * 1024:.0f} MB (template.yaml), x86_64; billed "
+            f"before: x86_64 and every ECS task-state change forwarded; after: "
+            f"{AFTER.architecture} (template.yaml's LambdaArchitecture) and the stack's rule "
+            f"({ECS_RULE.relative_to(ROOT)}); ECS events reaching infra_events per run "
+            f"{events['before']} → {events['after']} (Fargate sends {len(ECS_EVENTS)})",
+            f"Lambda memory {lambda_memory_gb() * 1024:.0f} MB (template.yaml); billed "
             f"duration = {options['overhead_ms']} ms + {options['dynamodb_ms']} ms per DynamoDB "
             f"request + {options['sqs_ms']} ms per SQS send + {options['runtask_ms']} ms per "
             "RunTask (assumptions: options of this benchmark)",
-            f"{len(lifecycle_events(lives[-1]))} ECS task-state events per run (Fargate's "
-            f"lifecycle), {options['run_reports']} state reports by the flow itself over the API",
+            f"{options['run_reports']} state reports by the flow itself over the API",
             "idle month: the tick every minute on an idle stack (one pool, one deployment), "
             f"{options['idle_pollers']} Lambda pollers long-polling each of "
             f"{options['dispatch_queues']} dispatch queue(s), {options['secrets']} secrets "
@@ -180,16 +228,32 @@ def run_cost_model(options: dict[str, Any]) -> Result:
     return result
 
 
-def money(per_run: list[dict[str, float]], month: dict[str, float]) -> list[Figure]:
+def count_lifecycles(
+    options: dict[str, Any], config: Configuration
+) -> tuple[list[list[Invocation]], Invocation]:
+    """``runs`` counted lifecycles and one idle tick, on a fresh moto account."""
+    lifecycle = Lifecycle(run_reports=int(options["run_reports"]), forwarded=config.forwarded)
+    deployment_id = lifecycle.setup()
+    lives = [lifecycle.one_run(deployment_id) for _ in range(int(options["runs"]))]
+    idle = Lifecycle(run_reports=0, table="idle")
+    idle.setup()
+    return lives, idle.idle_tick()
+
+
+def money(per_run: list[dict[str, float]], month: dict[str, float], label: str) -> list[Figure]:
     """Dollars per million runs (one sample per counted lifecycle) and per idle month."""
     return [
-        Figure.of("$ per million runs", [sum(c.values()) * MILLION for c in per_run], unit="USD"),
+        Figure.of(
+            f"{label}: $ per million runs",
+            [sum(c.values()) * MILLION for c in per_run],
+            unit="USD",
+        ),
         *[
             Figure.of(f"  of which {service}", [c[service] * MILLION for c in per_run], unit="USD")
             for service in per_run[-1]
             if per_run[-1][service]
         ],
-        Figure.exact("$ per idle month", sum(month.values()), unit="USD"),
+        Figure.exact(f"{label}: $ per idle month", sum(month.values()), unit="USD"),
         *[
             Figure.exact(f"  of which {service}", value, unit="USD")
             for service, value in month.items()
@@ -198,28 +262,34 @@ def money(per_run: list[dict[str, float]], month: dict[str, float]) -> list[Figu
     ]
 
 
-def counts(life: list[Invocation], tick: Invocation) -> list[Figure]:
+def counts(life: list[Invocation], tick: Invocation, label: str) -> list[Figure]:
     """What one run's life and one idle tick were counted to cost, in requests and units."""
     functions = Counter(i.function for i in life)
     return [
         *[
-            Figure.exact(f"invocations per run: {name}", count, unit="calls")
+            Figure.exact(f"{label}: invocations per run: {name}", count, unit="calls")
             for name, count in sorted(functions.items())
         ],
         Figure.exact(
-            "DynamoDB requests per run",
+            f"{label}: DynamoDB requests per run",
             sum(i.dynamodb.request_count for i in life),
             unit="requests",
         ),
-        Figure.exact("DynamoDB read units per run", sum(i.dynamodb.rcu for i in life), unit="RRU"),
         Figure.exact(
-            "DynamoDB write units per run",
+            f"{label}: DynamoDB read units per run", sum(i.dynamodb.rcu for i in life), unit="RRU"
+        ),
+        Figure.exact(
+            f"{label}: DynamoDB write units per run",
             sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in life),
             unit="WRU",
         ),
-        Figure.exact("SQS messages per run", sum(i.sqs_sent for i in life), unit="messages"),
         Figure.exact(
-            "DynamoDB requests per idle tick", tick.dynamodb.request_count, unit="requests"
+            f"{label}: SQS messages per run", sum(i.sqs_sent for i in life), unit="messages"
+        ),
+        Figure.exact(
+            f"{label}: DynamoDB requests per idle tick",
+            tick.dynamodb.request_count,
+            unit="requests",
         ),
     ]
 

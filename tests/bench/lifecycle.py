@@ -16,6 +16,7 @@ requests, units, SQS messages sent and provider calls it made.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,19 +29,24 @@ from tests.bench.store_cost import CostMeter, Tally
 POOL_TYPE = "ecs:push"
 
 # Fargate sends one "ECS Task State Change" event per change of lastStatus or
-# desiredStatus: PROVISIONING, PENDING, ACTIVATING, RUNNING, desired STOPPED,
-# DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED.  As InfraStatus phases:
-ECS_EVENTS = (
-    InfraStatus(phase=InfraPhase.PENDING),
-    InfraStatus(phase=InfraPhase.PENDING),
-    InfraStatus(phase=InfraPhase.PENDING),
-    InfraStatus(phase=InfraPhase.RUNNING),
-    InfraStatus(phase=InfraPhase.RUNNING),
-    InfraStatus(phase=InfraPhase.RUNNING),
-    InfraStatus(phase=InfraPhase.RUNNING),
-    InfraStatus(phase=InfraPhase.RUNNING),
-    InfraStatus(phase=InfraPhase.EXITED, exit_code=0),
+# desiredStatus; as (lastStatus, desiredStatus) and the InfraStatus each means.
+# The stack's EventBridge rule decides which reach the infra-events function.
+ECS_EVENTS: tuple[tuple[str, str, InfraStatus], ...] = (
+    ("PROVISIONING", "RUNNING", InfraStatus(phase=InfraPhase.PENDING)),
+    ("PENDING", "RUNNING", InfraStatus(phase=InfraPhase.PENDING)),
+    ("ACTIVATING", "RUNNING", InfraStatus(phase=InfraPhase.PENDING)),
+    ("RUNNING", "RUNNING", InfraStatus(phase=InfraPhase.RUNNING)),
+    ("RUNNING", "STOPPED", InfraStatus(phase=InfraPhase.RUNNING)),
+    ("DEACTIVATING", "STOPPED", InfraStatus(phase=InfraPhase.RUNNING)),
+    ("STOPPING", "STOPPED", InfraStatus(phase=InfraPhase.RUNNING)),
+    ("DEPROVISIONING", "STOPPED", InfraStatus(phase=InfraPhase.RUNNING)),
+    ("STOPPED", "STOPPED", InfraStatus(phase=InfraPhase.EXITED, exit_code=0)),
 )
+
+
+def every_event(last_status: str, desired_status: str) -> bool:
+    """The rule before issue 16: every change of a pushpool task."""
+    return True
 
 
 @dataclass
@@ -87,7 +93,13 @@ def api_event(
 class Lifecycle:
     """A moto table, the store and services over it, and the meter on its client."""
 
-    def __init__(self, *, run_reports: int, table: str = "lifecycle") -> None:
+    def __init__(
+        self,
+        *,
+        run_reports: int,
+        table: str = "lifecycle",
+        forwarded: Callable[[str, str], bool] = every_event,
+    ) -> None:
         import boto3
 
         from core.services.dispatch import Dispatcher
@@ -97,6 +109,7 @@ class Lifecycle:
         from providers.registry import REGISTRY
 
         self.run_reports = run_reports
+        self.forwarded = forwarded
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, table)
         self.store = DynamoStore(table, client=client)
@@ -207,11 +220,12 @@ class Lifecycle:
         if infra_id is None:
             raise RuntimeError("the dispatcher did not submit the run")
         reports = ["RUNNING", "COMPLETED"][: self.run_reports]
-        for i, status in enumerate(ECS_EVENTS):
+        for last_status, desired_status, status in ECS_EVENTS:
             if status.phase is InfraPhase.EXITED and "COMPLETED" in reports:
                 self._report(run["id"], "COMPLETED")
-            self.infra_event(run["id"], infra_id, status)
-            if i == 3 and "RUNNING" in reports:
+            if self.forwarded(last_status, desired_status):
+                self.infra_event(run["id"], infra_id, status)
+            if (last_status, desired_status) == ("RUNNING", "RUNNING") and "RUNNING" in reports:
                 self._report(run["id"], "RUNNING")
             self.drain_dispatch()
         final = self.store.get_run(run["id"]).state.type
