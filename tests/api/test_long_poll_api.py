@@ -138,3 +138,12 @@ def test_a_wakeup_between_the_read_and_the_wait_is_not_lost():
     other.start()
     other.join()
     assert wakeups.wait("p", wakeups.generation("p"), 0.05) is False  # another pool's
+
+
+def test_without_the_local_trigger_as_on_lambda_the_wait_is_accepted_and_not_held(env):
+    """The Lambda container has no wake-ups to hear (docs/decisions.md)."""
+    assert env.container.wakeups is None
+    make_pool(env.http, "pool")
+    offered, took = _poll(env.http, wait_seconds=20)
+    assert offered == []
+    assert took < 5

@@ -3,7 +3,8 @@
 A poll with ``wait_seconds`` and nothing to offer is held on the local
 server until a wake-up for its pool (``handlers.wakeups``) or the wait ends,
 re-reading the waterfall on each wake-up.  On Lambda there is no wake-up to
-hear, so it answers at once (docs/decisions.md, "Long-poll on Lambda").
+hear, so it answers at once (docs/decisions.md, "Long-poll for pull workers,
+and on Lambda").
 """
 
 from __future__ import annotations
