@@ -4,7 +4,9 @@ Gateway HTTP API (payload 2.0) event for the very resolver Lambda runs.
 One mechanism for local and cloud: whatever passes through here is exactly
 what API Gateway would hand the Lambda, so local tests exercise the cloud
 code path.  The resolver is synchronous; it runs in a worker thread so the
-event loop keeps accepting connections.
+event loop keeps accepting connections.  The app has its own pool of
+``API_THREADS`` threads: the default executor has cpu + 4, which the parked
+long-polls (at most ``MAX_WAITERS``) would fill on a small machine.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
 from handlers.api.app import handle
 from handlers.api.body import MAX_BODY_BYTES
 from handlers.bootstrap import Container
+from handlers.wakeups import MAX_WAITERS
+
+# Every parked long-poll holds one; the rest serve everything else.
+API_THREADS = MAX_WAITERS + 16
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -138,6 +145,7 @@ class ApiApp:
     def __init__(self, container: Container, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.container = container
         self.max_body_bytes = max_body_bytes
+        self._executor = ThreadPoolExecutor(API_THREADS, thread_name_prefix="pushpool-api")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -160,7 +168,7 @@ class ApiApp:
             return
         event = to_event(scope, body)
         serve = functools.partial(handle, event, None, container=self.container)
-        response = await asyncio.get_running_loop().run_in_executor(None, serve)
+        response = await asyncio.get_running_loop().run_in_executor(self._executor, serve)
         await _send(send, response)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -37,6 +37,7 @@ from handlers.aws.families import Family, dispatch_setup_problem, family_of
 from handlers.aws.secrets import Secrets
 from handlers.aws.settings import AwsSettings
 from handlers.aws.sqs import SqsDispatchTrigger
+from handlers.wakeups import Wakeups
 
 SIGNING_KEY_CACHE = "run-token-signing-key"
 SEED_ADMIN_TOKEN_ID = "admin-token-secret"
@@ -173,6 +174,13 @@ class Container:
                 if self._trigger is None:
                     self._trigger = self._sqs_trigger() or NoTrigger()
         return self._trigger
+
+    @property
+    def wakeups(self) -> Wakeups | None:
+        """The local trigger's wake-ups for long-polls; None on Lambda, where
+        no invocation can hear another's (docs/decisions.md)."""
+        found = getattr(self.trigger, "wakeups", None)
+        return found if isinstance(found, Wakeups) else None
 
     @property
     def dispatch_queues(self) -> SqsDispatchTrigger | None:

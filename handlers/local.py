@@ -4,7 +4,8 @@ done by threads in one process for ``pushpool server`` and ``pushpool demo``.
 * ``LocalTrigger`` is the in-process ``DispatchTrigger``: a run created now,
   a slot released or a pool unpaused wakes the dispatch loop at once (the
   cloud sends an SQS message instead); a run due later wakes it at its
-  second.
+  second.  Each wake-up also releases the pool's long-polls
+  (``handlers.wakeups``), so a separate pull worker hears of it too.
 * the dispatch loop runs ``Dispatcher.dispatch`` for each woken pool;
 * the tick loop runs ``Ticker.tick`` (schedules, Late, reaper, polls) and
   turns its dispatch requests into wake-ups;
@@ -36,6 +37,7 @@ from core.services.reaper import submit_attempts
 from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container
+from handlers.wakeups import Wakeups
 
 if TYPE_CHECKING:  # the workers load the API resolver; a stack without them does not
     from handlers.local_workers import LocalWorkers
@@ -46,8 +48,9 @@ log = logging.getLogger("pushpool.local")
 class LocalTrigger:
     """Wake-ups per pool, now or at a time; the dispatch loop ``take``s them."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, wakeups: Wakeups | None = None) -> None:
         self._clock = clock
+        self.wakeups = wakeups or Wakeups()
         self._cond = threading.Condition()
         self._heap: list[tuple[datetime, str]] = []
         self._closed = False
@@ -60,11 +63,15 @@ class LocalTrigger:
         with self._cond:
             heapq.heappush(self._heap, (not_before or self._clock(), pool_name))
             self._cond.notify_all()
+        # Even for a run due later: a worker claims runs ahead (its prefetch)
+        # and starts them on time, so it should hear of them now.
+        self.wakeups.signal(pool_name)
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self.wakeups.close()
 
     def take(self, timeout: float) -> list[str]:
         """Pools due now (each once), waiting up to ``timeout`` seconds for one."""
@@ -76,6 +83,8 @@ class LocalTrigger:
                 while self._heap and self._heap[0][0] <= now:
                     due.add(heapq.heappop(self._heap)[1])
                 if due:
+                    for pool_name in due:  # a run due now, announced earlier
+                        self.wakeups.signal(pool_name)
                     return sorted(due)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

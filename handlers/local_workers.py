@@ -158,6 +158,9 @@ class LocalWorkers:
             # Woken at each run's due second by the trigger, as the dispatcher is,
             # so there is nothing to fetch early for (the dispatcher's window).
             prefetch_seconds=PREFETCH_SECONDS,
+            # ``wake_if_served`` wakes it directly: no long-poll to hold a
+            # parking place (and an API thread) per pool.
+            long_poll_seconds=0.0,
             shutdown_grace_seconds=0.0,
         )
         worker = Worker(client, settings, provider=self.container.provider(pool_type))

@@ -13,8 +13,9 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -144,6 +145,21 @@ class BackgroundServer:
         self.sock.close()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn that releases parked long-polls as it begins to stop: its
+    graceful shutdown waits for requests in flight, and a held poll would
+    keep it waiting up to its full wait."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler takes no lock the interrupted thread may hold.
+        threading.Thread(target=self._on_exit, name="pushpool-release-polls").start()
+        super().handle_exit(sig, frame)
+
+
 def _note_signals() -> dict[int, Any]:
     """Handlers that only note SIGINT/SIGTERM.
 
@@ -197,7 +213,7 @@ def serve(
     config = uvicorn.Config(
         ApiApp(stack.container), log_level="warning", lifespan="off", timeout_graceful_shutdown=5
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, stack.loops.trigger.wakeups.close)
     stack.loops.start()
     previous = _note_signals()
     try:

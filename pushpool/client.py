@@ -200,7 +200,10 @@ class Client:
         queue_names: Sequence[str] | None = None,
         scheduled_before: datetime | None = None,
         limit: int | None = None,
+        wait_seconds: float = 0.0,
     ) -> list[dict[str, Any]]:
+        """``wait_seconds``: pushpool's long-poll; with nothing to offer, the
+        local server holds the answer until a run may be due (at most 20 s)."""
         body: dict[str, Any] = {}
         if queue_names:
             body["work_queue_names"] = list(queue_names)
@@ -208,6 +211,8 @@ class Client:
             body["scheduled_before"] = scheduled_before.isoformat()
         if limit is not None:
             body["limit"] = limit
+        if wait_seconds > 0:
+            body["wait_seconds"] = wait_seconds
         path = f"/work_pools/{_seg(pool)}/get_scheduled_flow_runs"
         return self._list("POST", path, body)
 

@@ -62,6 +62,16 @@ def start(
         float,
         typer.Option("--poll-seconds", min=0.05, envvar="PUSHPOOL_WORKER_POLL_SECONDS"),
     ] = 5.0,
+    long_poll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--long-poll-seconds",
+            min=0,
+            max=20,
+            envvar="PUSHPOOL_WORKER_LONG_POLL_SECONDS",
+            help="How long the server may hold an empty poll for a run to become due (0: off).",
+        ),
+    ] = 10.0,
     heartbeat_seconds: Annotated[
         int,
         typer.Option("--heartbeat-seconds", min=1, envvar="PUSHPOOL_WORKER_HEARTBEAT_SECONDS"),
@@ -96,6 +106,7 @@ def start(
         pool_type=pool_type,
         prefetch_seconds=prefetch_seconds,
         poll_seconds=poll_seconds,
+        long_poll_seconds=long_poll_seconds,
         heartbeat_seconds=heartbeat_seconds,
         watch_seconds=watch_seconds,
         shutdown_grace_seconds=shutdown_grace,

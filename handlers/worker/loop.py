@@ -10,6 +10,12 @@ first), and hands each accepted claim to a ``Starter`` thread.  A
 cancellations.  A place freed in the worker's own ``--limit`` triggers the
 next poll at once instead of after ``poll_seconds``.
 
+Polls long-poll (``long_poll_seconds``): the local server holds an empty
+answer until a run of the pool may be due, so a run created now is claimed
+at once; a server that answers at once (Lambda) is polled every
+``poll_seconds`` as before.  The poll runs in its own thread and claims
+nothing, so a stop abandons it instead of waiting for its answer.
+
 Stopping (SIGTERM/SIGINT, or ``request_stop``): no more claims; claimed runs
 not yet started are handed back to SCHEDULED; started runs get
 ``shutdown_grace_seconds`` to finish, then are stopped and reported CRASHED,
@@ -18,6 +24,7 @@ so no claim outlives the worker holding a slot.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -65,6 +72,7 @@ class WorkerSettings:
     pool_type: str | None = None  # used to create a missing pool, checked otherwise
     prefetch_seconds: float = 10.0
     poll_seconds: float = 5.0  # Prefect's workers poll every 10 s
+    long_poll_seconds: float = 10.0  # 0: plain polls
     heartbeat_seconds: int = 30
     watch_seconds: float = 1.0
     shutdown_grace_seconds: float = 15.0
@@ -224,11 +232,27 @@ class Worker:
     # -- loops --------------------------------------------------------------------------
     def _poll_loop(self) -> None:
         while not self.stopping.is_set():
+            started = time.monotonic()
+            claimed = 0
             try:
-                self.poll_once()
+                claimed = self.poll_once()
             except Exception:  # a bug or a malformed answer: the next poll may do better
                 log.exception("the poll of work pool %r failed", self.settings.pool)
-            self._pause(self.settings.poll_seconds)
+            if self._long_poll_wait() > 0:
+                # The server held the poll (or runs came): poll again at once.
+                # One answering at once gets the usual interval, not a busy loop.
+                waited = time.monotonic() - started
+                self._pause(0 if claimed else max(self.settings.poll_seconds - waited, 0))
+            else:
+                self._pause(self.settings.poll_seconds)
+
+    def _long_poll_wait(self) -> float:
+        """How long the next poll may be held: not at all when the worker is
+        full (it polls only to stay READY, and a freed place wakes it), nor
+        with ``run_once`` (one look at what is due now)."""
+        if self.settings.run_once or self.ledger.free() == 0:
+            return 0.0
+        return self.settings.long_poll_seconds
 
     def _heartbeat_loop(self) -> None:
         # A heartbeat thread that died would get every run of this live worker
@@ -272,11 +296,16 @@ class Worker:
         if self.stopping.is_set():
             return 0
         try:
-            offered = self.client.get_scheduled_flow_runs(
-                self.settings.pool,
-                queue_names=list(self.settings.queues) or None,
-                scheduled_before=self.clock() + timedelta(seconds=self.settings.prefetch_seconds),
-                limit=free,
+            offered = self._fetch(
+                functools.partial(
+                    self.client.get_scheduled_flow_runs,
+                    self.settings.pool,
+                    queue_names=list(self.settings.queues) or None,
+                    scheduled_before=self.clock()
+                    + timedelta(seconds=self.settings.prefetch_seconds),
+                    limit=free,
+                    wait_seconds=self._long_poll_wait(),
+                )
             )
         except ApiError as exc:
             log.warning("polling work pool %r failed: %s", self.settings.pool, exc.detail)
@@ -291,6 +320,29 @@ class Worker:
             except (KeyError, TypeError, ValueError) as exc:  # one malformed run, not the rest
                 log.warning("skipping an offered run the worker cannot read: %r", exc)
         return claimed
+
+    def _fetch(self, call: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The poll's answer, in a daemon thread watched in short slices: a stop
+        abandons a held poll (it claimed nothing) and the process may exit."""
+        answer: list[Any] = []
+
+        def fetch() -> None:
+            try:
+                answer.append(call())
+            except BaseException as exc:  # handed to the polling thread below
+                answer.append(exc)
+
+        thread = threading.Thread(target=fetch, name="worker-poll", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            self._take_signals()
+            if self.stopping.is_set():
+                return []
+            thread.join(SIGNAL_CHECK_SECONDS)
+        if isinstance(answer[0], BaseException):
+            raise answer[0]
+        result: list[dict[str, Any]] = answer[0]
+        return result
 
     def _claim(self, run: dict[str, Any]) -> bool:
         try:

@@ -1,11 +1,20 @@
-"""``get_scheduled_flow_runs`` (a worker's poll) and ``preview`` (what waits, why)."""
+"""``get_scheduled_flow_runs`` (a worker's poll) and ``preview`` (what waits, why).
+
+A poll with ``wait_seconds`` and nothing to offer is held on the local
+server until a wake-up for its pool (``handlers.wakeups``) or the wait ends,
+re-reading the waterfall on each wake-up.  On Lambda there is no wake-up to
+hear, so it answers at once (docs/decisions.md, "Long-poll for pull workers,
+and on Lambda").
+"""
 
 from __future__ import annotations
+
+import time
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from core.services import polling
-from handlers.api.request import caller, ctx, name
+from handlers.api.request import caller, container, ctx, name
 from handlers.api.schemas.runs import (
     FlowRun,
     PreviewRequest,
@@ -29,7 +38,26 @@ def get_scheduled_flow_runs(
     pool = name(pool)
     caller().require_pool(pool)
     request = body or ScheduledRunsRequest()
-    offered = polling.scheduled_runs(
+    wakeups = container().wakeups
+    if wakeups is None or request.wait_seconds <= 0 or request.limit == 0:
+        offered = _offered(pool, request)
+    else:
+        with wakeups.parking() as may_wait:
+            deadline = time.monotonic() + (request.wait_seconds if may_wait else 0)
+            while True:
+                seen = wakeups.generation(pool)
+                offered = _offered(pool, request)
+                remaining = deadline - time.monotonic()
+                if offered or remaining <= 0 or not wakeups.wait(pool, seen, remaining):
+                    break
+    return [
+        WorkerFlowRun(work_pool_id=o.pool_id, work_queue_id=o.queue_id, flow_run=FlowRun.of(o.run))
+        for o in offered
+    ]
+
+
+def _offered(pool: str, request: ScheduledRunsRequest) -> list[polling.Offered]:
+    return polling.scheduled_runs(
         ctx(),
         pool,
         queue_names=request.work_queue_names,
@@ -37,10 +65,6 @@ def get_scheduled_flow_runs(
         scheduled_after=request.scheduled_after,
         limit=request.limit,
     )
-    return [
-        WorkerFlowRun(work_pool_id=o.pool_id, work_queue_id=o.queue_id, flow_run=FlowRun.of(o.run))
-        for o in offered
-    ]
 
 
 @router.post(

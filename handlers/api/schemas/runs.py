@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from core.models import JSON
 from core.models import FlowRun as FlowRunModel
@@ -25,6 +25,7 @@ from handlers.api.schemas.common import (
     Unfiltered,
     derived_id,
 )
+from handlers.wakeups import MAX_WAIT_SECONDS
 
 
 class StateDetailsIn(BaseModel):
@@ -279,6 +280,9 @@ class ScheduledRunsRequest(Body):
     scheduled_before: Instant | None = None
     scheduled_after: Instant | None = None
     limit: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
+    # pushpool's long-poll: with nothing to offer, hold the answer up to this
+    # long for a run of the pool to become due (0, the default: Prefect's poll).
+    wait_seconds: StrictFloat = Field(default=0.0, ge=0, le=MAX_WAIT_SECONDS, allow_inf_nan=False)
 
 
 class WorkerFlowRun(Out):
