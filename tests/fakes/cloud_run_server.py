@@ -14,12 +14,8 @@ Tests drive executions through their lives with ``start``, ``finish``,
 
 from __future__ import annotations
 
-import copy
-import json
 import re
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.cloud_logging import LogEntries
 from tests.fakes.cloud_run_api import (
@@ -37,7 +33,8 @@ from tests.fakes.cloud_run_api import (
     condition,
     now_text,
 )
-from tests.fakes.http_fake import QuietHandler, RecordedFailures, loopback_server, take_failure
+from tests.fakes.google_rest import GoogleRestHandler
+from tests.fakes.http_fake import RecordedFailures, loopback_server
 
 __all__ = ["ApiError", "FakeCloudRun", "RecordedRequest"]
 
@@ -133,42 +130,7 @@ class FakeCloudRun(CloudRunApi, RecordedFailures):
             self._complete_run_operation(execution)
 
 
-class _Handler(QuietHandler):
+class _Handler(GoogleRestHandler):
     fake: FakeCloudRun
-
-    def handle_method(self, method: str) -> None:
-        url = urlsplit(self.path)
-        path = url.path.removeprefix("/v2/")
-        query = parse_qs(url.query)
-        raw = self.read_body()
-        body = json.loads(raw) if raw else None
-        state = self.fake.state
-        with state.lock:
-            record = RecordedRequest(method, path, query, body)
-            state.requests.append(record)
-            try:
-                answer = self._dispatch(method, path, query, body)
-                record.status, record.response = HTTPStatus.OK, copy.deepcopy(answer)
-            except ApiError as error:
-                payload = {"code": error.code, "message": error.message, "status": error.status}
-                record.status, record.response = error.code, {"error": payload}
-            self._reply(record.status, record.response)
-
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
-        state = self.fake.state
-        failure = take_failure(state, method, path)
-        if failure is not None:
-            raise ApiError(failure.code, failure.status, failure.message)
-        for verb, pattern, action in ROUTES:
-            match = pattern.match(path)
-            if verb == method and match is not None:
-                return getattr(self.fake, action)(match, query, body)
-        raise ApiError(404, "NOT_FOUND", f"No route for {method} /v2/{path}")
-
-    def _reply(self, code: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    prefix = "/v2/"
+    routes = ROUTES

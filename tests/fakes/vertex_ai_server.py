@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.cloud_run_api import ApiError, Failure, RecordedRequest, now_text
-from tests.fakes.http_fake import QuietHandler, RecordedFailures, loopback_server, take_failure
+from tests.fakes.google_rest import GoogleRestHandler
+from tests.fakes.http_fake import RecordedFailures, loopback_server
 
 # google.cloud.aiplatform.v1.JobState
 QUEUED, PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLING, CANCELLED = 1, 2, 3, 4, 5, 6, 7
@@ -199,43 +197,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class _Handler(QuietHandler):
+class _Handler(GoogleRestHandler):
     fake: FakeVertexAI
+    prefix = "/v1/"
+    routes = ROUTES
 
-    def handle_method(self, method: str) -> None:
-        url = urlsplit(self.path)
-        path = url.path.removeprefix("/v1/")
-        query = parse_qs(url.query)
-        raw = self.read_body()
-        body = json.loads(raw) if raw else None
+    def before_lock(self, method: str, path: str) -> None:
         state = self.fake.state
         if method == "POST" and path.endswith("/customJobs") and state.create_delay:
             time.sleep(state.create_delay)  # outside the lock: lets concurrent submits race
-        with state.lock:
-            record = RecordedRequest(method, path, query, body)
-            state.requests.append(record)
-            try:
-                answer = self._dispatch(method, path, query, body)
-                record.status, record.response = HTTPStatus.OK, copy.deepcopy(answer)
-            except ApiError as error:
-                payload = {"code": error.code, "message": error.message, "status": error.status}
-                record.status, record.response = error.code, {"error": payload}
-            self._reply(record.status, record.response)
-
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
-        failure = take_failure(self.fake.state, method, path)
-        if failure is not None:
-            raise ApiError(failure.code, failure.status, failure.message)
-        for verb, pattern, action in ROUTES:
-            match = pattern.match(path)
-            if verb == method and match is not None:
-                return getattr(self.fake, action)(match, query, body)
-        raise ApiError(404, "NOT_FOUND", f"No route for {method} /v1/{path}")
-
-    def _reply(self, code: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
