@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import bench
+from tests.bench._baseline import comparison, run_baseline
 from tests.bench.harness import (
     Benchmark,
     Figure,
@@ -79,6 +80,11 @@ def _parser(benchmarks: dict[str, Benchmark]) -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true", help="the full sizes of issue 9")
     parser.add_argument("--out", default="bench-results.json", help="where to merge results")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run the same benchmarks on commit REV (git archive) and compare",
+    )
     for benchmark in benchmarks.values():
         group = parser.add_argument_group(benchmark.name)
         for option in benchmark.options:
@@ -181,7 +187,28 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + table(results))
         _merge(Path(args.out), results, info)
         print(f"\nwritten: {args.out}")
+    if args.baseline and results:
+        before = run_baseline(args.baseline, _without_baseline(argv or sys.argv[1:]))
+        print(f"\nbefore ({args.baseline}) and after (this tree), medians:")
+        print(comparison(args.baseline, before, results))
     return 1 if failed else 0
+
+
+def _without_baseline(argv: list[str]) -> list[str]:
+    """This run's arguments for the baseline run: no ``--baseline``, no ``--out``."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in {"--baseline", "--out"}:
+            skip = True
+            continue
+        if arg.startswith(("--baseline=", "--out=")):
+            continue
+        kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":
