@@ -100,7 +100,7 @@ class Worker:
         self._provider = provider
         self._provider_options = dict(provider_options or {})
         self._provider_lock = threading.Lock()
-        self.pool: dict[str, Any] = {}
+        self.pool: Mapping[str, Any] = {}  # the WorkPool, once setup() has read it
         self.ledger = Ledger(settings.limit)
         self.stopping = threading.Event()
         self.stopped = threading.Event()

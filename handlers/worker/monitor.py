@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from core.errors import InfrastructureError
 from core.infra import final_state
@@ -30,6 +29,7 @@ from core.ports import Clock, InfraPhase, InfraStatus, Provider
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client
+from pushpool.types import FlowRun
 
 log = logging.getLogger("pushpool.worker")
 
@@ -75,7 +75,7 @@ class Monitor:
             except ApiError as exc:
                 log.warning("run %s: %s", execution.run_id, exc.detail)
 
-    def _check(self, execution: Execution, run: dict[str, Any] | None) -> None:
+    def _check(self, execution: Execution, run: FlowRun | None) -> None:
         if run is None:
             log.info("run %s was deleted; stopping its infrastructure", execution.run_id)
             self._stop(execution)

@@ -69,7 +69,7 @@ def create_deployment(body: DeploymentCreate) -> Response[Deployment]:
         parameters=body.parameters,
         entrypoint=body.entrypoint,
         command=body.command,
-        schedules=_schedules(body.schedules),  # type: ignore[arg-type]
+        schedules=_schedules(body.schedules),
         paused=body.paused,
         description=body.description or "",
         late_runs=body.late_runs,
