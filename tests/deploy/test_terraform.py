@@ -43,8 +43,6 @@ FOLDED_INTO_PROPERTIES = {
     "aws_ecs_cluster_capacity_providers": "AWS::ECS::Cluster CapacityProviders",
     "aws_iam_role_policy": "AWS::IAM::Role Policies",
     "aws_iam_role_policy_attachment": "AWS::IAM::Role ManagedPolicyArns",
-    "aws_secretsmanager_secret_version": "AWS::SecretsManager::Secret GenerateSecretString",
-    "random_password": "AWS::SecretsManager::Secret GenerateSecretString",
 }
 
 
