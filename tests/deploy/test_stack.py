@@ -180,7 +180,9 @@ def ssm_statements(iam: Any, role_name: str) -> list[dict[str, Any]]:
     found = []
     for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
-        document = ast.literal_eval(document) if isinstance(document, str) else document  # moto: repr
+        document = (
+            ast.literal_eval(document) if isinstance(document, str) else document
+        )  # moto: repr
         for statement in document["Statement"]:
             if any(a.startswith(("ssm:", "kms:")) for a in as_list(statement["Action"])):
                 found.append(statement)

@@ -6,8 +6,8 @@ locals {
   # account's aws/ssm key needs no kms statement: its key policy lets SSM use it for every
   # principal of the account.
   parameter_actions = ["ssm:GetParameter", "ssm:PutParameter"]
-  allowed_clusters = concat([aws_ecs_cluster.managed_cluster.arn], var.ecs_cluster_arns)
-  passable_roles   = concat([aws_iam_role.managed_task_execution_role.arn], var.pass_role_arns)
+  allowed_clusters  = concat([aws_ecs_cluster.managed_cluster.arn], var.ecs_cluster_arns)
+  passable_roles    = concat([aws_iam_role.managed_task_execution_role.arn], var.pass_role_arns)
 }
 
 resource "aws_iam_role" "api_function_role" {
