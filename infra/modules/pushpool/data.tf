@@ -43,10 +43,10 @@ resource "aws_dynamodb_table" "table" {
     projection_type = "ALL"
   }
   global_secondary_index {
-    name               = "runs"
-    hash_key           = "runs_s"
-    range_key          = "runs_t"
-    projection_type    = "INCLUDE"
+    name            = "runs"
+    hash_key        = "runs_s"
+    range_key       = "runs_t"
+    projection_type = "INCLUDE"
     non_key_attributes = ["pool_id", "queue_id", "dep_id"]
   }
   point_in_time_recovery {
