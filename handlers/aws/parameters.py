@@ -164,7 +164,10 @@ def translated(name: str, exc: Any, *, action: str) -> PushpoolError:
     message = ((getattr(exc, "response", None) or {}).get("Error") or {}).get("Message", "")
     if code in ("ThrottlingException", "InternalServerError", "TooManyUpdates"):
         return Transient(f"SSM is throttling or failing for parameter {name} ({code})")
-    if code in ("AccessDeniedException", "AccessDenied"):
+    status = ((getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}).get(
+        "HTTPStatusCode"
+    )
+    if code in ("AccessDeniedException", "AccessDenied") or status == 403:
         detail = (
             f"this function may not use SSM parameter {name}: grant {action} on it "
             f"(and kms:Decrypt/kms:Encrypt on its key if that is not the account's aws/ssm key)"
