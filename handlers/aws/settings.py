@@ -32,6 +32,10 @@ from datetime import timedelta
 from handlers.aws.families import QUEUE_URL_VARIABLES, SECRET_VARIABLES, Family
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
+RETIRED_VARIABLES = {
+    "PUSHPOOL_RUN_TOKEN_KEY_SECRET": "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER",
+    "PUSHPOOL_ADMIN_TOKEN_SECRET": "PUSHPOOL_ADMIN_TOKEN_PARAMETER",
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,12 @@ class AwsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
+        for retired, now in RETIRED_VARIABLES.items():
+            if _set(env, retired):  # ignoring it would silently change the key or the token
+                raise ValueError(
+                    f"{retired} (a Secrets Manager secret) is no longer read: set {now} to an "
+                    f"SSM SecureString parameter's name instead (docs/aws.md, upgrading)"
+                )
         queues = {f: env[v].strip() for f, v in QUEUE_URL_VARIABLES.items() if _set(env, v)}
         secrets = {f: env[v].strip() for f, v in SECRET_VARIABLES.items() if _set(env, v)}
         days = _number(env, "PUSHPOOL_RUN_RETENTION_DAYS")

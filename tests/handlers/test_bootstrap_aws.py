@@ -70,6 +70,13 @@ def test_settings_are_read_as_the_template_sets_them():
     )
 
 
+def test_a_retired_secrets_manager_variable_is_refused_not_silently_ignored():
+    environment = {**TEMPLATE_ENVIRONMENT, "PUSHPOOL_RUN_TOKEN_KEY_SECRET": "arn:aws:sm:k-1"}
+
+    with pytest.raises(ValueError, match="set PUSHPOOL_RUN_TOKEN_KEY_PARAMETER to an SSM"):
+        Settings.from_env(environment)
+
+
 def test_outside_the_cloud_nothing_aws_is_configured():
     settings = Settings.from_env({"PUSHPOOL_STORE": "sqlite:///x.db"})
 
