@@ -254,7 +254,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     lambda_logs.configure()
     container = bootstrap()
     try:
-        container.seed_admin_token()  # the stack's admin-token secret, once per cold start
+        container.seed_admin_token()  # the stack's admin-token parameter, once per cold start
     except PushpoolError as exc:
-        log.warning("the admin token secret could not be used: %s", exc)
+        log.warning("the admin token parameter could not be used: %s", exc)
     return handle(event, context, container=container)
