@@ -4,7 +4,7 @@ A dispatcher or worker can die between any two steps, and infrastructure
 can fail without a word.  Each pass looks at every slot-holding run:
 
 * claimed, never submitted, lease over: back to SCHEDULED as a new attempt
-  (``core.runs.transition`` bumps ``attempt``, so the next submission uses
+  (``core.rules.runs.transition`` bumps ``attempt``, so the next submission uses
   a new idempotency key and cannot be mistaken for the abandoned one);
 * submitted but not RUNNING within the pool's start timeout: CRASHED, and
   its infrastructure stopped if a ``stop`` callback is given (so it cannot

@@ -35,7 +35,7 @@ from functools import partial
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.schedules import run_name_time, scheduled_run_id, upcoming
+from core.rules.schedules import run_name_time, scheduled_run_id, upcoming
 from core.services.admission import DEFAULT_LEASE
 from core.services.lifecycle import observe_active, stop_abandoned
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport

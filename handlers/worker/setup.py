@@ -14,8 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from core.pools import unknown_type_message
 from core.ports import PoolMode, PoolTypes
+from core.rules.pools import unknown_type_message
 from pushpool.client import ApiError, Client
 
 log = logging.getLogger("pushpool.worker")

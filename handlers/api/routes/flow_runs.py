@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from core.errors import Forbidden, InvalidInput
+from core.rules.orchestration import SetStateStatus
 from core.services import runs as run_service
-from core.services.orchestration import SetStateStatus
 from core.states import StateType
 from handlers.api.request import caller, container, ctx, name, no_content, reply
 from handlers.api.schemas.runs import (

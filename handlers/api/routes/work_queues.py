@@ -7,8 +7,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from core.rules.status import ReadyStatus
 from core.services import queues as queue_service
-from core.status import ReadyStatus
 from handlers.api.request import caller, ctx, name, no_content, reply
 from handlers.api.schemas.pools import (
     HealthPolicy,
