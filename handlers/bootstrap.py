@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from handlers.aws.parameters import StackParameters
 from handlers.aws.secrets import Secrets
 from handlers.aws.settings import AwsSettings
 from handlers.aws.sqs import SqsDispatchTrigger
+from handlers.clock import new_id, utc_now
 from handlers.wakeups import Wakeups
 
 SIGNING_KEY_CACHE = "run-token-signing-key"
@@ -54,14 +54,6 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def default_store_url(env: Mapping[str, str] | None = None) -> str:
     return f"sqlite:///{data_dir(env) / 'pushpool.db'}"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)

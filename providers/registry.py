@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import InfrastructureError, InvalidInput
 from core.models import JSON
-from core.pools import unknown_type_message
 from core.ports import PoolMode, Provider
+from core.rules.pools import unknown_type_message
 
 PULL, PUSH, MANAGED = PoolMode.PULL, PoolMode.PUSH, PoolMode.MANAGED
 _PUSHED = "Flow runs are pushed directly to your environment, without the need for a worker."

@@ -22,7 +22,8 @@ from rich.live import Live
 
 from core.ports import Store
 from core.services.auth import create_token
-from handlers.bootstrap import Settings, new_id, utc_now
+from handlers.bootstrap import Settings
+from handlers.clock import new_id, utc_now
 from handlers.demo.scenario import (
     DEPLOYMENT,
     FLOW,

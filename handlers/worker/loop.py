@@ -36,12 +36,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.ports import Clock, PoolTypes, Provider
-from core.services.reaper import (
+from core.rules.timeouts import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     HEARTBEAT_TIMEOUT_VARIABLE,
     template_seconds,
 )
-from handlers.bootstrap import utc_now
+from handlers.clock import utc_now
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor

@@ -2,7 +2,7 @@
 
 One pass reads the state of every started run in one request (so a
 cancellation or the run's own final report is seen) and asks the provider
-about each infrastructure, then proposes what follows (``core.infra``'s exit
+about each infrastructure, then proposes what follows (``core.rules.infra``'s exit
 mapping: exit 0 → COMPLETED, non-zero → FAILED "exited with code N", failed
 to start / killed / vanished → CRASHED):
 
@@ -24,8 +24,8 @@ import threading
 from collections.abc import Callable
 
 from core.errors import InfrastructureError
-from core.infra import final_state
 from core.ports import Clock, InfraPhase, InfraStatus, Provider
+from core.rules.infra import final_state
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client

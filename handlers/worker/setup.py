@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from core.pools import unknown_type_message
 from core.ports import PoolMode, PoolTypes
+from core.rules.pools import unknown_type_message
 from pushpool.client import ApiError, Client
 from pushpool.types import WorkPool
 

@@ -17,8 +17,8 @@ from azure.mgmt.containerinstance.models import ContainerGroup
 
 from core.errors import InfrastructureError
 from core.models import Deployment
-from core.pools import new_pool
 from core.ports import Job
+from core.rules.pools import new_pool
 from core.services.jobs import build_job
 from providers import aci, cloud_run, modal
 from providers.registry import REGISTRY

@@ -24,8 +24,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from core.models import Deployment, Flow, Schedule
-from core.pools import new_pool
 from core.ports import Provider, Store
+from core.rules.pools import new_pool
 from core.services.dispatch import Dispatcher
 from core.services.tick import Ticker, TickSettings
 from core.states import TERMINAL, StateType
