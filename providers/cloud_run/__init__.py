@@ -62,7 +62,6 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 def make_provider(
     *,
     secret: str | None = None,
-    credentials_json: str | None = None,
     credentials: Any = None,
     client_options: Mapping[str, Any] | None = None,
     transport: str = "rest",
@@ -71,7 +70,7 @@ def make_provider(
 ) -> CloudRunProvider:
     """Build the provider; the registry calls this.
 
-    ``secret`` (or its older name ``credentials_json``) is the provider
+    ``secret`` is the provider
     family's Secrets Manager value, a service-account key as JSON text; the
     caller reads it.  Without it and without ``credentials``, the clients use
     Application Default Credentials.  The SDK is imported here, so a missing
@@ -82,12 +81,11 @@ def make_provider(
     here the key's ``project_id`` is the default).
     """
     sdk()
-    credentials_json = secret or credentials_json
     if clients is None:
-        if credentials is None and credentials_json:
+        if credentials is None and secret:
             service_account = sdk().service_account
             try:
-                info = json.loads(credentials_json)
+                info = json.loads(secret)
             except ValueError as exc:
                 raise InfrastructureError(
                     "the Cloud Run service-account key is not valid JSON", retryable=False

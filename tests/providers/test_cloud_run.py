@@ -320,7 +320,7 @@ def service_account_key() -> str:
 
 
 def test_a_service_account_key_from_secrets_manager_becomes_the_clients_credentials():
-    provider = make_provider(credentials_json=service_account_key())
+    provider = make_provider(secret=service_account_key())
 
     credentials = provider.clients.jobs._transport._credentials
     assert credentials.service_account_email == "pushpool@demo-project.iam.gserviceaccount.com"
@@ -329,7 +329,7 @@ def test_a_service_account_key_from_secrets_manager_becomes_the_clients_credenti
 
 def test_a_malformed_service_account_key_is_a_terminal_error():
     with pytest.raises(InfrastructureError) as raised:
-        make_provider(credentials_json="{not json")
+        make_provider(secret="{not json")
     assert raised.value.retryable is False
 
 

@@ -253,7 +253,7 @@ def test_a_provider_with_an_empty_cache_finds_the_definition_by_its_hashed_famil
 
 def test_the_cache_port_holds_the_arn_under_the_content_hash(ecs: Any) -> None:
     cache = MemoryCache()
-    provider = make_provider(ecs_client=ecs, store=cache)
+    provider = make_provider(ecs_client=ecs, cache=cache)
     request = provider.build_request(ecs_job(prefect_shaped()))
 
     arn = provider.task_definition_arn(request)
