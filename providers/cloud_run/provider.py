@@ -67,7 +67,8 @@ class CloudRunClients:
             credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
         from google.auth.transport.requests import AuthorizedSession  # noqa: PLC0415
 
-        return AuthorizedSession(credentials)
+        # google-auth ships no annotations for AuthorizedSession (and typeshed has no stubs)
+        return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
 
     @property
     def logging_endpoint(self) -> str:

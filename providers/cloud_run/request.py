@@ -47,6 +47,10 @@ def _prefect_job_body(config: Mapping[str, Any]) -> dict[str, Any]:
     unset placeholders as nulls; the REST schema wants ``"600s"`` and absence.
     """
     body = _drop_nulls(copy.deepcopy(config.get("job_body") or {}))
+    if not isinstance(body, dict):
+        raise InfrastructureError(
+            "cloud-run job configuration's 'job_body' must be an object", retryable=False
+        )
     task = body.setdefault("template", {}).setdefault("template", {})
     timeout = str(task.pop("timeout", "")).removesuffix("s")
     if timeout:  # "600", 600 or "600s"; "" or "s" when the variable was unset

@@ -18,6 +18,7 @@ from typing import Any
 
 from providers.modal.seam import (
     CallState,
+    CallStatus,
     FunctionRequest,
     ModalError,
     OutputEntry,
@@ -118,7 +119,7 @@ class SdkModalClient:
         if status == "pending":
             return self._poll_output(call, running=bool(node and node.task_id))
         if status in {"terminated", "timeout"}:
-            return CallState(status=status)
+            return CallState(status="terminated" if status == "terminated" else "timeout")
         return self._poll_output(call, running=True, finished_as=status)
 
     def _poll_output(self, call: Any, *, running: bool, finished_as: str = "") -> CallState:
@@ -145,7 +146,7 @@ class SdkModalClient:
                 unfinished = isinstance(exc, TimeoutError | errors.TimeoutError)
                 if unfinished and not finished_as:
                     return CallState(status="running" if running else "pending")
-                kind = "init_failure" if finished_as == "init_failure" else "failure"
+                kind: CallStatus = "init_failure" if finished_as == "init_failure" else "failure"
                 return CallState(status=kind, message=f"{type(exc).__name__}: {exc}")
 
     def cancel_call(self, call_id: str) -> None:
