@@ -1,25 +1,6 @@
-"""Process pools: a flow run is a local subprocess of the pull worker.
+"""``ProcessProvider``: start a child, drain its output, poll it, cancel its process group.
 
-Why a provider at all for a subprocess: the worker drives every pool type
-through the same ``Provider`` port, so a process run is submitted, polled
-and cancelled exactly like a container.  The child gets its own session
-(process group), so cancelling reaches the grandchildren a shell spawns
-(POSIX only: process groups and signals).
-
-The environment is *not* the worker's whole environment: the worker holds a
-worker-scoped API token and whatever else its host exports, which a flow run
-must not see.  The child gets the job's ``env`` over only the variables
-named in ``INHERITED_ENV`` (system basics a program needs to start).
-
-The child's output (stdout and stderr, merged) is drained continuously, so
-a child never blocks on a full pipe, into a bounded in-memory ring of
-``OUTPUT_BUFFER_LINES`` numbered lines that ``read_logs`` serves (the
-worker ships it to the API); when a reader falls that far behind, the
-oldest lines go and ``read_logs`` counts them as dropped.
-
-Infrastructure ids are ``"<pid>:<start time>"``, the start time being the
-kernel's start tick from ``/proc/<pid>/stat``, so a pid the kernel reused for
-another process is never mistaken for ours after a worker restart.
+See the package docstring for the environment, the output ring and the ids.
 """
 
 from __future__ import annotations
@@ -37,11 +18,21 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job, LogChunk
-from providers.shared import OutputRing, command_list, flag, string_map
+from providers.process.errors import translated
+from providers.process.procfs import (
+    alive,
+    group_alive,
+    parse_infra_id,
+    signal_group,
+    start_token,
+)
+from providers.process.request import ProcessRequest, build_request
+from providers.process.status import exit_status, untracked_status
+from providers.shared import OutputRing
 
 INHERITED_ENV: tuple[str, ...] = (
     *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TEMP", "TMP", "VIRTUAL_ENV"),
@@ -54,53 +45,6 @@ TAIL_LINES = 20
 OUTPUT_BUFFER_LINES = 5000
 _POLL_SECONDS = 0.05
 _OUTPUT_DRAIN_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ProcessRequest:
-    """Everything needed to start the child, computed without side effects."""
-
-    argv: tuple[str, ...]
-    env: dict[str, str]  # the job's env only; merged over INHERITED_ENV at submit
-    working_dir: str | None  # None: a fresh temporary directory, removed afterwards
-    stream_output: bool
-    prefix: str  # put before each streamed output line
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "argv": list(self.argv),
-            "env": dict(sorted(self.env.items())),
-            "working_dir": self.working_dir,
-            "stream_output": self.stream_output,
-            "prefix": self.prefix,
-        }
-
-
-def build_request(job: Job) -> ProcessRequest:
-    """The child to start for ``job``'s rendered configuration (pure)."""
-    config = job.configuration
-    try:
-        argv = tuple(command_list(config.get("command")))
-    except ValueError as exc:  # shlex: an unbalanced quote
-        raise InfrastructureError(
-            f"command {config.get('command')!r} cannot be split into arguments: {exc}",
-            retryable=False,
-        ) from exc
-    if not argv:
-        raise InfrastructureError(
-            "a process pool job needs a command: set `command` in the deployment or the "
-            "pool's job variables",
-            retryable=False,
-        )
-    working_dir = config.get("working_dir")
-    stream_output = config.get("stream_output")
-    return ProcessRequest(
-        argv=argv,
-        env=string_map(config.get("env"), what="env"),
-        working_dir=str(working_dir) if working_dir else None,
-        stream_output=True if stream_output in (None, "") else flag(stream_output),
-        prefix=f"[{config.get('name') or job.run_name}] ",
-    )
 
 
 @dataclass
@@ -175,23 +119,20 @@ class ProcessProvider:
         if cwd is None:
             temp_dir = cwd = tempfile.mkdtemp(prefix="pushpool-run-")
         try:
-            popen = self._spawn(
-                list(request.argv),
-                env={**self._inherited, **request.env},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: cancel reaches grandchildren
-            )
-        except OSError as exc:
+            with translated(f"start {request.argv[0]!r} in {cwd}"):
+                popen = self._spawn(
+                    list(request.argv),
+                    env={**self._inherited, **request.env},
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: cancel reaches grandchildren
+                )
+        except InfrastructureError:
             _remove(temp_dir)
-            # EAGAIN (too many processes right now) may pass; a missing program will not.
-            missing = isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError)
-            raise InfrastructureError(
-                f"cannot start {request.argv[0]!r} in {cwd}: {exc}", retryable=not missing
-            ) from exc
-        token = _start_token(popen.pid) or f"t{time.time_ns()}"
+            raise
+        token = start_token(popen.pid) or f"t{time.time_ns()}"
         return f"{popen.pid}:{token}", _Tracked(popen=popen, temp_dir=temp_dir)
 
     def _watch(self, tracked: _Tracked, request: ProcessRequest) -> None:
@@ -240,22 +181,13 @@ class ProcessProvider:
     # -- status ---------------------------------------------------------------
 
     def status(self, infra_id: str) -> InfraStatus:
-        pid, token = _parse(infra_id)
+        pid, token = parse_infra_id(infra_id)
         tracked = self._tracked.get(infra_id)
         if tracked is None:
-            return _untracked_status(pid, token)
+            return untracked_status(pid, token)
         if not tracked.done.is_set():
             return InfraStatus(phase=InfraPhase.RUNNING)
-        code = tracked.popen.returncode
-        if tracked.cancelled:
-            return InfraStatus(phase=InfraPhase.CANCELLED, exit_code=code, reason="cancelled")
-        if code < 0:
-            return InfraStatus(
-                phase=InfraPhase.CRASHED,
-                exit_code=code,
-                reason=f"killed by signal {_signal_name(-code)}",
-            )
-        return InfraStatus(phase=InfraPhase.EXITED, exit_code=code, reason=_tail(tracked))
+        return exit_status(tracked.popen.returncode, cancelled=tracked.cancelled, tail=tracked.tail)
 
     # -- cancel ---------------------------------------------------------------
 
@@ -265,7 +197,7 @@ class ProcessProvider:
         Returns once the group is gone (at most about ``grace_seconds``).  Cancelling
         something already finished is a no-op.
         """
-        pid, token = _parse(infra_id)
+        pid, token = parse_infra_id(infra_id)
         tracked = self._tracked.get(infra_id)
         if tracked is not None:
             if tracked.done.is_set():
@@ -273,7 +205,7 @@ class ProcessProvider:
             tracked.cancelled = True
             group = pid
         else:
-            if not _alive(pid, token):
+            if not alive(pid, token):
                 return
             try:
                 group = os.getpgid(pid)
@@ -286,119 +218,16 @@ class ProcessProvider:
             tracked.done.wait(_OUTPUT_DRAIN_SECONDS + 1.0)
 
     def _terminate(self, group: int) -> None:
-        if not _signal_group(group, signal.SIGTERM):
+        if not signal_group(group, signal.SIGTERM):
             return
         deadline = self._monotonic() + self._grace
         while self._monotonic() < deadline:
-            if not _group_alive(group):
+            if not group_alive(group):
                 return
             self._sleep(_POLL_SECONDS)
-        _signal_group(group, signal.SIGKILL)
-
-
-def _signal_group(group: int, sig: int) -> bool:
-    """Signal a process group (or one process when ``group`` < 0); False if it is gone."""
-    try:
-        if group < 0:
-            os.kill(-group, sig)
-        else:
-            os.killpg(group, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError as exc:
-        raise InfrastructureError(
-            f"not allowed to signal process group {abs(group)}: {exc}", retryable=False
-        ) from exc
-    return True
-
-
-def _group_alive(group: int) -> bool:
-    """Whether any live (non-zombie) process is left in ``group``.
-
-    Signal 0 is not enough: an orphaned grandchild that died stays a zombie
-    until PID 1 reaps it, and in a container PID 1 often never does.
-    """
-    if not os.path.isdir("/proc"):
-        return _signal_group(group, 0)
-    if group < 0:
-        stat = _proc_stat(-group)
-        return stat is not None and stat[0] not in {"Z", "X"}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _proc_stat(int(entry))
-            if stat is not None and stat[2] == str(group) and stat[0] not in {"Z", "X"}:
-                return True
-    return False
-
-
-def _parse(infra_id: str) -> tuple[int, str]:
-    pid, sep, token = infra_id.partition(":")
-    if not sep or not pid.isdigit() or not token:
-        raise InfrastructureError(
-            f"{infra_id!r} is not a process id of the form 'pid:start'", retryable=False
-        )
-    return int(pid), token
-
-
-def _start_token(pid: int) -> str | None:
-    """The kernel's start tick for ``pid`` (field 22 of /proc/<pid>/stat), if readable."""
-    stat = _proc_stat(pid)
-    return stat[19] if stat else None
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields 3.. of /proc/<pid>/stat (after the command name, which may hold spaces)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def _alive(pid: int, token: str) -> bool:
-    stat = _proc_stat(pid)
-    if stat is not None:
-        return stat[19] == token and stat[0] not in {"Z", "X"}
-    if os.path.isdir("/proc"):
-        return False
-    try:  # no /proc (macOS): the pid alone is the best evidence there is
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _untracked_status(pid: int, token: str) -> InfraStatus:
-    """A child this provider did not start (the worker restarted): alive or vanished."""
-    if _alive(pid, token):
-        return InfraStatus(phase=InfraPhase.RUNNING)
-    return InfraStatus(
-        phase=InfraPhase.CRASHED,
-        reason=f"process {pid} vanished (not started by this worker, so its exit code is lost)",
-    )
-
-
-def _tail(tracked: _Tracked) -> str:
-    if tracked.popen.returncode == 0 or not tracked.tail:
-        return ""
-    return "last output:\n" + "\n".join(tracked.tail)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
+        signal_group(group, signal.SIGKILL)
 
 
 def _remove(path: str | None) -> None:
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def make_provider(**options: Any) -> ProcessProvider:
-    """The registry's entry point (options: see ``ProcessProvider``)."""
-    return ProcessProvider(**options)
