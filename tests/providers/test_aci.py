@@ -12,8 +12,9 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers import aci
-from providers.aci import AciProvider, make_provider, parse_group_id
+from providers.aci import AciProvider, make_provider
+from providers.aci.provider import parse_group_id
+from providers.aci.request import RUN_TAG
 from providers.shared import dns_name
 from tests.fakes.arm_server import FakeArm
 from tests.providers.contract import ProviderContract, ProviderHarness, make_job
@@ -147,7 +148,7 @@ def test_the_group_is_named_for_run_and_attempt_and_created_with_restart_policy_
     assert len(name) <= 63 and "--" not in name
     put = fake.requests_to("PUT", r"/containerGroups/")[0]
     assert put.body["properties"]["restartPolicy"] == "Never"
-    assert put.body["tags"][aci.RUN_TAG] == job.run_id
+    assert put.body["tags"][RUN_TAG] == job.run_id
     assert put.headers["Authorization"] == "Bearer test-token"
     assert credential.requests >= 1
 

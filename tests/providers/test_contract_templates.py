@@ -21,6 +21,7 @@ from core.pools import new_pool
 from core.ports import Job
 from core.services.jobs import build_job
 from providers import aci, cloud_run, modal
+from providers.aci.request import RUN_TAG
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, make_run, new_id
 from tests.fakes.modal_client import FakeModal
@@ -92,7 +93,7 @@ def test_aci_default_templates_build_a_group_with_the_run_token_as_a_secure_valu
     assert env["PUSHPOOL_RUN_TOKEN"].secure_value == TOKEN
     assert env["PUSHPOOL_RUN_TOKEN"].value is None
     assert group.restart_policy == "Never"
-    assert group.tags[aci.RUN_TAG] == job.run_id
+    assert group.tags[RUN_TAG] == job.run_id
 
 
 def test_the_modal_default_template_spawns_the_named_function_with_the_runs_env():
