@@ -16,16 +16,9 @@ from functools import cached_property
 from itertools import islice
 from typing import Any
 
-from providers.modal.seam import (
-    CallState,
-    CallStatus,
-    FunctionRequest,
-    ModalError,
-    OutputEntry,
-    Resources,
-    SandboxRequest,
-    SandboxState,
-)
+from providers.modal.errors import ModalError
+from providers.modal.request import FunctionRequest, Resources, SandboxRequest
+from providers.modal.seam import CallState, CallStatus, OutputEntry, SandboxState
 
 DEFAULT_SANDBOX_TIMEOUT = 3600  # Modal's own default (300 s) is too short for most flows
 

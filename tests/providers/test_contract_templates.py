@@ -22,6 +22,7 @@ from core.ports import Job
 from core.services.jobs import build_job
 from providers import aci, cloud_run, modal
 from providers.aci.request import RUN_TAG
+from providers.modal.request import FunctionRequest
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, make_run, new_id
 from tests.fakes.modal_client import FakeModal
@@ -100,7 +101,7 @@ def test_the_modal_default_template_spawns_the_named_function_with_the_runs_env(
     job = job_for("modal:push", {"function_name": "run_flow"})
     request = modal.make_provider(client=FakeModal()).build_request(job)
 
-    assert isinstance(request, modal.FunctionRequest)
+    assert isinstance(request, FunctionRequest)
     assert (request.app_name, request.function_name) == ("pushpool", "run_flow")
     assert request.env["PUSHPOOL_RUN_TOKEN"] == TOKEN
     assert request.parameters == {}

@@ -8,14 +8,9 @@ import pytest
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers.modal import (
-    CANCELLED_TAG,
-    FunctionRequest,
-    ModalProvider,
-    Resources,
-    SandboxRequest,
-    make_provider,
-)
+from providers.modal import ModalProvider, make_provider
+from providers.modal.request import FunctionRequest, Resources, SandboxRequest
+from providers.modal.status import CANCELLED_TAG
 from providers.shared import dns_name
 from tests.fakes.modal_client import FakeModal
 from tests.providers.contract import ProviderContract, ProviderHarness, make_job
