@@ -10,11 +10,12 @@ which reads the execution's conditions and, on failure, its tasks' exit
 codes.  The job is deleted once its execution is terminal unless the pool
 sets ``keep_job``.
 
-Modules: ``request`` (the pure job body), ``provider`` (``CloudRunProvider``
-and its clients), ``status`` (an execution -> ``InfraStatus``) and ``sdk``
-(the SDK, imported by ``make_provider`` and never at import time, so
-dispatching to another provider never loads it (design §1), and its errors
--> ``InfrastructureError``).
+Modules: ``request`` (the pure ``build_request``: the job body),
+``provider`` (``CloudRunProvider`` and its clients), ``status`` (an
+execution -> ``InfraStatus``), ``errors`` (API errors ->
+``InfrastructureError``), ``logs`` (Cloud Logging entries) and ``sdk`` (the
+SDK, imported by ``make_provider`` and never at import time, so dispatching
+to another provider never loads it, design §1).
 """
 
 from __future__ import annotations
@@ -25,36 +26,10 @@ from typing import Any
 
 from core.errors import InfrastructureError
 from providers.cloud_run.provider import CloudRunClients, CloudRunProvider
-from providers.cloud_run.request import (
-    ATTEMPT_LABEL,
-    DEFAULT_REGION,
-    KEEP_LABEL,
-    RUN_LABEL,
-    CloudRunRequest,
-    build_job_body,
-)
-from providers.cloud_run.sdk import RETRYABLE_STATUSES, sdk, translated
-from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
-from providers.google_api import gcp_label
+from providers.cloud_run.request import CloudRunRequest, build_request
+from providers.cloud_run.sdk import sdk
 
-__all__ = [
-    "ATTEMPT_LABEL",
-    "DEFAULT_REGION",
-    "FAILED",
-    "KEEP_LABEL",
-    "RETRYABLE_STATUSES",
-    "RUN_LABEL",
-    "SCOPES",
-    "SUCCEEDED",
-    "CloudRunClients",
-    "CloudRunProvider",
-    "CloudRunRequest",
-    "build_job_body",
-    "execution_status",
-    "gcp_label",
-    "make_provider",
-    "translated",
-]
+__all__ = ["CloudRunProvider", "CloudRunRequest", "build_request", "make_provider"]
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 

@@ -10,8 +10,9 @@ from google.auth.credentials import AnonymousCredentials
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers import cloud_run
 from providers.cloud_run import CloudRunProvider, make_provider
+from providers.cloud_run.request import ATTEMPT_LABEL
+from providers.cloud_run.status import FAILED
 from providers.shared import dns_name
 from tests.fakes.cloud_run_server import FakeCloudRun
 from tests.providers.contract import ProviderContract, ProviderHarness, make_job
@@ -170,7 +171,7 @@ def test_an_execution_of_the_job_for_another_attempt_is_not_reused(
 ):
     job = cloud_run_job()
     first = run(provider, job)
-    fake.state.executions[first]["labels"][cloud_run.ATTEMPT_LABEL] = "7"
+    fake.state.executions[first]["labels"][ATTEMPT_LABEL] = "7"
 
     second = run(provider, job)
 
@@ -186,7 +187,7 @@ def test_a_job_that_failed_to_become_ready_is_a_terminal_error_with_its_message(
     name = next(iter(fake.state.jobs))
     fake.state.jobs[name]["terminalCondition"] = {
         "type": "Ready",
-        "state": cloud_run.FAILED,
+        "state": FAILED,
         "message": "Revision template is invalid: memory limit too high",
     }
 

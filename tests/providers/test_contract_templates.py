@@ -22,6 +22,7 @@ from core.ports import Job
 from core.services.jobs import build_job
 from providers import aci, cloud_run, modal
 from providers.aci.request import RUN_TAG
+from providers.cloud_run.request import RUN_LABEL
 from providers.modal.request import FunctionRequest
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, make_run, new_id
@@ -73,7 +74,7 @@ def test_cloud_run_default_templates_build_a_job_with_the_run_token_in_the_conta
     assert container.command == ["python", "-m", "flows.etl"]
     assert {e.name: e.value for e in container.env}["PUSHPOOL_RUN_TOKEN"] == TOKEN
     assert request.job.template.template.timeout.seconds == 600
-    assert request.job.labels[cloud_run.RUN_LABEL] == job.run_id
+    assert request.job.labels[RUN_LABEL] == job.run_id
     assert request.job.annotations["pushpool.io/flow-run-id"] == job.run_id
 
 
