@@ -16,27 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from providers.ecs.ids import client_token, infra_id, parse_infra_id
-from providers.ecs.provider import ArnCache, EcsProvider, MemoryCache
+from providers.ecs.provider import ArnCache, EcsProvider
 from providers.ecs.request import EcsRequest, EcsSettings, build_request
-from providers.ecs.status import TaskChange, task_change, task_status
 
-__all__ = [
-    "ArnCache",
-    "EcsProvider",
-    "EcsRequest",
-    "EcsSettings",
-    "MemoryCache",
-    "TaskChange",
-    "build_request",
-    "client_token",
-    "default_client",
-    "infra_id",
-    "make_provider",
-    "parse_infra_id",
-    "task_change",
-    "task_status",
-]
+__all__ = ["EcsProvider", "EcsRequest", "build_request", "make_provider"]
 
 
 def default_client(region: str | None = None) -> Any:

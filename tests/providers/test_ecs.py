@@ -14,7 +14,9 @@ from moto.ec2 import utils as ec2_utils
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase
-from providers.ecs import EcsProvider, MemoryCache, make_provider, parse_infra_id
+from providers.ecs import EcsProvider, make_provider
+from providers.ecs.ids import parse_infra_id
+from providers.ecs.provider import MemoryCache
 from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
 
