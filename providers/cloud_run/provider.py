@@ -27,7 +27,7 @@ from providers.google_api import api_status
 from providers.shared import TerminalMemo, dns_name
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-log = logging.getLogger("providers.cloud_run")  # the name it had before the package split
+log = logging.getLogger(__name__)
 
 
 class CloudRunClients:
