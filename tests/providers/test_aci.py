@@ -17,7 +17,7 @@ from providers.aci.provider import parse_group_id
 from providers.aci.request import RUN_TAG
 from providers.shared import dns_name
 from tests.fakes.arm_server import FakeArm
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 CONFIGURATION = {
@@ -66,45 +66,6 @@ def aci_job(*, run_id: str | None = None, attempt: int = 1, **overrides: object)
     )
 
 
-class AciHarness(ProviderHarness):
-    def __init__(self, fake: FakeArm, provider: AciProvider) -> None:
-        self.fake = fake
-        self.provider = provider
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return aci_job(run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.state.groups_created
-
-    def backend_requests(self) -> int:
-        return len(self.fake.state.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        self.fake.fail_to_start(
-            infra_id, 'Failed to pull image "acme.azurecr.io/flows:1.2": manifest unknown'
-        )
-        return "manifest unknown"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.remove(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        if retryable:
-            self.fake.fail_requests(status=503, code="ServiceUnavailable", message=message)
-        else:
-            self.fake.fail_requests(status=409, code="ResourceQuotaExceeded", message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeArm]:
     with FakeArm() as server:
@@ -122,12 +83,6 @@ def provider(fake: FakeArm, credential: StaticToken) -> Iterator[AciProvider]:
     yield provider
     for client in provider._clients.values():
         client.close()
-
-
-class TestAciContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeArm, provider: AciProvider) -> ProviderHarness:
-        return AciHarness(fake, provider)
 
 
 def run(provider: AciProvider, job: Job) -> str:

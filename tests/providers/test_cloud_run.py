@@ -15,7 +15,7 @@ from providers.cloud_run.request import ATTEMPT_LABEL
 from providers.cloud_run.status import FAILED
 from providers.shared import dns_name
 from tests.fakes.cloud_run_server import FakeCloudRun
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 CONFIGURATION = {
     "project": "demo-project",
@@ -40,43 +40,6 @@ def cloud_run_job(*, run_id: str | None = None, attempt: int = 1, **overrides: o
     )
 
 
-class CloudRunHarness(ProviderHarness):
-    def __init__(self, fake: FakeCloudRun, provider: CloudRunProvider) -> None:
-        self.fake = fake
-        self.provider = provider
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return cloud_run_job(run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.state.executions_started
-
-    def backend_requests(self) -> int:
-        return len(self.fake.state.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        self.fake.fail_to_start(infra_id, "Image 'ghcr.io/acme/flows:1.2' not found.")
-        return "not found"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.remove(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        if retryable:
-            self.fake.fail_requests(code=503, status="UNAVAILABLE", message=message)
-        else:
-            self.fake.fail_requests(code=400, status="INVALID_ARGUMENT", message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeCloudRun]:
     with FakeCloudRun() as server:
@@ -97,12 +60,6 @@ def provider(fake: FakeCloudRun) -> Iterator[CloudRunProvider]:
         client = vars(provider.clients).get(name)
         if client is not None:
             client.transport.close()
-
-
-class TestCloudRunContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeCloudRun, provider: CloudRunProvider) -> ProviderHarness:
-        return CloudRunHarness(fake, provider)
 
 
 def run(provider: CloudRunProvider, job: Job) -> str:
