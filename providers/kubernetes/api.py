@@ -133,7 +133,9 @@ def load_configuration(
     try:
         if in_cluster:
             # kubernetes' config loaders carry no annotations (its generated client does)
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
         else:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=configuration
