@@ -17,7 +17,7 @@ from providers.aci.errors import translated
 from providers.aci.logs import read_output
 from providers.aci.request import KEEP_TAG, AciRequest, build_request
 from providers.aci.sdk import sdk
-from providers.aci.status import status_of
+from providers.aci.status import group_status
 from providers.shared import TerminalMemo, dns_name
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class AciProvider:
                 return InfraStatus(
                     phase=InfraPhase.CRASHED, reason=f"container group {name} no longer exists"
                 )
-        status = status_of(group)
+        status = group_status(group)
         if status.phase in {InfraPhase.PENDING, InfraPhase.RUNNING}:
             return status
         if (group.tags or {}).get(KEEP_TAG) != "true":
