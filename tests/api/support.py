@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,7 @@ from core.store import open_store
 from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap
 from handlers.server import BackgroundServer, bind
-
-
-class Clock:
-    """Real time, shifted by ``advance`` (statuses and lateness depend on it)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
+from tests.clock import ShiftedClock
 
 
 @dataclass
@@ -58,7 +46,7 @@ class Env:
 
     api: LiveApi
     container: Container
-    clock: Clock
+    clock: ShiftedClock
     http: httpx.Client
 
     @property
@@ -97,7 +85,7 @@ def start_api() -> Iterator[LiveApi]:
 def make_env(
     api: LiveApi, tmp_path: Path, *, auth: bool = False, store_url: str | None = None
 ) -> Env:
-    clock = Clock()
+    clock = ShiftedClock()
     url = store_url or f"sqlite:///{tmp_path / 'pushpool.db'}"
     settings = Settings(store_url=url, auth=auth, api_url=api.url, run_token_key=b"k" * 32)
     container = bootstrap(store=open_store(url, clock=clock), clock=clock, settings=settings)

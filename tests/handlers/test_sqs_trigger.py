@@ -17,8 +17,8 @@ from moto import mock_aws
 from handlers.aws.families import Family, family_of
 from handlers.aws.sqs import DispatchMessage, SqsDispatchTrigger, delay_seconds
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW
-from tests.integration.support import FakeClock
 
 REGION = "us-east-1"
 POOL_TYPES = {

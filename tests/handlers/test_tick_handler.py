@@ -21,24 +21,12 @@ from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
+from tests.clock import FakeClock
 from tests.contract.builders import LEASE, NOW
 from tests.handlers.support import due_run, install, push_pool_with_deployment, sample
-from tests.integration.support import FakeClock, RecordingProvider
+from tests.integration.support import RecordingProvider, Untouchable
 
 REGION = "us-east-1"
-
-
-class Untouchable:
-    emits_events = False
-    supports_polling = True
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the tick must not call provider.{name}")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from core.ports import InfraPhase, InfraStatus
 from core.services.lifecycle import observe_active
 from core.services.observe import apply_status, rotation
 from core.states import StateType, new_state
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_run, claim
-from tests.integration.support import FakeClock, RecordingProvider
+from tests.integration.support import RecordingProvider
 
 RUNNING = InfraStatus(phase=InfraPhase.RUNNING)
 EXITED_0 = InfraStatus(phase=InfraPhase.EXITED, exit_code=0)

@@ -12,8 +12,9 @@ from core.services.admission import DEFAULT_LEASE
 from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_run, claim, make_deployment
-from tests.integration.support import FakeClock, RecordingProvider, provider_factory
+from tests.integration.support import RecordingProvider, provider_factory
 
 EVERY_10_MIN = Schedule(cron="*/10 * * * *")
 
