@@ -18,6 +18,7 @@ from providers.modal.sdk_client import SdkModalClient, collect_output
 from tests.clock import NOW, FakeClock
 from tests.fakes.modal_client import FakeModal
 from tests.fakes.modal_grpc import FakeControlPlane
+from tests.providers.contract import run
 from tests.providers.test_modal import FUNCTION, SANDBOX, modal_job
 
 
@@ -34,8 +35,7 @@ def provider(fake: FakeModal, clock: FakeClock) -> ModalProvider:
 
 
 def submitted(provider: ModalProvider, configuration: dict[str, object]) -> str:
-    job = modal_job(configuration)
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+    return run(provider, modal_job(configuration))
 
 
 def messages(chunk) -> list[str]:
