@@ -4,7 +4,6 @@ same idempotency key, poll and stop messages, misrouted and malformed ones."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,7 +13,6 @@ from botocore.stub import Stubber
 import handlers.dispatch
 from core.ports import InfraPhase, Provider, Store
 from core.states import StateType, new_state
-from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
@@ -47,11 +45,6 @@ ECS_VARIABLES = {
         "awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0f00ba47"]}
     },
 }
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'pushpool.db'}", clock=clock)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +16,6 @@ from moto import mock_aws
 import handlers.tick
 from core.ports import Store
 from core.states import StateType, new_state
-from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
@@ -27,11 +25,6 @@ from tests.handlers.support import due_run, install, push_pool_with_deployment, 
 from tests.integration.support import RecordingProvider, Untouchable
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'pushpool.db'}", clock=clock)
 
 
 @pytest.fixture
