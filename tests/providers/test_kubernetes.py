@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,8 @@ from providers.kubernetes import KubernetesProvider, build_request, make_provide
 from tests.clock import NOW, FakeClock
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 RUN_ID = "0b5a3c1e-7d2f-4e8a-9c61-2f3e4d5a6b7c"
 
 # Prefect's default kubernetes base job template, rendered as the template
@@ -67,16 +65,6 @@ PREFECT_STYLE = {
 }
 
 
-def assert_golden(name: str, value: Any) -> None:
-    """Compare with ``golden/<name>.json``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text
-
-
 def job(configuration: dict[str, Any], *, run_id: str = RUN_ID, attempt: int = 1) -> Job:
     return make_job(
         configuration,
@@ -117,7 +105,7 @@ def submit(provider: KubernetesProvider, the_job: Job) -> str:
 
 
 def test_a_rendered_prefect_style_manifest_becomes_a_named_labelled_job():
-    assert_golden("kubernetes_prefect_style", build_request(job(PREFECT_STYLE)).as_json())
+    assert_golden("kubernetes_prefect_style.json", build_request(job(PREFECT_STYLE)).as_json())
 
 
 def test_without_a_manifest_a_minimal_job_is_built_from_the_variables():
@@ -126,7 +114,7 @@ def test_without_a_manifest_a_minimal_job_is_built_from_the_variables():
             simple(env={"A": "1"}, finished_job_ttl=600, backoff_limit=2, service_account_name="sa")
         )
     )
-    assert_golden("kubernetes_minimal", request.as_json())
+    assert_golden("kubernetes_minimal.json", request.as_json())
 
 
 def test_the_name_is_a_dns_label_of_at_most_63_chars_distinct_per_attempt():
