@@ -5,13 +5,10 @@ calls of its own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import handlers.tick
 from core.ports import Store
@@ -25,14 +22,6 @@ from tests.handlers.support import due_run, install, push_pool_with_deployment, 
 from tests.integration.support import RecordingProvider, Untouchable
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def sqs() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client(
-            "sqs", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
-        )
 
 
 @pytest.fixture
