@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.support import Env, LiveApi, make_env, start_api
 from tests.clock import NOW, FakeClock
 from tests.servers import ServerProcess
 
@@ -15,6 +16,24 @@ from tests.servers import ServerProcess
 def clock() -> FakeClock:
     """A settable clock at ``NOW``; ``clock.advance(minutes=5)`` moves it."""
     return FakeClock(NOW)
+
+
+@pytest.fixture(scope="module")
+def live_api() -> Iterator[LiveApi]:
+    """The API in uvicorn on a loopback port, one per test module (tests/api/support.py)."""
+    yield from start_api()
+
+
+@pytest.fixture
+def env(live_api: LiveApi, tmp_path: Path) -> Env:
+    """An open API (no auth, as `pushpool server` on loopback) over a fresh store."""
+    return make_env(live_api, tmp_path)
+
+
+@pytest.fixture
+def secured(live_api: LiveApi, tmp_path: Path) -> Env:
+    """The same API over a fresh store, with bearer tokens required."""
+    return make_env(live_api, tmp_path, auth=True)
 
 
 @pytest.fixture

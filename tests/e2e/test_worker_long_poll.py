@@ -22,14 +22,10 @@ from tests.e2e.worker_support import (
     ROOT,
     FlowScript,
     InProcessWorker,
-    live_api,
     run_of,
-    secured,
     wait_for,
 )
 from tests.servers import PushpoolProcess, ServerProcess
-
-__all__ = ["live_api", "secured"]
 
 CLAIMED = ("PENDING", "RUNNING", "COMPLETED")
 

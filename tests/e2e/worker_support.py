@@ -14,18 +14,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from core.ports import Provider
 from handlers.worker import StartPolicy, Worker, WorkerSettings
 from pushpool.client import Client
-from tests.api.support import Env, LiveApi, make_env, ok, start_api
+from tests.api.support import Env, ok
 from tests.servers import PushpoolProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,17 +54,6 @@ time.sleep(params.get("seconds", 0))
 note("end")
 sys.exit(params.get("code", 0))
 """
-
-
-@pytest.fixture(scope="module")
-def live_api() -> Iterator[LiveApi]:
-    yield from start_api()
-
-
-@pytest.fixture
-def secured(live_api: LiveApi, tmp_path: Path) -> Env:
-    """A fresh store behind the live API, with bearer tokens required."""
-    return make_env(live_api, tmp_path, auth=True)
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 15.0, every: float = 0.05) -> T:
