@@ -9,7 +9,10 @@ loopback port, and its worker beside it, with their output in log files.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,19 +44,47 @@ def find_prefect() -> Path | None:
     return None
 
 
+def prefect_version(prefect: Path) -> str:
+    """What ``prefect --version`` says, so the figures name the Prefect they measured."""
+    done = subprocess.run(
+        [str(prefect), "--version"], capture_output=True, text=True, timeout=120, check=False
+    )
+    return done.stdout.strip() or f"unknown (exit {done.returncode}: {done.stderr.strip()[-200:]})"
+
+
 def _clean_env() -> dict[str, str]:
     """This process's environment without settings that would steer either side."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PUSHPOOL_"))}
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the benchmark dies, even by kill -9 (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class Child:
-    """One subprocess with its output in ``log``; stopped by SIGTERM, then SIGKILL."""
+    """One subprocess in a process group of its own, with its output in ``log``.
+
+    Stopping it sends SIGTERM, then SIGKILL, to the whole group: a worker's
+    flow processes and a server's own children go with it.
+    """
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._out = log.open("wb")
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # Safe here: children start while no thread of this benchmark runs.
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
 
     def text(self) -> str:
@@ -65,14 +96,18 @@ class Child:
                 f"{self.log.name}: exited with {self.process.returncode}\n{self.text()[-3000:]}"
             )
 
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self._signal_group(signal.SIGKILL)  # what the group's leader left behind
         self._out.close()
 
 
