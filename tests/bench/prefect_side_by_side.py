@@ -223,7 +223,7 @@ def throughput(label: str, side: Side, options: dict[str, Any]) -> tuple[list[Fi
         figures.append(Figure.exact(f"{name}, answered", round(load.per_second, 1), unit="req/s"))
         if load.latencies:
             figures.append(
-                Figure.of(f"{name}, answered", load.latencies, unit="ms", percentiles=PERCENTILES)
+                Figure.of(f"{name}, latency", load.latencies, unit="ms", percentiles=PERCENTILES)
             )
         figures.append(Figure.exact(f"{name}, errors", sum(load.errors.values()), unit="n"))
         if load.errors:
