@@ -45,11 +45,20 @@ def find_prefect() -> Path | None:
 
 
 def prefect_version(prefect: Path) -> str:
-    """What ``prefect --version`` says, so the figures name the Prefect they measured."""
-    done = subprocess.run(
-        [str(prefect), "--version"], capture_output=True, text=True, timeout=120, check=False
-    )
-    return done.stdout.strip() or f"unknown (exit {done.returncode}: {done.stderr.strip()[-200:]})"
+    """What ``prefect --version`` says; a ``PUSHPOOL_PREFECT`` that is not Prefect stops here,
+    before minutes of measuring pushpool alone."""
+    try:
+        done = subprocess.run(
+            [str(prefect), "--version"], capture_output=True, text=True, timeout=120, check=False
+        )
+    except OSError as exc:
+        raise RuntimeError(f"PUSHPOOL_PREFECT={prefect} cannot be run: {exc}") from exc
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(
+            f"PUSHPOOL_PREFECT={prefect} is not Prefect's CLI: `--version` exited "
+            f"{done.returncode} {done.stderr.strip()[-300:]}"
+        )
+    return done.stdout.strip()
 
 
 def _clean_env() -> dict[str, str]:

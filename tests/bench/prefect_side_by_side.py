@@ -48,6 +48,7 @@ SKIPPED = (
     "skipped: Prefect is not installed. Set PUSHPOOL_PREFECT to the `prefect` of a Prefect "
     "3.9.1 virtualenv (.ci/run builds one from .ci/prefect.lock) to run it."
 )
+EXPECTED_PREFECT = "3.9.1"
 PREFECT_DEFAULT_QUERY_SECONDS = 10.0
 PREFECT_FAST_QUERY_SECONDS = 1.0
 CREATE_RETRIES = 5  # Prefect's client retries a 503 up to 5 times (PREFECT_CLIENT_MAX_RETRIES)
@@ -332,6 +333,9 @@ def run(options: dict[str, Any]) -> Result:
         progress(SKIPPED)
         result.notes.append(SKIPPED)
         return result
+    version = sides.prefect_version(prefect)
+    if version != EXPECTED_PREFECT:
+        result.notes.append(f"Prefect {version}, not {EXPECTED_PREFECT}: .ci/prefect.lock pins it")
     with tempfile.TemporaryDirectory(prefix="pushpool-side-by-side-") as tmp:
         result.figures += _pushpool(Path(tmp), options, result.notes)
         result.figures += _prefect(prefect, Path(tmp), options, result.notes)
@@ -343,7 +347,7 @@ def run(options: dict[str, Any]) -> Result:
         "server with its default services, pushpool's with its loops; both on SQLite. "
         "req/s and latencies count answered requests only; an error (Prefect answers 503 when "
         "SQLite is busy, which its own client retries) is counted, not retried",
-        f"Prefect {sides.prefect_version(prefect)} ({prefect})",
+        f"Prefect {version} ({prefect})",
     ]
     return result
 
