@@ -35,6 +35,18 @@ def test_without_prefect_it_reports_a_skip_and_measures_nothing(
     assert any("skipped: Prefect is not installed" in note for note in result.notes)
 
 
+def test_a_prefect_setting_that_is_not_prefect_stops_before_measuring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    impostor = tmp_path / "prefect"
+    impostor.write_text("#!/bin/sh\necho 'no such command' >&2\nexit 2\n")
+    impostor.chmod(0o755)
+    monkeypatch.setenv("PUSHPOOL_PREFECT", str(impostor))
+    benchmark = discover()["prefect_side_by_side"]
+    with pytest.raises(RuntimeError, match=r"is not Prefect's CLI.*exited 2 no such command"):
+        benchmark.run(benchmark.values(full=False, given={}))
+
+
 def test_it_is_opt_in_and_its_command_exits_zero_without_prefect(tmp_path: Path):
     assert discover()["prefect_side_by_side"].opt_in
     env = {
