@@ -18,6 +18,7 @@ from core.models import WorkPool, WorkQueue
 from core.pools import clean_name
 from core.queues import place
 from core.services.context import Context
+from core.services.materialise import reschedule_deployments
 from core.states import StateType, is_late
 from core.status import ReadyStatus, queue_status
 
@@ -214,3 +215,4 @@ def delete_queue(ctx: Context, pool_name: str, name: str) -> None:
             "deleted; pause it, or delete the work pool"
         )
     ctx.store.delete_queue(queue)
+    reschedule_deployments(ctx, pool.name, queue_name=queue.name)

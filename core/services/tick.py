@@ -3,7 +3,9 @@
 1. materialise deployment schedules into SCHEDULED runs, a bounded number
    per deployment within a bounded horizon, with ids derived from
    (deployment, time) so a repeated or concurrent tick creates nothing twice;
-   paused deployments are skipped, paused pools are not (their runs wait);
+   only the deployments whose schedule needs extending are read
+   (``core.services.materialise``); paused deployments are skipped, paused
+   pools are not (their runs wait);
 2. mark runs still SCHEDULED 15 s after their time as Late;
 3. look after the push pools' submitted runs through the lifecycle's
    observe request (``core.services.lifecycle.observe_active``): stop
@@ -33,25 +35,32 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from core.errors import Conflict, NotFound, PushpoolError
-from core.models import Deployment, FlowRun, WorkPool, WorkQueue
+from core.models import WorkPool
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.schedules import run_name_time, scheduled_run_id, upcoming
 from core.services.admission import DEFAULT_LEASE
 from core.services.lifecycle import observe_active, stop_abandoned
+from core.services.materialise import (
+    DEFAULT_HORIZON,
+    DEFAULT_MAX_RUNS,
+    DEFAULT_SCHEDULE_BATCH,
+    Materialiser,
+)
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport
 from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
 from core.states import LATE_AFTER, StateType, new_state
 
 # SQS delays a message by at most 15 minutes.
 MAX_DISPATCH_DELAY = timedelta(minutes=15)
-DEFAULT_HORIZON = timedelta(hours=1)
-DEFAULT_MAX_RUNS = 50
 
 
 @dataclass(frozen=True)
 class TickSettings:
     horizon: timedelta = DEFAULT_HORIZON
     max_runs_per_deployment: int = DEFAULT_MAX_RUNS
+    # Extend a deployment when its first firing without a run is this close
+    # (None: half the horizon); at most ``schedule_batch`` deployments a tick.
+    extend_within: timedelta | None = None
+    schedule_batch: int = DEFAULT_SCHEDULE_BATCH
     # Delayed dispatch messages cover runs due before the next tick; the
     # next tick covers the ones after (so no run gets two messages).
     dispatch_horizon: timedelta = timedelta(seconds=60)
@@ -142,30 +151,14 @@ class Ticker:
 
     # -- 1. schedules ------------------------------------------------------------------
     def materialise(self, *, now: datetime, errors: list[str]) -> list[str]:
-        created: list[str] = []
-        for deployment in self.store.list_deployments():
-            if deployment.paused or not any(s.active for s in deployment.schedules):
-                continue
-            try:
-                created.extend(
-                    schedule_runs(
-                        self.store,
-                        deployment,
-                        now=now,
-                        horizon=self.settings.horizon,
-                        max_runs=self.settings.max_runs_per_deployment,
-                    )
-                )
-            except PushpoolError as exc:
-                errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
-            except Exception as exc:
-                # A schedule stored before input validation caught it (or a
-                # rule evaluation bug) must not stop every other deployment.
-                errors.append(
-                    f"deployment {deployment.flow_name}/{deployment.name}: its schedule cannot "
-                    f"be evaluated ({_describe(exc)}); fix or pause it"
-                )
-        return created
+        settings = self.settings
+        return Materialiser(
+            self.store,
+            horizon=settings.horizon,
+            max_runs=settings.max_runs_per_deployment,
+            extend_within=settings.extend_within,
+            batch=settings.schedule_batch,
+        ).run(now=now, errors=errors)
 
     # -- 2. Late ------------------------------------------------------------------------
     def mark_late(self, *, now: datetime) -> int:
@@ -291,38 +284,6 @@ class Ticker:
         return self.pool_types.mode(pool.type)
 
 
-def schedule_runs(
-    store: Store,
-    deployment: Deployment,
-    *,
-    now: datetime,
-    horizon: timedelta = DEFAULT_HORIZON,
-    max_runs: int = DEFAULT_MAX_RUNS,
-) -> list[str]:
-    """Create the runs ``deployment``'s active schedules fire in ``[now, now +
-    horizon)``, at most ``max_runs``; return the ids of those that are new.
-
-    Idempotent (ids come from deployment and time), so the API may call it
-    when a deployment is created or its schedules change, and the tick
-    every minute.  ``NotFound`` if the deployment's pool or queue is gone.
-    """
-    if deployment.paused:
-        return []
-    times = upcoming(deployment.schedules, start=now, end=now + horizon, limit=max_runs)
-    if not times:
-        return []
-    pool = store.get_pool(deployment.work_pool_name)
-    queue = store.get_queue(pool.id, deployment.work_queue_name)
-    # One read spares a conditional write per already-created run.
-    known = {r.id for r in store.list_runs(deployment_id=deployment.id, limit=2 * max_runs)}
-    created: list[str] = []
-    for when in times:
-        run = scheduled_run(deployment, pool, queue, when=when, now=now)
-        if run.id not in known and store.create_run(run):
-            created.append(run.id)
-    return created
-
-
 def _describe(exc: Exception) -> str:
     """A domain error speaks for itself; anything else says what it is."""
     return str(exc) if isinstance(exc, PushpoolError) else f"{type(exc).__name__}: {exc}"
@@ -332,29 +293,3 @@ def ceil_second(moment: datetime) -> datetime:
     """``moment`` rounded up to a whole second (SQS delays are whole seconds)."""
     whole = moment.replace(microsecond=0)
     return whole if whole == moment else whole + timedelta(seconds=1)
-
-
-def scheduled_run(
-    deployment: Deployment, pool: WorkPool, queue: WorkQueue, *, when: datetime, now: datetime
-) -> FlowRun:
-    """The run ``deployment``'s schedule creates for ``when`` (id from both)."""
-    return FlowRun(
-        id=scheduled_run_id(deployment.id, when),
-        name=f"{deployment.name}-{run_name_time(deployment.schedules, when):%Y%m%d-%H%M%S}",
-        flow_id=deployment.flow_id,
-        deployment_id=deployment.id,
-        work_pool_id=pool.id,
-        work_pool_name=pool.name,
-        work_queue_id=queue.id,
-        work_queue_name=queue.name,
-        parameters=deployment.parameters,
-        state=new_state(
-            StateType.SCHEDULED,
-            at=now,
-            scheduled_time=when,
-            message="Created by the deployment's schedule",
-        ),
-        next_scheduled_start_time=when,
-        created=now,
-        updated=now,
-    )

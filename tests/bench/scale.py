@@ -79,7 +79,7 @@ class PushTypes:
 
 
 def seed(path: Path, *, pools: int, due: int, active: bool = True) -> dict[str, int]:
-    from core.services.tick import schedule_runs
+    from core.services.materialise import schedule_runs
     from core.store import open_store
 
     store = open_store(f"sqlite:///{path}", clock=lambda: T0)

@@ -99,6 +99,13 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 # -- indexes --------------------------------------------------------------------
 
 SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time; while SCHEDULED
+# The same index also holds the deployments whose schedule the tick may need
+# to extend: sched_q = this constant (no queue id looks like it), sched_t =
+# how far the schedule is materialised (UNMATERIALISED after any write);
+# absent when there is nothing to materialise.  Overloading the index spares
+# a fifth one and a table update on every stack.
+DEPLOYMENT_SCHEDULES = "DEPLOYMENTS"
+UNMATERIALISED = "0000-00-00T00:00:00.000000Z"  # sorts before every stamp
 DUE_INDEX = "due"  # due_s = DUE#shard, due_t = time#pool id; while SCHEDULED
 ACTIVE_INDEX = "active"  # act_s = ACTIVE#shard, act_k = pool id#run id; while holding slots
 RUNS_INDEX = "runs"  # runs_s = RUNS#shard, runs_t = time#run id; every run
