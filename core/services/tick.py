@@ -125,8 +125,9 @@ class Ticker:
         stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
         # its real outcome, not "did not start in time".
-        polls = [] if delegate else self.poll(pools, errors=errors)
-        polls_wanted = self.pools_to_poll(pools, errors=errors) if delegate else []
+        with_submitted = self.pools_with_submitted_runs(pools, errors=errors)
+        polls = [] if delegate else self.poll(with_submitted, errors=errors)
+        polls_wanted = self.pools_to_poll(with_submitted, errors=errors) if delegate else []
         reaped = reap(
             self.store,
             clock=self.clock,
@@ -186,13 +187,12 @@ class Ticker:
 
     # -- 3. polls -------------------------------------------------------------------------
     def poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[PollReport]:
+        """Observe the push pools among ``pools`` (those with submitted runs)."""
         reports: list[PollReport] = []
         for pool in pools:
             try:
                 if self._mode(pool) is PoolMode.PULL:
                     continue  # workers report their own runs
-                if not any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
-                    continue  # nothing submitted: no provider to build
                 observation = observe_active(
                     self.store,
                     pool,
@@ -210,16 +210,28 @@ class Ticker:
                 errors.append(f"work pool {pool.name}: {_describe(exc)}")
         return reports
 
+    def pools_with_submitted_runs(
+        self, pools: list[WorkPool], *, errors: list[str]
+    ) -> list[WorkPool]:
+        """One read of every slot holder, not one per pool (most pools have
+        none); if that read fails, every pool, each then contained on its own."""
+        try:
+            submitted = {r.work_pool_id for r in self.store.list_active() if r.infrastructure_pid}
+        except Exception as exc:
+            errors.append(f"listing submitted runs: {_describe(exc)}; looking at every pool")
+            return pools
+        return [pool for pool in pools if pool.id in submitted]
+
     def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
-        """Push pools with submitted runs: their dispatchers poll them, keeping
-        to quiet runs for providers that emit events (``lifecycle.observe_active``)."""
+        """Of ``pools`` (those with submitted runs), the push pools: their
+        dispatchers poll them, keeping to quiet runs for providers that emit
+        events (``lifecycle.observe_active``)."""
         wanted: list[str] = []
         for pool in pools:
             try:
                 if self._mode(pool) is PoolMode.PULL:
                     continue
-                if any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
-                    wanted.append(pool.name)
+                wanted.append(pool.name)
             except PushpoolError as exc:
                 errors.append(f"work pool {pool.name}: {exc}")
         return wanted

@@ -306,8 +306,8 @@ def test_a_pool_the_reaper_cannot_handle_is_reported_and_the_others_are_reaped(s
     clock.advance(seconds=DEFAULT_LEASE.total_seconds())
     original = store.list_active
 
-    def list_active(pool_id):
-        if pool_id == broken.id:
+    def list_active(pool_id=None):
+        if pool_id in (broken.id, None):
             raise KeyError("a malformed item")
         return original(pool_id)
 
