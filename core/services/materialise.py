@@ -66,7 +66,7 @@ def schedule_runs(
     return _create(store, deployment, pool, queue, times=times, now=now, check_existing=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Materialiser:
     """One tick's pass over the deployments whose schedule needs extending."""
 
@@ -80,17 +80,16 @@ class Materialiser:
     _queues: dict[tuple[str, str], WorkQueue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        within = self.horizon / 2 if self.extend_within is None else self.extend_within
-        if not timedelta(0) < within <= self.horizon:
+        if not timedelta(0) < self.within <= self.horizon:
             raise ValueError("extend_within must be more than 0 and at most the horizon")
-        self.extend_within = within
+
+    @property
+    def within(self) -> timedelta:
+        return self.horizon / 2 if self.extend_within is None else self.extend_within
 
     def run(self, *, now: datetime, errors: list[str]) -> list[str]:
-        assert self.extend_within is not None
         created: list[str] = []
-        for progress in self.store.deployments_to_schedule(
-            now + self.extend_within, limit=self.batch
-        ):
+        for progress in self.store.deployments_to_schedule(now + self.within, limit=self.batch):
             deployment = progress.deployment
             try:
                 created.extend(self.extend(progress, now=now))
@@ -144,9 +143,8 @@ class Materialiser:
     def _placement(self, deployment: Deployment) -> tuple[WorkPool, WorkQueue]:
         pool = self._pools.get(deployment.work_pool_name)
         if pool is None:
-            pool = self._pools[deployment.work_pool_name] = self.store.get_pool(
-                deployment.work_pool_name
-            )
+            pool = self.store.get_pool(deployment.work_pool_name)
+            self._pools[deployment.work_pool_name] = pool
         key = (pool.id, deployment.work_queue_name)
         queue = self._queues.get(key)
         if queue is None:

@@ -77,6 +77,12 @@ class TickSettings:
     def __post_init__(self) -> None:
         if not timedelta(0) <= self.dispatch_horizon <= MAX_DISPATCH_DELAY:
             raise ValueError("dispatch_horizon must be between 0 and 15 minutes")
+        if self.extend_within is not None and not (
+            timedelta(0) < self.extend_within <= self.horizon
+        ):
+            raise ValueError("extend_within must be more than 0 and at most the horizon")
+        if self.schedule_batch < 1:
+            raise ValueError("schedule_batch must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core.models import Schedule
 from core.schedules import scheduled_run_id
 from core.services import deployments as deployment_service
@@ -185,3 +187,11 @@ def test_two_ticks_at_once_create_each_run_once(store):
     # NOW..NOW+50, then at NOW+31 NOW+60..NOW+90; at NOW+62 the next end
     # (NOW+100) is more than half an hour away.
     assert set(per_deployment.values()) == {10}
+
+
+def test_settings_that_could_never_extend_a_schedule_are_refused_up_front():
+    for bad in (timedelta(0), timedelta(hours=2)):
+        with pytest.raises(ValueError, match="extend_within"):
+            TickSettings(extend_within=bad)
+    with pytest.raises(ValueError, match="schedule_batch"):
+        TickSettings(schedule_batch=0)
