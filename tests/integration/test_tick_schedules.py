@@ -195,3 +195,32 @@ def test_settings_that_could_never_extend_a_schedule_are_refused_up_front():
             TickSettings(extend_within=bad)
     with pytest.raises(ValueError, match="schedule_batch"):
         TickSettings(schedule_batch=0)
+
+
+class DiesBeforeRecording:
+    """The store, but the tick is killed after creating runs, before recording progress."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def mark_materialised(self, *args: Any, **kwargs: Any) -> bool:
+        raise SystemExit("killed")
+
+
+def test_a_tick_killed_before_recording_progress_leaves_nothing_to_create_twice(store):
+    clock = FakeClock()
+    pool, _ = add_pool(store)
+    deployment = deploy(store, pool, 1)[0]
+    with pytest.raises(SystemExit):
+        ticker(DiesBeforeRecording(store), clock).tick()
+    first = {r.id for r in store.list_runs(deployment_id=deployment.id)}
+    assert len(first) == 6
+
+    report = ticker(store, clock).tick()
+
+    assert report.created == () and report.errors == ()
+    assert {r.id for r in store.list_runs(deployment_id=deployment.id)} == first
+    assert store.deployments_to_schedule(NOW + timedelta(minutes=30), limit=10) == []
