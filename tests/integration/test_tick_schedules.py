@@ -8,8 +8,10 @@ each run once.
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from core.services.deployments import DeploymentChanges
 from core.services.tick import Ticker, TickSettings
 from core.states import StateType
 from providers.registry import REGISTRY
+from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.builders import NOW, add_pool, make_deployment, new_id
 from tests.integration.support import FakeClock, RecordingProvider, provider_factory
 
@@ -224,3 +227,34 @@ def test_a_tick_killed_before_recording_progress_leaves_nothing_to_create_twice(
     assert report.created == () and report.errors == ()
     assert {r.id for r in store.list_runs(deployment_id=deployment.id)} == first
     assert store.deployments_to_schedule(NOW + timedelta(minutes=30), limit=10) == []
+
+
+def tick_process(url: str) -> list[str]:
+    """Tick at NOW, NOW+31 and NOW+62 min in a process of its own; the runs it created."""
+    from core.store import open_store
+
+    store, clock, created = open_store(url), FakeClock(), []
+    for _ in range(3):
+        created.extend(ticker(store, clock).tick().created)
+        clock.advance(minutes=31)
+    return created
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("store_kind", SHAREABLE_KINDS)
+def test_two_tick_processes_at_once_create_each_run_once(store_url):
+    from core.store import open_store
+
+    store = open_store(store_url)
+    pool, _ = add_pool(store)
+    made = deploy(store, pool, 8)
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as processes:
+        futures = [processes.submit(tick_process, store_url) for _ in range(2)]
+        created = [run_id for future in futures for run_id in future.result()]
+
+    assert len(created) == len(set(created))  # no run created by both
+    runs = store.list_runs(limit=10_000)
+    assert sorted(created) == sorted(r.id for r in runs)
+    assert Counter(r.deployment_id for r in runs) == {d.id: 10 for d in made}
