@@ -44,9 +44,14 @@ def slot_awaited(store: Store, pool_id: str, now: datetime) -> bool:
     its own delayed dispatch request and the tick, and a new run asks for a
     pass when it is created.  So a release asks for a dispatch pass (a
     Lambda invocation, an SQS message and a pass's reads) only when this
-    short read finds one.
+    short read finds one.  If the read fails, the pass is asked for: the
+    release is already written, and an extra pass costs less than a run
+    left waiting for the next tick.
     """
-    return store.has_due(pool_id, now)
+    try:
+        return store.has_due(pool_id, now)
+    except Exception:  # any store error: fall back to always dispatching
+        return True
 
 
 def apply_status(

@@ -174,3 +174,35 @@ def test_every_function_and_layer_runs_on_the_chosen_architecture(translate, sam
             for kind, key in keys.items():
                 for name, body in block.get(kind, {}).items():
                     assert body.get(key) == ["${var.lambda_architecture}"], label(name)
+
+
+def test_every_function_logs_json_without_lambdas_start_end_and_report_lines(translate):
+    """SystemLogLevel WARN drops Lambda's INFO platform lines (START/END/REPORT),
+    most of the log bytes of a short invocation; the application's INFO lines
+    and Lambda's WARN lines (errors, timeouts) stay (docs/decisions.md)."""
+    wanted = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+    functions = [
+        (name, resource["Properties"])
+        for name, resource in translate(ALL_FEATURES)["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    ]
+    assert functions
+    for name, properties in functions:
+        assert properties["LoggingConfig"] == wanted, name
+    terraform = [
+        (label(name), body)
+        for document in parsed(MODULE)
+        for block in document.get("resource", [])
+        for kind, named in block.items()
+        if label(kind) == "aws_lambda_function"
+        for name, body in named.items()
+    ]
+    assert len(terraform) == len(functions)
+    for name, body in terraform:
+        (config,) = body["logging_config"]
+        settings = {key: label(value) for key, value in config.items() if not key.startswith("__")}
+        assert settings == {
+            "log_format": "JSON",
+            "application_log_level": "INFO",
+            "system_log_level": "WARN",
+        }, name
