@@ -7,7 +7,7 @@ from datetime import timedelta
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus
 from core.services.lifecycle import observe_active
-from core.services.observe import apply_status, rotation
+from core.services.observe import apply_status, rotation, slot_awaited
 from core.states import StateType, new_state
 from tests.contract.builders import NOW, add_pool, add_run, claim
 from tests.integration.support import FakeClock, RecordingProvider
@@ -37,6 +37,27 @@ def test_events_walk_a_run_to_completion_and_free_its_slots(store):
     assert (done.now, done.released_slot, done.pool_name) == (StateType.COMPLETED, True, pool.name)
     assert store.get_run(run.id).state_type is StateType.COMPLETED
     assert store.counters(pool.id).pool_active == 0
+
+
+def test_a_released_slot_is_awaited_only_by_a_due_run_of_its_pool(store):
+    pool, queue = add_pool(store, limit=1)
+    other, other_queue = add_pool(store)
+    add_run(store, pool, queue, at=NOW + timedelta(minutes=5))  # due later
+    add_run(store, other, other_queue, at=NOW)  # due, but another pool
+
+    assert not slot_awaited(store, pool.id, NOW)
+    assert slot_awaited(store, pool.id, NOW + timedelta(minutes=5))
+
+
+def test_a_failing_check_asks_for_the_dispatch_pass_anyway(store, monkeypatch):
+    pool, _ = add_pool(store)
+
+    def unavailable(pool_id, before):
+        raise ConnectionError("the store did not answer")
+
+    monkeypatch.setattr(store, "has_due", unavailable)
+
+    assert slot_awaited(store, pool.id, NOW)
 
 
 def test_duplicate_late_and_foreign_events_change_nothing(store):
