@@ -288,9 +288,7 @@ def set_state(
         # dispatcher (``core.services.cancellation``): ask for a pass now.
         cancelling = StateType.CANCELLING
         entered_cancelling = stored.state.type is cancelling and run.state.type is not cancelling
-        if entered_cancelling or (
-            released and slot_awaited(ctx.store, stored.work_pool_id, ctx.clock())
-        ):
+        if entered_cancelling or (released and _wakes_a_run(ctx, stored)):
             ctx.trigger.request_dispatch(stored.work_pool_name, look_after=entered_cancelling)
         return Orchestration(status=SetStateStatus.ACCEPT, run=stored)
     return Orchestration(
@@ -298,6 +296,19 @@ def set_state(
         run=run,
         reason="the run kept changing while this state was proposed; read it and try again",
     )
+
+
+def _wakes_a_run(ctx: Context, released: FlowRun) -> bool:
+    """Whether the slot ``released`` gave back has a due run to take it.
+
+    The run itself counts when it went back to a due SCHEDULED state (a
+    retry without delay): the index ``slot_awaited`` reads may not show a
+    change made a moment ago.
+    """
+    now = ctx.clock()
+    if released.state_type is StateType.SCHEDULED and released.next_scheduled_start_time <= now:
+        return True
+    return slot_awaited(ctx.store, released.work_pool_id, now)
 
 
 def _stale(proposal: StateProposal, run: FlowRun) -> str:

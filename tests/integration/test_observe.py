@@ -209,3 +209,20 @@ def test_set_state_with_a_stale_read_re_reads_and_decides_again(store):
     stored = store.get_run(run.id)
     assert (result.run.state_type, stored.state_type) == (StateType.COMPLETED, StateType.COMPLETED)
     assert stored.version == stale.version + 2  # RUNNING, then COMPLETED: nothing overwritten
+
+
+def test_a_run_sent_back_to_scheduled_and_due_asks_for_a_pass_whatever_the_index_shows(
+    store, monkeypatch
+):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    triggers = Triggers()
+    ctx = Context(store=store, clock=clock, ids=new_id, types=REGISTRY, trigger=triggers)
+    run = claim(store, add_run(store, pool, queue))  # claimed, nothing started yet
+    monkeypatch.setattr(store, "has_due", lambda pool_id, before: False)  # an index lagging
+
+    retry = StateProposal(type=StateType.SCHEDULED, name="AwaitingRetry", scheduled_time=NOW)
+    result = set_state(ctx, run.id, retry, force=True)
+
+    assert result.run.state_type is StateType.SCHEDULED
+    assert triggers.requests == [(pool.name, None)]
