@@ -167,11 +167,15 @@ def test_every_function_and_layer_runs_on_the_chosen_architecture(translate, sam
         "aws_lambda_function": "architectures",
         "aws_lambda_layer_version": "compatible_architectures",
     }
+    checked = 0
     for document in parsed(MODULE):
         for block in document.get("resource", []):
-            for kind, key in keys.items():
-                for name, body in block.get(kind, {}).items():
+            for kind, named in block.items():  # python-hcl2 keeps the labels' quotes
+                key = keys.get(label(kind))
+                for name, body in named.items() if key else ():
                     assert body.get(key) == ["${var.lambda_architecture}"], label(name)
+                    checked += 1
+    assert checked > len(keys)  # every function and layer, not none
 
 
 def test_terraform_names_and_grants_the_same_stack_parameters_as_the_sam_template():
