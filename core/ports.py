@@ -166,6 +166,11 @@ class Store(Protocol):
         """SCHEDULED runs of the pool due at or before ``before``, oldest first."""
         ...
 
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        """Whether the pool has any SCHEDULED run due at or before ``before``
+        (reads at most a few runs, however many are due)."""
+        ...
+
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         """Pool id -> earliest due time, over SCHEDULED runs due by ``before``."""
         ...

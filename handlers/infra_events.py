@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.services.observe import apply_status
+from core.services.observe import apply_status, slot_awaited
 from core.states import StateType
 from handlers.aws import logs
 from handlers.aws.observability import metrics, record_infrastructure_crash, tracer
@@ -60,7 +60,9 @@ def _apply(change: TaskChange) -> dict[str, Any]:
     log.info("run %s: %s -> %s %s", observed.run_id, observed.was, observed.now, observed.message)
     if observed.now is StateType.CRASHED:
         record_infrastructure_crash()
-    if observed.released_slot:
+    if observed.released_slot and slot_awaited(
+        container.store, observed.pool_id, container.clock()
+    ):
         container.trigger.request_dispatch(observed.pool_name)
     return {
         "applied": True,

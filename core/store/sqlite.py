@@ -304,6 +304,10 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
         with self._db.read() as tx:
             return runs.list_due(tx, pool_id, before)
 
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        with self._db.read() as tx:
+            return runs.has_due(tx, pool_id, before)
+
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         with self._db.read() as tx:
             return runs.due_pools(tx, before)

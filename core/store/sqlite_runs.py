@@ -210,6 +210,15 @@ def list_due(tx: sqlite3.Connection, pool_id: str, before: datetime) -> list[Flo
     return select(tx, where, args, "next_scheduled_start_time, id")
 
 
+def has_due(tx: sqlite3.Connection, pool_id: str, before: datetime) -> bool:
+    row = tx.execute(
+        "SELECT 1 FROM runs WHERE pool_id = ? AND state_type = ?"
+        " AND next_scheduled_start_time <= ? LIMIT 1",
+        (pool_id, StateType.SCHEDULED.value, ts(before)),
+    ).fetchone()
+    return row is not None
+
+
 def due_pools(tx: sqlite3.Connection, before: datetime) -> dict[str, datetime]:
     rows = tx.execute(
         "SELECT pool_id, MIN(next_scheduled_start_time) FROM runs"

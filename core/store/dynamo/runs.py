@@ -26,6 +26,7 @@ from core.store.dynamo.items import run_from
 from core.store.dynamo.table import Op
 
 MICROSECOND = timedelta(microseconds=1)
+HAS_DUE_PAGE = 4
 
 
 def _upper(before: datetime) -> str:
@@ -182,6 +183,23 @@ class RunsMixin(DynamoBase):
         return [
             run_from(item) for item in items if get_s(item, "state") == StateType.SCHEDULED.value
         ]
+
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        """A short query per queue of the pool that stops at the first due run
+        (half a read unit each), so a backlog of any size costs the same."""
+        return any(self._queue_has_due(q, before) for q in self._queue_ids(pool_id))
+
+    def _queue_has_due(self, queue_id: str, before: datetime) -> bool:
+        items = self._table.query(
+            IndexName=schema.SCHEDULED_INDEX,
+            KeyConditionExpression="#sched_q = :queue AND #sched_t < :upper",
+            ExpressionAttributeNames={"#sched_q": "sched_q", "#sched_t": "sched_t"},
+            ExpressionAttributeValues={":queue": s(queue_id), ":upper": s(_upper(before))},
+            # a few at a time: an entry the index has not yet dropped (a run
+            # claimed a moment ago) is skipped without reading the whole backlog
+            Limit=HAS_DUE_PAGE,
+        )
+        return any(get_s(item, "state") == StateType.SCHEDULED.value for item in items)
 
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         """Read only the due entries of the ``due`` index (keys only, a few bytes each)."""
