@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from core.admission import Plan, Snapshot, plan
+from core.admission import Plan, Snapshot, free_slots, plan
 from core.errors import CapacityFull, Conflict, NotFound
 from core.late_runs import SKIPPED, LateRunPolicy, effective, late_skips
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
@@ -123,13 +123,11 @@ def admit(
             pool = store.get_pool(pool_name)
         if pool.is_paused:
             break
-        snap = _skip_late(
-            store, pool, snapshot(store, pool, now=now, window=window, horizon=window)
-        )
+        budget = None if max_claims is None else max_claims - len(claimed)
+        snap = releasable(store, pool, now=now, window=window, max_claims=budget)
         queues = snap.queues
         current = plan(snap)
         waiting = len(current.waiting)
-        budget = None if max_claims is None else max_claims - len(claimed)
         releases = current.releases if budget is None else current.releases[:budget]
         outcome = _claim_all(store, releases, now=now, lease=lease)
         claimed.extend(outcome.claimed)
@@ -138,6 +136,71 @@ def admit(
             break
     _record_pass(store, pool, queues, now=now)
     return Admission(pool=pool, claimed=tuple(claimed), lost=lost, replans=replans, waiting=waiting)
+
+
+def releasable(
+    store: Store, pool: WorkPool, *, now: datetime, window: timedelta, max_claims: int | None
+) -> Snapshot:
+    """The pool as ``admit`` plans it: per queue, in the waterfall's order,
+    only the first due runs its free slots can release (within the pool's
+    free slots and ``max_claims``), plus one, so ``plan`` over it releases
+    exactly what it would over every due run and still sees whether more
+    wait.  A pass's reads and memory thus follow its free slots, not the
+    backlog.  Late runs the policy skips are ended as they are met, and the
+    read repeated for the runs behind them (design §3's semantics are kept:
+    queue priority, per-queue and pool limits, FIFO by scheduled time)."""
+    queues = store.list_queues(pool.id)
+    counters = store.counters(pool.id)
+    runs: list[FlowRun] = []
+    budget = _least(free_slots(pool.concurrency_limit, counters.pool_active), max_claims)
+    for queue in sorted(queues, key=lambda q: (q.priority, q.id)):
+        if pool.is_paused or (budget is not None and budget <= 0):
+            break
+        free = free_slots(queue.concurrency_limit, counters.queue_active.get(queue.id, 0))
+        want = _least(free, budget)
+        if queue.is_paused or want == 0:
+            continue
+        kept = _due_in_queue(store, pool, queue, before=now + window, want=want, now=now)
+        runs += kept
+        if budget is not None:
+            budget -= min(len(kept), want or 0)
+    return Snapshot(pool=pool, queues=queues, counters=counters, runs=runs, now=now, window=window)
+
+
+# A queue whose first runs are all late-skipped is read again this many
+# times in one pass at most; the next pass goes on.
+MAX_SKIP_READS = 5
+
+
+def _due_in_queue(
+    store: Store,
+    pool: WorkPool,
+    queue: WorkQueue,
+    *,
+    before: datetime,
+    want: int | None,
+    now: datetime,
+) -> list[FlowRun]:
+    """The queue's first ``want`` + 1 due runs the late-run policy keeps."""
+    limit = None if want is None else want + 1
+    kept: list[FlowRun] = []
+    for _ in range(MAX_SKIP_READS):
+        runs = store.list_due(pool.id, before, queue_id=queue.id, limit=limit)
+        reasons = late_run_skips(store, pool, runs, now=now)
+        kept = [r for r in runs if r.id not in reasons]
+        if not reasons:
+            break
+        end_skipped(store, [r for r in runs if r.id in reasons], reasons, now=now)
+        if limit is None or len(runs) < limit:
+            break  # nothing behind them: no need to read again
+    return kept
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    """The smaller of two limits, None meaning unlimited."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def late_run_skips(
@@ -160,16 +223,6 @@ def late_run_skips(
         return effective(own, pool.late_runs)
 
     return late_skips(runs, policy_of=policy_of, now=now)
-
-
-def _skip_late(store: Store, pool: WorkPool, snap: Snapshot) -> Snapshot:
-    """End the runs the late-run policy skips (CANCELLED "Skipped", with the
-    reason) and plan without them.  A run that moved on meanwhile is left be."""
-    reasons = late_run_skips(store, pool, snap.runs, now=snap.now)
-    if not reasons:
-        return snap
-    end_skipped(store, skippable(pool, snap.queues, snap.runs, reasons), reasons, now=snap.now)
-    return replace(snap, runs=[r for r in snap.runs if r.id not in reasons])
 
 
 def skippable(

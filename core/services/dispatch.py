@@ -37,7 +37,7 @@ from functools import cached_property
 
 from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
-from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
+from core.ports import Clock, IdFactory, PoolMode, PoolTypes, Provider, Store
 from core.services.admission import (
     DEFAULT_LEASE,
     DEFAULT_RESUME_AFTER,
@@ -56,6 +56,7 @@ from core.services.lifecycle import (
     submission_failed,
     submit_claimed,
 )
+from core.services.pool_turns import DEFAULT_TURN, in_turn
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
@@ -156,6 +157,10 @@ class Dispatcher:
     lease: timedelta = DEFAULT_LEASE
     resume_after: timedelta = DEFAULT_RESUME_AFTER
     max_claims: int | None = DEFAULT_MAX_CLAIMS
+    # Given, a pass runs in the pool's turn (``core.services.pool_turns``),
+    # each turn holder named by a fresh id: one dispatcher per pool at a time.
+    turn_ids: IdFactory | None = None
+    turn_lease: timedelta = DEFAULT_TURN
 
     def dispatch(
         self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
@@ -171,6 +176,35 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
         if self.pool_types.mode(pool.type) is PoolMode.PULL:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
+        if self.turn_ids is None:
+            return self._pass(pool, resume=resume, final_attempt=final_attempt)
+        read = [pool]
+
+        def one_pass(resume_: bool) -> DispatchReport:
+            # A pass after the first serves a later request: read the pool
+            # afresh.  Taking the turn recorded the pass (``last_dispatched``).
+            current = read.pop() if read else self.store.get_pool(pool_name)
+            current = current.model_copy(update={"last_dispatched": self.clock()})
+            return self._pass(current, resume=resume_, final_attempt=final_attempt)
+
+        try:
+            turn = in_turn(
+                self.store,
+                pool.id,
+                one_pass,
+                holder=self.turn_ids(),
+                clock=self.clock,
+                resume=resume,
+                lease=self.turn_lease,
+            )
+        except NotFound:
+            return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
+        if turn.held_elsewhere:
+            return DispatchReport(pool_name=pool_name, skipped=HELD_ELSEWHERE)
+        return _merged(turn.passes, more=turn.more)
+
+    def _pass(self, pool: WorkPool, *, resume: bool, final_attempt: bool) -> DispatchReport:
+        pool_name = pool.name
         work = _Pass(
             pool=pool,
             provider_for=self.provider_for,
@@ -289,3 +323,22 @@ class Dispatcher:
             work.retry.append(Failed(run.id, run.attempt, outcome.detail, retryable=True))
         elif outcome.recorded:
             work.crashed.append(Failed(run.id, run.attempt, outcome.message, outcome.retryable))
+
+
+HELD_ELSEWHERE = "another dispatcher is passing over this pool; it passes again for this request"
+
+
+def _merged(reports: list[DispatchReport], *, more: bool) -> DispatchReport:
+    """One report for the passes of one turn."""
+    last = reports[-1]
+    return DispatchReport(
+        pool_name=last.pool_name,
+        submitted=tuple(s for r in reports for s in r.submitted),
+        crashed=tuple(c for r in reports for c in r.crashed),
+        retry=last.retry,
+        resumed=sum(r.resumed for r in reports),
+        stopped=tuple(s for r in reports for s in r.stopped),
+        more=more or last.more,
+        admitted=sum(r.admitted for r in reports),
+        claim_conflicts=sum(r.claim_conflicts for r in reports),
+    )

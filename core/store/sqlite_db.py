@@ -70,6 +70,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
             body TEXT NOT NULL, UNIQUE (run_id, key))""",
     ),
+    (
+        # A pass reads a queue's first due runs, as many as it can release:
+        # (queue, state, time, id) serves that read in order, and still every
+        # read the (queue, state) index it replaces served.
+        "DROP INDEX runs_by_queue",
+        "CREATE INDEX runs_by_queue ON runs (queue_id, state_type, next_scheduled_start_time, id)",
+        # One dispatcher per pool at a time (core.services.pool_turns).
+        """CREATE TABLE dispatch_leases (
+            pool_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires TEXT NOT NULL,
+            again TEXT)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
