@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from core.admission import plan
 from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, IdFactory, PoolMode, PoolTypes, Provider, Store
@@ -44,6 +45,7 @@ from core.services.admission import (
     DEFAULT_WINDOW,
     admit,
     is_stalled,
+    releasable,
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
@@ -176,7 +178,9 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
         if self.pool_types.mode(pool.type) is PoolMode.PULL:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
-        if self.turn_ids is None:
+        if self.turn_ids is None or not (resume or self._has_work(pool)):
+            # Nothing to claim, so nothing to race for: a pass without the
+            # turn costs no lease writes (most wake-ups find no work).
             return self._pass(pool, resume=resume, final_attempt=final_attempt)
         read = [pool]
 
@@ -202,6 +206,11 @@ class Dispatcher:
         if turn.held_elsewhere:
             return DispatchReport(pool_name=pool_name, skipped=HELD_ELSEWHERE)
         return _merged(turn.passes, more=turn.more)
+
+    def _has_work(self, pool: WorkPool) -> bool:
+        """Whether a pass could claim a run now: a read of at most two runs."""
+        snap = releasable(self.store, pool, now=self.clock(), window=self.window, max_claims=1)
+        return bool(plan(snap).releases)
 
     def _pass(self, pool: WorkPool, *, resume: bool, final_attempt: bool) -> DispatchReport:
         pool_name = pool.name

@@ -271,3 +271,16 @@ def test_a_holder_killed_mid_pass_blocks_the_pool_only_until_its_lease_expires(
     assert store.get_run(run.id).state_type is StateType.SCHEDULED
     taken = admit_at(NOW + DEFAULT_TURN)
     assert [r.id for r in taken.passes[0].claimed] == [run.id]
+
+
+def test_a_dispatcher_with_nothing_to_claim_passes_without_touching_the_turn(store):
+    provider = RecordingProvider()
+    pool, queue = add_pool(store, pool_type="ecs:push")
+    add_run(store, pool, queue, at=NOW + timedelta(minutes=5))  # not due yet
+    store.take_dispatch_turn(pool.id, "other", at=NOW, until=NOW + DEFAULT_TURN, again=Again.ADMIT)
+
+    report = dispatcher_with_turns(store, provider, FakeClock()).dispatch(pool.name, resume=False)
+
+    assert report.skipped == ""
+    assert report.submitted == ()
+    assert store.end_dispatch_turn(pool.id, "other", until=NOW + DEFAULT_TURN) is None  # no mark
