@@ -96,19 +96,20 @@ def idle_figures(url: str, runs: int, settle: float, seconds: float) -> list[Fig
     with local_server(RecordingProvider(), store_url=url) as running:
         running.http.get("/api/health")
         time.sleep(settle)
-        cpu0, wall0 = time.process_time(), time.monotonic()
+        cpu0, wall0, rss0 = time.process_time(), time.monotonic(), rss_mib()
         time.sleep(seconds)
         cpu = 100 * (time.process_time() - cpu0) / (time.monotonic() - wall0)
         rss = rss_mib()
-    progress(f"{label}: {cpu:.1f}% of a core, {rss:.0f} MiB resident")
+    progress(f"{label}: {cpu:.1f}% of a core, {rss:.0f} MiB resident ({rss - rss0:+.0f} MiB)")
     return [
         Figure.exact(f"{label}: CPU", cpu, unit="% of a core"),
         Figure.exact(f"{label}: resident memory", rss, unit="MiB"),
+        Figure.exact(f"{label}: resident memory growth while idle", rss - rss0, unit="MiB"),
     ]
 
 
 def run(options: dict[str, Any]) -> Result:
-    backlogs = [int(n) for n in str(options["backlogs"]).split(",")]
+    backlogs = [int(n) for n in str(options["backlogs"]).split(",") if n.strip() and int(n)]
     claims = int(options["claims"])
     idle = [int(n) for n in str(options["idle_runs"]).split(",") if n.strip() and int(n)]
     result = Result(
@@ -141,7 +142,12 @@ BENCHMARKS = [
         title="claims/s and memory flat from 2,000 to 100,000 queued runs; idle server",
         run=run,
         options=(
-            Option("backlogs", "2000,10000", "2000,10000,100000", "queued runs, comma-separated"),
+            Option(
+                "backlogs",
+                "2000,10000",
+                "2000,10000,100000",
+                "queued runs, comma-separated (0 skips)",
+            ),
             Option("claims", 1000, 2000, "runs claimed per size"),
             Option("idle_runs", "0", "60000", "due runs for the idle-server figure (0 skips)"),
             Option("settle_seconds", 10.0, 10.0, "seconds before measuring the idle server"),
