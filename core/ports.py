@@ -195,7 +195,7 @@ class Store(Protocol):
         ...
 
     def record_state(self, run: FlowRun, state: State) -> FlowRun:
-        """Move ``run`` to ``state`` (see ``core.runs.transition``), taking or
+        """Move ``run`` to ``state`` (see ``core.rules.runs.transition``), taking or
         releasing slots in the same write when slot-holding changes."""
         ...
 

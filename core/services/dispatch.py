@@ -18,7 +18,7 @@ infrastructure of the pool's CANCELLING runs (``core.services.cancellation``)
 stalled claims.
 
 The submit, record and crash step is the run lifecycle's
-(``core.services.lifecycle``), shared with the pull worker; this module
+(``core.submission``), shared with the pull worker; this module
 admits, builds the job from the store and decides when to try again.
 
 A retryable provider error leaves the run claimed and ends the pass with
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from core.admission import plan
 from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, IdFactory, PoolMode, PoolTypes, Provider, Store
+from core.rules.waterfall import plan
 from core.services.admission import (
     DEFAULT_LEASE,
     DEFAULT_RESUME_AFTER,
@@ -49,16 +49,9 @@ from core.services.admission import (
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
-from core.services.lifecycle import (
-    Outcome,
-    Retry,
-    Started,
-    StoreRecorder,
-    redacted,
-    submission_failed,
-    submit_claimed,
-)
+from core.services.lifecycle import StoreRecorder
 from core.services.pool_turns import DEFAULT_TURN, in_turn
+from core.submission import Outcome, Retry, Started, redacted, submission_failed, submit_claimed
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
@@ -285,7 +278,7 @@ class Dispatcher:
         return deployment
 
     def _submit(self, work: _Pass, run: FlowRun) -> None:
-        """The lifecycle's submit step (``core.services.lifecycle``) for one
+        """The lifecycle's submit step (``core.submission``) for one
         claimed run, its job built from the store."""
         token = self.run_token(run)
         recorder = StoreRecorder(self.store, at=work.now)

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import templates
 from core.errors import Conflict, InvalidInput
-from core.late_runs import normalised
 from core.models import JSON, WorkPool
-from core.pools import check_pool_name, new_pool, unknown_type_message
 from core.ports import PoolMode
+from core.rules.late_runs import normalised
+from core.rules.pools import check_pool_name, new_pool, unknown_type_message
+from core.rules.status import ReadyStatus, pool_readiness
 from core.services.context import Context
-from core.status import ReadyStatus, pool_readiness
 
 UPDATE_ATTEMPTS = 5
 

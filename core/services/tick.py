@@ -35,11 +35,12 @@ from functools import partial
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.schedules import run_name_time, scheduled_run_id, upcoming
+from core.rules.schedules import run_name_time, scheduled_run_id, upcoming
+from core.rules.timeouts import start_timeout
 from core.services.admission import DEFAULT_LEASE
 from core.services.lifecycle import observe_active, stop_abandoned
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport
-from core.services.reaper import ReapReport, StartTimeout, reap, start_timeout
+from core.services.reaper import ReapReport, StartTimeout, reap
 from core.states import LATE_AFTER, StateType, new_state
 
 # SQS delays a message by at most 15 minutes.

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from core.ports import Provider
+from core.ports import LogSource, Provider
 from core.services.dispatch import DispatchReport
 
 NAMESPACE = "pushpool"
@@ -105,4 +105,6 @@ class TracedProvider:
         self._traced("cancel", self._provider.cancel, infra_id)
 
     def read_logs(self, infra_id: str, *, after: str | None = None) -> Any:
-        return self._traced("read_logs", self._provider.read_logs, infra_id, after=after)
+        # Only reached when the wrapped provider declares ``supports_logs`` (core.ports.log_source).
+        source = cast(LogSource, self._provider)
+        return self._traced("read_logs", source.read_logs, infra_id, after=after)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.models import Schedule
-from core.schedules import scheduled_run_id
+from core.rules.schedules import scheduled_run_id
 from core.services.admission import DEFAULT_LEASE
 from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
 from core.states import StateType, new_state
