@@ -102,14 +102,17 @@ def admit(
     max_claims: int | None = None,
     max_replans: int = MAX_REPLANS,
     pool: WorkPool | None = None,
+    first: Snapshot | None = None,
 ) -> Admission:
     """Claim what the waterfall releases for ``pool_name`` now.
 
     Claimed runs are PENDING with a submit lease of ``lease``; the caller
     submits them.  ``max_claims`` bounds one pass (a Lambda has a deadline);
     the rest stays SCHEDULED for the next pass.  ``pool``, if the caller
-    has just read it, saves reading it again.  Raises ``NotFound`` if the
-    pool is gone.
+    has just read it, saves reading it again; ``first``, a ``releasable``
+    snapshot the caller has just read with the same ``max_claims``, saves
+    the first plan's reads (a stale one only costs a re-plan).  Raises
+    ``NotFound`` if the pool is gone.
     """
     pool = pool or store.get_pool(pool_name)
     claimed: list[FlowRun] = []
@@ -124,7 +127,10 @@ def admit(
         if pool.is_paused:
             break
         budget = None if max_claims is None else max_claims - len(claimed)
-        snap = releasable(store, pool, now=now, window=window, max_claims=budget)
+        if attempt == 0 and first is not None:
+            snap, now = first, first.now
+        else:
+            snap = releasable(store, pool, now=now, window=window, max_claims=budget)
         queues = snap.queues
         current = plan(snap)
         waiting = len(current.waiting)

@@ -38,7 +38,7 @@ from functools import cached_property
 from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
 from core.ports import Clock, IdFactory, PoolMode, PoolTypes, Provider, Store
-from core.rules.waterfall import plan
+from core.rules.waterfall import Snapshot, plan
 from core.services.admission import (
     DEFAULT_LEASE,
     DEFAULT_RESUME_AFTER,
@@ -171,18 +171,27 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
         if self.pool_types.mode(pool.type) is PoolMode.PULL:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
-        if self.turn_ids is None or not (resume or self._has_work(pool)):
-            # Nothing to claim, so nothing to race for: a pass without the
-            # turn costs no lease writes (most wake-ups find no work).
+        if self.turn_ids is None:
             return self._pass(pool, resume=resume, final_attempt=final_attempt)
+        # Read first: with nothing to claim there is nothing to race for, so
+        # the pass runs without the turn and pays no lease writes (most
+        # wake-ups find no work); else the turn's first pass plans from this
+        # read (a holder that released meanwhile costs at most a re-plan).
+        snap = releasable(
+            self.store, pool, now=self.clock(), window=self.window, max_claims=self.max_claims
+        )
+        if not resume and not plan(snap).releases:
+            return self._pass(pool, resume=False, final_attempt=final_attempt, first=snap)
         read = [pool]
 
         def one_pass(resume_: bool) -> DispatchReport:
-            # A pass after the first serves a later request: read the pool
-            # afresh.  Taking the turn recorded the pass (``last_dispatched``).
+            # A pass after the first serves a later request: read afresh.
+            # Taking the turn recorded the pass (``last_dispatched``).
+            # A pass that looks after active runs may free slots first: it reads afresh.
+            first = snap if read and not resume_ else None
             current = read.pop() if read else self.store.get_pool(pool_name)
             current = current.model_copy(update={"last_dispatched": self.clock()})
-            return self._pass(current, resume=resume_, final_attempt=final_attempt)
+            return self._pass(current, resume=resume_, final_attempt=final_attempt, first=first)
 
         try:
             turn = in_turn(
@@ -200,12 +209,14 @@ class Dispatcher:
             return DispatchReport(pool_name=pool_name, skipped=HELD_ELSEWHERE)
         return _merged(turn.passes, more=turn.more)
 
-    def _has_work(self, pool: WorkPool) -> bool:
-        """Whether a pass could claim a run now: a read of at most two runs."""
-        snap = releasable(self.store, pool, now=self.clock(), window=self.window, max_claims=1)
-        return bool(plan(snap).releases)
-
-    def _pass(self, pool: WorkPool, *, resume: bool, final_attempt: bool) -> DispatchReport:
+    def _pass(
+        self,
+        pool: WorkPool,
+        *,
+        resume: bool,
+        final_attempt: bool,
+        first: Snapshot | None = None,
+    ) -> DispatchReport:
         pool_name = pool.name
         work = _Pass(
             pool=pool,
@@ -222,6 +233,7 @@ class Dispatcher:
             lease=self.lease,
             max_claims=self.max_claims,
             pool=pool,
+            first=first,
         )
         for run in admission.claimed:
             self._submit(work, run)
