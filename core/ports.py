@@ -54,6 +54,13 @@ class CounterRepair(BaseModel):
     now: int
 
 
+class Again(StrEnum):
+    """What a dispatch request that found the pool's lease held asks of its holder."""
+
+    ADMIT = "admit"  # due work or a freed slot: admit once more
+    RESUME = "resume"  # also look after active runs (stalled claims, cancellations)
+
+
 class ScheduleProgress(BaseModel):
     """A deployment whose schedule the tick should extend, and how far it got."""
 
@@ -162,8 +169,18 @@ class Store(Protocol):
         """Runs matching every given filter, newest scheduled time first."""
         ...
 
-    def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
-        """SCHEDULED runs of the pool due at or before ``before``, oldest first."""
+    def list_due(
+        self,
+        pool_id: str,
+        before: datetime,
+        *,
+        queue_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[FlowRun]:
+        """SCHEDULED runs of the pool due at or before ``before``, in
+        (scheduled time, run id) order; only ``queue_id``'s if given, and
+        only the first ``limit`` if given (a dispatcher pass reads no more
+        than its free slots can release)."""
         ...
 
     def has_due(self, pool_id: str, before: datetime) -> bool:
@@ -173,6 +190,28 @@ class Store(Protocol):
 
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         """Pool id -> earliest due time, over SCHEDULED runs due by ``before``."""
+        ...
+
+    # -- one dispatcher per pool (core.services.pool_turns) -----------------------
+    def take_dispatch_turn(
+        self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
+    ) -> bool:
+        """Take the pool's dispatch lease until ``until`` if it is free, expired
+        (``expires <= at``) or ``holder``'s already, recording ``at`` as the
+        pool's last dispatch (what ``record_dispatch`` does) in the same
+        write; True if taken.  Otherwise mark the running lease to pass
+        ``again`` (RESUME outranks ADMIT) and return False.  Raises
+        ``NotFound`` if the pool is gone."""
+        ...
+
+    def end_dispatch_turn(
+        self, pool_id: str, holder: str, *, until: datetime | None
+    ) -> Again | None:
+        """Release ``holder``'s lease and return None; but if another pass was
+        asked for meanwhile, clear the mark, keep the lease until ``until``
+        and return the mark: the holder passes again.  ``until=None``
+        releases even then, returning the mark it dropped.  None as well if
+        the lease is no longer ``holder``'s (it expired and was taken)."""
         ...
 
     def list_active(self, pool_id: str | None = None) -> list[FlowRun]:

@@ -16,6 +16,11 @@ Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
   while) and apply what it says.
 * ``stop``: stop infrastructure the reaper gave up on.
 
+Passes of one pool run in the pool's turn (``core.services.pool_turns``): a
+message that finds another function passing over the pool marks the turn
+and returns, and the holder passes again before it lets go, so one function
+claims for a pool at a time and no request is lost.
+
 Messages are hints: every pass re-reads the store, so duplicate, stale and
 out-of-order messages are harmless (duplicates within one batch are handled
 once).  A pass that hits a retryable error (``DispatchIncomplete``, a
@@ -86,6 +91,9 @@ def dispatcher_for(container: Container) -> Dispatcher:
         provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
         run_token=lambda run: container.run_token(run.id),
         api_url=container.settings.api_url,
+        # Several functions may take one pool's messages at once: each pass
+        # runs in the pool's turn, so only one of them claims at a time.
+        turn_ids=container.ids,
     )
 
 

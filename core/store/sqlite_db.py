@@ -80,6 +80,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX deployments_to_schedule ON deployments (materialised_until)
             WHERE materialised_until IS NOT NULL""",
     ),
+    (
+        # A pass reads a queue's first due runs, as many as it can release:
+        # (queue, state, time, id) serves that read in order, and still every
+        # read the (queue, state) index it replaces served.
+        "DROP INDEX runs_by_queue",
+        "CREATE INDEX runs_by_queue ON runs (queue_id, state_type, next_scheduled_start_time, id)",
+        # One dispatcher per pool at a time (core.services.pool_turns).
+        """CREATE TABLE dispatch_leases (
+            pool_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires TEXT NOT NULL,
+            again TEXT)""",
+    ),
 )
 # Sorts before every ``ts`` value: a deployment created or written since the
 # tick last materialised its schedule (the migration above spells it out).

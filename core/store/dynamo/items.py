@@ -153,7 +153,9 @@ def run_item(run: FlowRun, *, shards: int, retention: timedelta) -> Item:
         item["dep_id"] = s(run.deployment_id)
     if run.state_type is StateType.SCHEDULED:
         item["sched_q"] = s(run.work_queue_id)
-        item["sched_t"] = s(when)
+        # time#id: a queue's due runs read in (time, id) order, as a bounded
+        # read needs (an older item's bare time still sorts by time).
+        item["sched_t"] = s(f"{when}#{run.id}")
         item["due_s"] = s(f"DUE#{shard(run.id, shards)}")
         item["due_t"] = s(f"{when}#{run.work_pool_id}")
     if run.state_type in SLOT_HOLDING:

@@ -98,7 +98,7 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 
 # -- indexes --------------------------------------------------------------------
 
-SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time; while SCHEDULED
+SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time#run id; while SCHEDULED
 # The same index also holds the deployments whose schedule the tick may need
 # to extend: sched_q = this constant (no queue id looks like it), sched_t =
 # how far the schedule is materialised (UNMATERIALISED after any write);
