@@ -51,7 +51,7 @@ from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
 from core.services.lifecycle import observe_active, stop_abandoned
 from handlers.aws import logs
-from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
+from handlers.aws.observability import TracedProvider, metrics, record_dispatch, traced_handler
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
 from handlers.observability import log_context
@@ -65,7 +65,7 @@ QUIET_AFTER = timedelta(minutes=5)  # event providers: poll only runs quiet this
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""

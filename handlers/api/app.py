@@ -41,7 +41,7 @@ from handlers.api.routes import (
     workers,
 )
 from handlers.aws import logs as lambda_logs
-from handlers.aws.observability import tracer
+from handlers.aws.observability import traced_handler
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -247,7 +247,7 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
     lambda_logs.configure()
