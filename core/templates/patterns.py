@@ -146,4 +146,4 @@ def linear_time(cls: type[Validator]) -> type[Validator]:
         "patternProperties": _pattern_properties,
         "additionalProperties": _additional_properties,
     }
-    return cast(type[Validator], extend(cls, keywords))
+    return cast("type[Validator]", extend(cls, keywords))
