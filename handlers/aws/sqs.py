@@ -80,10 +80,17 @@ def default_client() -> Any:
 
 def delay_seconds(not_before: datetime | None, *, now: datetime) -> int | None:
     """Whole seconds to delay a message for ``not_before``; None when it is
-    beyond SQS's 15 minutes (the tick will send it later)."""
+    beyond SQS's 15 minutes (the tick will send it later).
+
+    Rounded down: the message arrives up to a second before ``not_before``,
+    which the dispatcher's admission window (``DEFAULT_WINDOW``, one second)
+    covers, so its runs are released on time.  Rounding up delivered every
+    message of a tick late by the tick's fraction of a second, and with the
+    pass on top, p99 due → RunTask was over a second (issue 16).
+    """
     if not_before is None:
         return 0
-    seconds = math.ceil((not_before - now).total_seconds())
+    seconds = math.floor((not_before - now).total_seconds())
     if seconds > MAX_DELAY_SECONDS:
         return None
     return max(seconds, 0)
