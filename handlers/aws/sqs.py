@@ -167,17 +167,13 @@ class SqsDispatchTrigger:
             )
         return queue
 
-    def family_of_pool(self, pool_name: str) -> Family | None:
-        pool_type = self._pool_type(pool_name, fresh=True)
-        return family_of(pool_type) if pool_type is not None else None
-
-    def _pool_type(self, pool_name: str, *, fresh: bool = False) -> str | None:
+    def _pool_type(self, pool_name: str) -> str | None:
         """A pool's type, remembered for a few minutes (types never change;
         the TTL only bounds how long a deleted name keeps its old type)."""
         now = self._monotonic()
         with self._lock:
             known = self._known.get(pool_name)
-        if known is not None and not fresh and now - known[1] < POOL_TYPE_TTL:
+        if known is not None and now - known[1] < POOL_TYPE_TTL:
             return known[0]
         pool_type = self._pool_type_of(pool_name)
         with self._lock:
