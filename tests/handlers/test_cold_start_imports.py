@@ -42,12 +42,12 @@ print(json.dumps(sorted(set(sys.modules) - startup)))
 """
 
 
-def modules_added_by_importing(module: str) -> list[str]:
+def modules_added_by_importing(module: str, **extra_env: str) -> list[str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PUSHPOOL_", "AWS_", "LAMBDA_", "POWERTOOLS_"))
-    }
+    } | extra_env
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
         cwd=ROOT,
@@ -71,6 +71,20 @@ def test_importing_a_handler_loads_none_of_the_heavy_libraries(module: str):
         name for name in added if any(name == h or name.startswith(f"{h}.") for h in HEAVY)
     )
     assert heavy == []
+
+
+@pytest.mark.parametrize(
+    ("trace_disabled", "xray_loaded"), [("", True), ("false", True), ("true", False)]
+)
+def test_on_lambda_the_xray_sdk_is_loaded_unless_powertools_tracing_is_disabled(
+    trace_disabled: str, xray_loaded: bool
+):
+    env = {"LAMBDA_TASK_ROOT": "/var/task"}
+    if trace_disabled:
+        env["POWERTOOLS_TRACE_DISABLED"] = trace_disabled
+    added = modules_added_by_importing("handlers.dispatch", **env)
+
+    assert ("aws_xray_sdk" in added) is xray_loaded
 
 
 def test_the_api_docs_and_openapi_document_load_the_openapi_models_on_request():
