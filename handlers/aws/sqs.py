@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import PushpoolError
 from core.ports import Clock, PoolMode, PoolTypes
+from core.services.admission import DEFAULT_WINDOW
 from handlers.aws.families import ENABLE_FLAGS, Family, family_of
 
 log = logging.getLogger("pushpool.sqs")
@@ -82,15 +83,16 @@ def delay_seconds(not_before: datetime | None, *, now: datetime) -> int | None:
     """Whole seconds to delay a message for ``not_before``; None when it is
     beyond SQS's 15 minutes (the tick will send it later).
 
-    Rounded down: the message arrives up to a second before ``not_before``,
-    which the dispatcher's admission window (``DEFAULT_WINDOW``, one second)
-    covers, so its runs are released on time.  Rounding up delivered every
-    message of a tick late by the tick's fraction of a second, and with the
-    pass on top, p99 due → RunTask was over a second (issue 16).
+    The message is due when its runs enter the dispatcher's admission window
+    (``DEFAULT_WINDOW``: a pass releases runs due within the next second), so
+    it arrives at most a second early and never late.  Rounding the delay to
+    ``not_before`` itself up delivered every message of a tick late by the
+    tick's fraction of a second, and with the pass on top, p99 due → RunTask
+    was over a second (issue 16).
     """
     if not_before is None:
         return 0
-    seconds = math.floor((not_before - now).total_seconds())
+    seconds = math.ceil((not_before - DEFAULT_WINDOW - now).total_seconds())
     if seconds > MAX_DELAY_SECONDS:
         return None
     return max(seconds, 0)
