@@ -1,1 +1,1 @@
-"""pushpool's pure domain: models, states, admission, templates, schedules, ports, services."""
+"""pushpool's domain: models, states, ports, templates, pure rules (`rules`), use cases (`services`), stores."""

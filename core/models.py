@@ -2,7 +2,7 @@
 
 Services change an object by ``model_copy(update=...)`` and hand the new
 value to the store, which writes it conditionally on ``version``.  Derived
-facts (statuses, lateness) are never stored: see ``core.status``.
+facts (statuses, lateness) are never stored: see ``core.rules.status``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class WorkPool(Model):
     # Why the last dispatch pass that tried to submit could submit nothing
     # (push/managed readiness); None once a submission succeeds again.
     dispatch_problem: str | None = None
-    # core.late_runs policy text ("run", "skip_after 10m", "latest_only"); None: run.
+    # core.rules.late_runs policy text ("run", "skip_after 10m", "latest_only"); None: run.
     late_runs: str | None = None
     version: int = 1
 
@@ -110,7 +110,7 @@ class Deployment(Model):
     schedules: tuple[Schedule, ...] = ()
     paused: bool = False
     description: str = ""
-    late_runs: str | None = None  # overrides the pool's (core.late_runs); None: the pool's
+    late_runs: str | None = None  # overrides the pool's (core.rules.late_runs); None: the pool's
     created: datetime
     updated: datetime
     version: int = 1

@@ -54,6 +54,18 @@ class CounterRepair(BaseModel):
     now: int
 
 
+class ScheduleProgress(BaseModel):
+    """A deployment whose schedule the tick should extend, and how far it got."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment: Deployment
+    # Every firing before this time has its run; None: the deployment was
+    # created or written since its schedule was last materialised (so runs
+    # of an earlier schedule may exist, and none of this one is assumed to).
+    materialised_until: datetime | None
+
+
 class Store(Protocol):
     """Everything pushpool persists, with methods named for what they do.
 
@@ -115,6 +127,22 @@ class Store(Protocol):
     def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]: ...
     def update_deployment(self, deployment: Deployment) -> Deployment: ...
     def delete_deployment(self, deployment: Deployment) -> None: ...
+    def deployments_to_schedule(self, before: datetime, *, limit: int) -> list[ScheduleProgress]:
+        """Deployments whose schedule is materialised only up to a time earlier
+        than ``before`` (those created or written since their last
+        materialisation first), earliest first, at most ``limit``.  Reads
+        only these, however many deployments there are: creating or
+        updating a deployment puts it here, ``mark_materialised`` moves or
+        removes it."""
+        ...
+
+    def mark_materialised(self, deployment: Deployment, *, until: datetime | None) -> bool:
+        """Record that every firing of ``deployment``'s schedule before
+        ``until`` has its run (None: nothing to materialise until the
+        deployment is written again).  Only if the stored deployment still
+        has ``deployment.version``; False (and no change) if it was written
+        or deleted since, so a tick never hides a change it did not see."""
+        ...
 
     # -- flow runs ------------------------------------------------------------
     def create_run(self, run: FlowRun) -> bool:
@@ -156,7 +184,7 @@ class Store(Protocol):
         ...
 
     def record_state(self, run: FlowRun, state: State) -> FlowRun:
-        """Move ``run`` to ``state`` (see ``core.runs.transition``), taking or
+        """Move ``run`` to ``state`` (see ``core.rules.runs.transition``), taking or
         releasing slots in the same write when slot-holding changes."""
         ...
 

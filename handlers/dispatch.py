@@ -43,6 +43,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -69,7 +70,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @traced_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
     logs.configure()
     metrics.set_default_dimensions(function="dispatch")
@@ -92,7 +93,8 @@ def dispatcher_for(container: Container) -> Dispatcher:
 
 def retry_delay(receive_count: int) -> int:
     """Seconds before the next delivery of a message that failed ``receive_count`` times."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0), RETRY_MAX_SECONDS)
+    doublings = min(max(receive_count - 1, 0), 8)  # 30 s << 8 is past the cap already
+    return min(RETRY_BASE_SECONDS << doublings, RETRY_MAX_SECONDS)
 
 
 class Batch:

@@ -2,7 +2,7 @@
 
 The stack's rule forwards only tasks started by pushpool (``startedBy``
 begins with ``pushpool``), and of their changes only PENDING, RUNNING (while
-meant to run) and STOPPED: the ones that move a run, about 3 of ECS's 9.  ``providers.ecs.task_change`` finds the run and
+meant to run) and STOPPED: the ones that move a run, about 3 of ECS's 9.  ``providers.ecs.status.task_change`` finds the run and
 attempt from the task's group and maps its state (PENDING/PROVISIONING →
 InfrastructurePending, RUNNING → RUNNING, STOPPED → COMPLETED / FAILED with
 the exit code / CRASHED with ECS's reason / CANCELLED after a cancel);
@@ -30,7 +30,7 @@ from handlers.aws.observability import (
 )
 from handlers.bootstrap import bootstrap
 from handlers.observability import log_context
-from providers.ecs import TaskChange, task_change
+from providers.ecs.status import TaskChange, task_change
 
 log = logging.getLogger("pushpool.infra_events")
 

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 from core.errors import Conflict, NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import Clock, PoolMode
+from core.rules.timeouts import submit_attempts
 from core.services.dispatch import Dispatcher
 from core.services.lifecycle import observe_active
-from core.services.reaper import submit_attempts
 from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container

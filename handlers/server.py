@@ -24,7 +24,8 @@ from core.errors import InvalidInput
 from core.ports import Provider
 from core.store import describe_store
 from handlers.asgi import ApiApp
-from handlers.bootstrap import Container, Settings, bootstrap, utc_now
+from handlers.bootstrap import Container, Settings, bootstrap
+from handlers.clock import utc_now
 from handlers.local import LocalStack, LocalTrigger
 from handlers.observability import configure_logging
 

@@ -1,1 +1,1 @@
-"""One module per infrastructure, plus the registry of pool types and their default templates."""
+"""One package per infrastructure, plus the registry of pool types and their default templates."""

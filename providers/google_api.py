@@ -32,22 +32,33 @@ def gcp_label(text: str, *, key: bool = False) -> str:
     return cleaned
 
 
+def _error_body(exc: Any) -> dict[str, Any] | None:
+    """The ``error`` object of the API's JSON answer; None without one (a proxy's HTML
+    page, a gRPC error, no response at all)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    try:
+        error = response.json()["error"]
+    except Exception:  # not JSON, or JSON without an error object
+        return None
+    return error if isinstance(error, dict) else None
+
+
 def api_status(exc: Any) -> str:
     """The ``google.rpc`` status name (``ALREADY_EXISTS``...) of an API error, if given."""
-    response = getattr(exc, "response", None)
-    try:
-        return str(response.json()["error"].get("status", ""))
-    except Exception:  # no JSON body (a proxy's HTML page, a gRPC error): no status name
-        code = getattr(exc, "grpc_status_code", None)
-        return code.name if code is not None else ""
+    body = _error_body(exc)
+    if body is not None:
+        return str(body.get("status", ""))
+    code = getattr(exc, "grpc_status_code", None)
+    return code.name if code is not None else ""
 
 
 def api_message(exc: Any) -> str:
-    response = getattr(exc, "response", None)
-    try:
-        return str(response.json()["error"]["message"])
-    except Exception:  # see api_status
-        return str(getattr(exc, "message", exc))
+    body = _error_body(exc)
+    if body is not None and "message" in body:
+        return str(body["message"])
+    return str(getattr(exc, "message", exc))
 
 
 @contextmanager

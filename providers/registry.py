@@ -5,11 +5,11 @@ cloud SDK and no provider module.  A dispatcher Lambda for an ECS pool must
 never pay for (or depend on) the Azure, Google or Modal SDKs, so a provider
 module is imported only by ``load_provider`` and only for its own pool type.
 
-Convention for provider modules: ``providers/<module>.py`` defines
-``make_provider(**clients) -> core.ports.Provider``; the registry calls it
-with the keyword arguments ``load_provider`` received (clients, settings),
-and the module imports its SDK inside that factory, never at import time.
-Several pool types share a module (``ecs``, ``ecs:push`` and ``managed`` all
+Convention for provider packages (providers/README.md): ``providers/<name>/__init__.py``
+defines ``make_provider(**clients) -> core.ports.Provider``; the registry calls
+it with the keyword arguments ``load_provider`` received (clients, settings),
+and the package imports its SDK inside that factory, never at import time.
+Several pool types share a package (``ecs``, ``ecs:push`` and ``managed`` all
 use ``providers.ecs``); ``Job.pool_type`` tells the provider which one.
 """
 
@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import InfrastructureError, InvalidInput
 from core.models import JSON
-from core.pools import unknown_type_message
 from core.ports import PoolMode, Provider
+from core.rules.pools import unknown_type_message
 
 PULL, PUSH, MANAGED = PoolMode.PULL, PoolMode.PUSH, PoolMode.MANAGED
 _PUSHED = "Flow runs are pushed directly to your environment, without the need for a worker."
@@ -42,7 +42,7 @@ class PoolTypeInfo(BaseModel):
     title: str
     description: str
     mode: PoolMode
-    provider: str  # module under ``providers``
+    provider: str  # package under ``providers``
     extra: str | None  # the pip extra its SDK comes with; None if in the base install
     template_file: str
 

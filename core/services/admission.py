@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from core.admission import Plan, Snapshot, plan
 from core.errors import CapacityFull, Conflict, NotFound
-from core.late_runs import SKIPPED, LateRunPolicy, effective, late_skips
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, Store
+from core.rules.late_runs import SKIPPED, LateRunPolicy, effective, late_skips
+from core.rules.waterfall import Plan, Snapshot, plan
 from core.states import StateType, new_state
 
 # A dispatcher triggered at a run's due second may read a clock a hair
@@ -143,7 +143,7 @@ def admit(
 def late_run_skips(
     store: Store, pool: WorkPool, runs: Sequence[FlowRun], *, now: datetime
 ) -> dict[str, str]:
-    """``core.late_runs.late_skips`` with each run's policy: its deployment's,
+    """``core.rules.late_runs.late_skips`` with each run's policy: its deployment's,
     else the pool's.  A deployment is read only for a Late run of it."""
     deployments: dict[str, Deployment | None] = {}
 

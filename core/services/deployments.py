@@ -13,12 +13,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from core import schedules as schedule_rules
 from core import templates
 from core.errors import Conflict, InvalidInput, NotFound
-from core.late_runs import normalised
 from core.models import JSON, Deployment, Flow, FlowRun, Schedule
-from core.pools import DEFAULT_QUEUE_NAME, clean_name
+from core.rules import schedules as schedule_rules
+from core.rules.late_runs import normalised
+from core.rules.pools import DEFAULT_QUEUE_NAME, clean_name
 from core.services.context import Context
 from core.services.queues import ensure_queue
 from core.states import StateType, new_state

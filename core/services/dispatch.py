@@ -18,7 +18,7 @@ infrastructure of the pool's CANCELLING runs (``core.services.cancellation``)
 stalled claims.
 
 The submit, record and crash step is the run lifecycle's
-(``core.services.lifecycle``), shared with the pull worker; this module
+(``core.submission``), shared with the pull worker; this module
 admits, builds the job from the store and decides when to try again.
 
 A retryable provider error leaves the run claimed and ends the pass with
@@ -47,15 +47,8 @@ from core.services.admission import (
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
-from core.services.lifecycle import (
-    Outcome,
-    Retry,
-    Started,
-    StoreRecorder,
-    redacted,
-    submission_failed,
-    submit_claimed,
-)
+from core.services.lifecycle import StoreRecorder
+from core.submission import Outcome, Retry, Started, redacted, submission_failed, submit_claimed
 
 ProviderFactory = Callable[[WorkPool], Provider]
 RunTokenFactory = Callable[[FlowRun], str]
@@ -250,7 +243,7 @@ class Dispatcher:
         return deployment
 
     def _submit(self, work: _Pass, run: FlowRun) -> None:
-        """The lifecycle's submit step (``core.services.lifecycle``) for one
+        """The lifecycle's submit step (``core.submission``) for one
         claimed run, its job built from the store."""
         token = self.run_token(run)
         recorder = StoreRecorder(self.store, at=work.now)

@@ -1,7 +1,7 @@
 """Applying what infrastructure reports to runs: events and polls.
 
 Events (ECS task state changes) and polls (providers that emit none) both
-end here, so both obey ``core.infra.next_state``: duplicates, stale
+end here, so both obey ``core.rules.infra.next_state``: duplicates, stale
 attempts and out-of-order reports change nothing.  When a report ends a
 run, the store releases its slots in the same write; the caller learns
 which pools freed a slot so it can trigger a dispatch at once.
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.errors import Conflict, InfrastructureError, NotFound
-from core.infra import next_state
 from core.models import FlowRun
 from core.ports import Clock, InfraStatus, Provider, Store
+from core.rules.infra import next_state
 from core.states import SLOT_HOLDING, StateType
 
 CONFLICT_RETRIES = 3

@@ -1,6 +1,6 @@
 """Work-queue use cases inside one pool.
 
-Priorities stay unique: ``core.queues.place`` computes which queues move, and
+Priorities stay unique: ``core.rules.queues.place`` computes which queues move, and
 the store writes them in one transaction.  The default queue is where runs
 land when nothing else is named, so it cannot be deleted (409, where Prefect
 answers 500).
@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import WorkPool, WorkQueue
-from core.pools import clean_name
-from core.queues import place
+from core.rules.pools import clean_name
+from core.rules.queues import place
+from core.rules.status import ReadyStatus, queue_status
 from core.services.context import Context
+from core.services.materialise import reschedule_deployments
 from core.states import StateType, is_late
-from core.status import ReadyStatus, queue_status
 
 UPDATE_ATTEMPTS = 5
 
@@ -214,3 +215,4 @@ def delete_queue(ctx: Context, pool_name: str, name: str) -> None:
             "deleted; pause it, or delete the work pool"
         )
     ctx.store.delete_queue(queue)
+    reschedule_deployments(ctx, pool.name, queue_name=queue.name)

@@ -22,9 +22,9 @@ from core import templates
 from core.errors import CapacityFull, Conflict, InvalidInput, NotFound
 from core.models import JSON, FlowRun
 from core.ports import Job
+from core.rules.orchestration import Route, SetStateStatus, decide
 from core.services.context import Context
 from core.services.jobs import build_job
-from core.services.orchestration import Route, SetStateStatus, decide
 from core.services.queues import ensure_queue, existing_queue
 from core.states import SLOT_HOLDING, State, StateType, new_state
 

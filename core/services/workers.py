@@ -1,6 +1,6 @@
 """Worker heartbeats and listings.
 
-A worker's ONLINE/OFFLINE status is computed when read (``core.status``),
+A worker's ONLINE/OFFLINE status is computed when read (``core.rules.status``),
 so nothing has to sweep stale workers for the status to be right.
 """
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from core.errors import InvalidInput
 from core.models import Worker, WorkPool
+from core.rules.status import WorkerStatus, worker_status
 from core.services.context import Context
-from core.status import WorkerStatus, worker_status
 
 MAX_HEARTBEAT_INTERVAL = 24 * 3600
 

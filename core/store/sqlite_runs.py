@@ -17,7 +17,7 @@ from datetime import datetime
 from core.errors import CapacityFull, Conflict, InvalidInput, NotFound
 from core.models import FlowRun
 from core.ports import CounterRepair, SlotCounters
-from core.runs import slot_delta, transition
+from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
 from core.store.sqlite_db import from_ts, ts
 

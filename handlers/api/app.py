@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def _error(error: dict[str, Any]) -> dict[str, Any]:
+def _error(error: Mapping[str, Any]) -> dict[str, Any]:
     shown = {k: v for k, v in error.items() if k in {"loc", "msg", "type"}}
     if error.get("type") == "unknown_key":  # the key's own path, not its object's
         shown["loc"] = (*error.get("loc", ()), error["ctx"]["key"])
@@ -86,7 +87,7 @@ def _error(error: dict[str, Any]) -> dict[str, Any]:
 
 
 def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
-    return [_error(e) for e in exc.errors()]  # type: ignore[union-attr]
+    return [_error(e) for e in exc.errors()]
 
 
 @resolver.exception_handler(RequestValidationError)
@@ -268,7 +269,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     lambda_logs.configure()
     container = bootstrap()
     try:
-        container.seed_admin_token()  # the stack's admin-token secret, once per cold start
+        container.seed_admin_token()  # the stack's admin-token parameter, once per cold start
     except PushpoolError as exc:
-        log.warning("the admin token secret could not be used: %s", exc)
+        log.warning("the admin token parameter could not be used: %s", exc)
     return handle(event, context, container=container)

@@ -38,7 +38,7 @@ class ThreadSafeResolver(APIGatewayHttpResolver):
     def current_event(self, value: BaseProxyEvent) -> None:
         self._local.event = value
 
-    @property  # type: ignore[override]
+    @property
     def context(self) -> dict[str, Any]:
         if not hasattr(self._local, "context"):
             self._local.context = {}

@@ -30,13 +30,13 @@ import functools
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
-from core.ports import Provider
+from core.ports import LogSource, Provider
 from core.services.dispatch import DispatchReport
 
 NAMESPACE = "pushpool"
@@ -136,4 +136,6 @@ class TracedProvider:
         self._traced("cancel", self._provider.cancel, infra_id)
 
     def read_logs(self, infra_id: str, *, after: str | None = None) -> Any:
-        return self._traced("read_logs", self._provider.read_logs, infra_id, after=after)
+        # Only reached when the wrapped provider declares ``supports_logs`` (core.ports.log_source).
+        source = cast(LogSource, self._provider)
+        return self._traced("read_logs", source.read_logs, infra_id, after=after)

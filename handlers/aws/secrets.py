@@ -1,4 +1,4 @@
-"""Secrets Manager, read once per cold start.
+"""Secrets Manager (the provider families' credentials), read once per cold start.
 
 The environment names secrets (ARN or name), never holds their values; a
 function reads each value the first time it needs it and keeps it for the

@@ -7,9 +7,10 @@ template.yaml (and infra/modules/pushpool) set it:
   message goes to the dead-letter queue (its last delivery crashes runs that
   still fail instead of leaving them claimed); 5 when unset, the template's
   default;
-* ``PUSHPOOL_RUN_TOKEN_KEY_SECRET`` and ``PUSHPOOL_ADMIN_TOKEN_SECRET``: the
-  Secrets Manager ids (ARN or name) of the run-token signing key and of the
-  seed admin token;
+* ``PUSHPOOL_RUN_TOKEN_KEY_PARAMETER`` and ``PUSHPOOL_ADMIN_TOKEN_PARAMETER``:
+  the names of the SSM SecureString parameters holding the run-token signing
+  key and the seed admin token (``handlers.aws.parameters`` creates them when
+  absent);
 * ``PUSHPOOL_GCP_CREDENTIALS_SECRET``, ``PUSHPOOL_AZURE_CREDENTIALS_SECRET``,
   ``PUSHPOOL_MODAL_TOKEN_SECRET``: each family's credentials secret;
 * ``PUSHPOOL_MANAGED_CLUSTER``, ``_SUBNETS``, ``_SECURITY_GROUPS`` (comma
@@ -17,8 +18,9 @@ template.yaml (and infra/modules/pushpool) set it:
   resources the stack made for ``managed`` pools;
 * ``PUSHPOOL_RUN_RETENTION_DAYS``: how long finished runs are kept (TTL).
 
-Values are names and ARNs only; secrets are read from Secrets Manager when
-first needed, once per cold start.
+Values are names and ARNs only; secrets are read from SSM (the stack's own)
+or Secrets Manager (the families' credentials) when first needed, once per
+cold start.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from datetime import timedelta
 from handlers.aws.families import QUEUE_URL_VARIABLES, SECRET_VARIABLES, Family
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
+RETIRED_VARIABLES = {
+    "PUSHPOOL_RUN_TOKEN_KEY_SECRET": "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER",
+    "PUSHPOOL_ADMIN_TOKEN_SECRET": "PUSHPOOL_ADMIN_TOKEN_PARAMETER",
+}
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,20 @@ class ManagedResources:
 class AwsSettings:
     queues: Mapping[Family, str] = field(default_factory=dict)
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
-    run_token_key_secret: str | None = None
-    admin_token_secret: str | None = None
+    run_token_key_parameter: str | None = None
+    admin_token_parameter: str | None = None
     credential_secrets: Mapping[Family, str] = field(default_factory=dict)
     managed: ManagedResources = field(default_factory=ManagedResources)
     run_retention: timedelta | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
+        for retired, now in RETIRED_VARIABLES.items():
+            if _set(env, retired):  # ignoring it would silently change the key or the token
+                raise ValueError(
+                    f"{retired} (a Secrets Manager secret) is no longer read: set {now} to an "
+                    f"SSM SecureString parameter's name instead (docs/aws.md, upgrading)"
+                )
         queues = {f: env[v].strip() for f, v in QUEUE_URL_VARIABLES.items() if _set(env, v)}
         secrets = {f: env[v].strip() for f, v in SECRET_VARIABLES.items() if _set(env, v)}
         days = _number(env, "PUSHPOOL_RUN_RETENTION_DAYS")
@@ -76,8 +88,8 @@ class AwsSettings:
             max_receive_count=int(
                 _number(env, "PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT") or DEFAULT_MAX_RECEIVE_COUNT
             ),
-            run_token_key_secret=_text(env, "PUSHPOOL_RUN_TOKEN_KEY_SECRET"),
-            admin_token_secret=_text(env, "PUSHPOOL_ADMIN_TOKEN_SECRET"),
+            run_token_key_parameter=_text(env, "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER"),
+            admin_token_parameter=_text(env, "PUSHPOOL_ADMIN_TOKEN_PARAMETER"),
             credential_secrets=secrets,
             managed=ManagedResources(
                 cluster=_text(env, "PUSHPOOL_MANAGED_CLUSTER"),

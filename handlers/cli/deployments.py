@@ -24,6 +24,7 @@ from handlers.cli.moments import parse_moment
 from handlers.cli.output import inspect_block, short_time, table
 from pushpool.client import ApiError, Client
 from pushpool.deployments import with_working_dir
+from pushpool.types import Deployment
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNITS = {
@@ -108,7 +109,7 @@ def deployment_body(spec: Any, index: int, flow_id: str) -> dict[str, Any]:
     return body
 
 
-def resolve(api: Client, ref: str) -> dict[str, Any]:
+def resolve(api: Client, ref: str) -> Deployment:
     """A deployment by 'flow/name', by id, or by a name that is unique."""
     if "/" in ref:
         flow, _, name = ref.partition("/")

@@ -10,6 +10,7 @@ from rich.markup import escape
 from handlers.cli.app import flow_run_app
 from handlers.cli.common import Output, OutputOption, client, console, guard, print_json
 from handlers.cli.output import inspect_block, short_time, table
+from pushpool.types import FlowRun
 
 STATE_STYLES = {
     "SCHEDULED": "yellow", "PENDING": "grey50", "RUNNING": "blue", "COMPLETED": "green",
@@ -18,7 +19,7 @@ STATE_STYLES = {
 }  # fmt: skip
 
 
-def state_text(run: dict[str, Any]) -> str:
+def state_text(run: FlowRun) -> str:
     style = STATE_STYLES.get(run["state_type"], "white")
     return f"[{style}]{run['state_name']}[/{style}]"
 

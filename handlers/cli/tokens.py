@@ -15,10 +15,11 @@ from rich.markup import escape
 
 from core.services.auth import create_token
 from core.store import describe_store, open_store
-from handlers.bootstrap import Settings, new_id, utc_now
+from handlers.bootstrap import Settings
 from handlers.cli.app import app, token_app
 from handlers.cli.common import console, guard, load_profile, print_json, profile_path, save_profile
 from handlers.cli.deployments import parse_duration
+from handlers.clock import new_id, utc_now
 
 config_app = typer.Typer(help="Set the API URL and key this CLI uses.", no_args_is_help=True)
 app.add_typer(config_app, name="config")

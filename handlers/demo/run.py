@@ -22,7 +22,8 @@ from rich.live import Live
 
 from core.ports import Store
 from core.services.auth import create_token
-from handlers.bootstrap import Settings, new_id, utc_now
+from handlers.bootstrap import Settings
+from handlers.clock import new_id, utc_now
 from handlers.demo.scenario import (
     DEPLOYMENT,
     FLOW,
@@ -35,9 +36,10 @@ from handlers.demo.scenario import (
 from handlers.demo.view import live_view, print_summary
 from handlers.server import BackgroundServer, Stack, build
 from pushpool.client import Client
+from pushpool.types import FlowRun
 
 
-def set_up(api: Client, scenario: Scenario) -> list[dict[str, Any]]:
+def set_up(api: Client, scenario: Scenario) -> list[FlowRun]:
     """Pool (paused while the runs are created), queues, deployment, runs."""
     api.create_pool(
         name=POOL, type="process", concurrency_limit=scenario.pool_limit, is_paused=True,
@@ -81,7 +83,7 @@ def _watch(
         admitted = claim_order(store.list_runs(pool_id=pool_id, limit=10_000), scenario)
         return runs, live_view(runs, status, admitted, scenario, time.monotonic() - started)
 
-    def finished(runs: list[dict[str, Any]]) -> bool:
+    def finished(runs: list[FlowRun]) -> bool:
         return all(r["end_time"] is not None for r in runs)
 
     runs, view = frame()

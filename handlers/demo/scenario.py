@@ -39,7 +39,18 @@ class QueueSpec:
 QUEUES = (QueueSpec("critical", 1, 1), QueueSpec("high", 2, 2), QueueSpec("low", 3, None))
 # Which queue each run goes to, in creation order (3 critical, 7 high, 10 low
 # per 20): creation order deliberately differs from priority order.
-PATTERN = ("low", "high", "low", "critical", "high", "low", "low", "high", "low", "critical")
+PATTERN: tuple[str, ...] = (
+    "low",
+    "high",
+    "low",
+    "critical",
+    "high",
+    "low",
+    "low",
+    "high",
+    "low",
+    "critical",
+)
 PATTERN += ("high", "low", "low", "high", "low", "critical", "high", "low", "low", "high")
 
 

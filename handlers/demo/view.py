@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -18,7 +19,7 @@ STYLES = {
 
 
 def live_view(
-    runs: list[dict[str, Any]],
+    runs: Sequence[Mapping[str, Any]],
     status: dict[str, Any],
     admitted: dict[str, int],
     scenario: Scenario,

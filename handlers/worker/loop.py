@@ -36,12 +36,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.ports import Clock, PoolTypes, Provider
-from core.services.reaper import (
+from core.rules.timeouts import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     HEARTBEAT_TIMEOUT_VARIABLE,
     template_seconds,
 )
-from handlers.bootstrap import utc_now
+from handlers.clock import utc_now
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor
@@ -100,7 +100,7 @@ class Worker:
         self._provider = provider
         self._provider_options = dict(provider_options or {})
         self._provider_lock = threading.Lock()
-        self.pool: dict[str, Any] = {}
+        self.pool: Mapping[str, Any] = {}  # the WorkPool, once setup() has read it
         self.ledger = Ledger(settings.limit)
         self.stopping = threading.Event()
         self.stopped = threading.Event()

@@ -2,7 +2,7 @@
 
 One pass reads the state of every started run in one request (so a
 cancellation or the run's own final report is seen) and asks the provider
-about each infrastructure, then proposes what follows (``core.infra``'s exit
+about each infrastructure, then proposes what follows (``core.rules.infra``'s exit
 mapping: exit 0 → COMPLETED, non-zero → FAILED "exited with code N", failed
 to start / killed / vanished → CRASHED):
 
@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from core.errors import InfrastructureError
-from core.infra import final_state
 from core.ports import Clock, InfraPhase, InfraStatus, Provider
+from core.rules.infra import final_state
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client
+from pushpool.types import FlowRun
 
 log = logging.getLogger("pushpool.worker")
 
@@ -75,7 +75,7 @@ class Monitor:
             except ApiError as exc:
                 log.warning("run %s: %s", execution.run_id, exc.detail)
 
-    def _check(self, execution: Execution, run: dict[str, Any] | None) -> None:
+    def _check(self, execution: Execution, run: FlowRun | None) -> None:
         if run is None:
             log.info("run %s was deleted; stopping its infrastructure", execution.run_id)
             self._stop(execution)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import Provider
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client
+from pushpool.types import FlowRun
 
 log = logging.getLogger("pushpool.worker")
 
@@ -29,9 +29,9 @@ HELD = ["PENDING", "RUNNING", "CANCELLING"]
 PAGE = 200
 
 
-def held_runs(client: Client, pool: str, worker_name: str) -> list[dict[str, Any]]:
+def held_runs(client: Client, pool: str, worker_name: str) -> list[FlowRun]:
     """The slot-holding runs of ``pool`` claimed under ``worker_name``."""
-    found: list[dict[str, Any]] = []
+    found: list[FlowRun] = []
     offset = 0
     while True:
         page = client.list_runs(

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
-from core.pools import unknown_type_message
 from core.ports import PoolMode, PoolTypes
+from core.rules.pools import unknown_type_message
 from pushpool.client import ApiError, Client
+from pushpool.types import WorkPool
 
 log = logging.getLogger("pushpool.worker")
 
@@ -29,7 +29,7 @@ class WorkerSetupError(Exception):
 
 def ensure_pool(
     client: Client, pool_name: str, *, pool_type: str | None, types: PoolTypes
-) -> dict[str, Any]:
+) -> WorkPool:
     """The pool as the API shows it, created first if it does not exist."""
     try:
         pool = client.read_pool(pool_name)
@@ -51,7 +51,7 @@ def ensure_pool(
     return pool
 
 
-def _create_pool(client: Client, name: str, pool_type: str, types: PoolTypes) -> dict[str, Any]:
+def _create_pool(client: Client, name: str, pool_type: str, types: PoolTypes) -> WorkPool:
     if pool_type not in types.known():
         raise WorkerSetupError(unknown_type_message(pool_type, types.known()))
     try:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from core.errors import InfrastructureError
 from core.ports import Clock, Job, Provider
-from core.services.lifecycle import Crashed, Recording, Refused, Retry, Started, submit_claimed
+from core.submission import Crashed, Recording, Refused, Retry, Started, submit_claimed
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
 from pushpool.client import ApiError, Client
@@ -191,7 +191,7 @@ class Starter:
         raise HandBack(f"the API kept failing while reading {what}")
 
     def _submit(self, execution: Execution, provider: Provider, request: object, key: str) -> None:
-        """The lifecycle's submit step (``core.services.lifecycle``), tried up
+        """The lifecycle's submit step (``core.submission``), tried up
         to ``submit_attempts`` times with back-off; the last try's failure
         crashes the run.  A stop between tries hands the run back."""
         delay = self.policy.retry_seconds

@@ -25,7 +25,7 @@ def _reason(group: Any, container: Any) -> str:
     return str((state.detail_status if state else None) or "container group failed")
 
 
-def status_of(group: Any) -> InfraStatus:
+def group_status(group: Any) -> InfraStatus:
     container = group.containers[0]
     view = container.instance_view
     current = view.current_state if view is not None else None

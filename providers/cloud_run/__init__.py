@@ -10,11 +10,12 @@ which reads the execution's conditions and, on failure, its tasks' exit
 codes.  The job is deleted once its execution is terminal unless the pool
 sets ``keep_job``.
 
-Modules: ``request`` (the pure job body), ``provider`` (``CloudRunProvider``
-and its clients), ``status`` (an execution -> ``InfraStatus``) and ``sdk``
-(the SDK, imported by ``make_provider`` and never at import time, so
-dispatching to another provider never loads it (design §1), and its errors
--> ``InfrastructureError``).
+Modules: ``request`` (the pure ``build_request``: the job body),
+``provider`` (``CloudRunProvider`` and its clients), ``status`` (an
+execution -> ``InfraStatus``), ``errors`` (API errors ->
+``InfrastructureError``), ``logs`` (Cloud Logging entries) and ``sdk`` (the
+SDK, imported by ``make_provider`` and never at import time, so dispatching
+to another provider never loads it, design §1).
 """
 
 from __future__ import annotations
@@ -25,36 +26,10 @@ from typing import Any
 
 from core.errors import InfrastructureError
 from providers.cloud_run.provider import CloudRunClients, CloudRunProvider
-from providers.cloud_run.request import (
-    ATTEMPT_LABEL,
-    DEFAULT_REGION,
-    KEEP_LABEL,
-    RUN_LABEL,
-    CloudRunRequest,
-    build_job_body,
-)
-from providers.cloud_run.sdk import RETRYABLE_STATUSES, sdk, translated
-from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
-from providers.google_api import gcp_label
+from providers.cloud_run.request import CloudRunRequest, build_request
+from providers.cloud_run.sdk import sdk
 
-__all__ = [
-    "ATTEMPT_LABEL",
-    "DEFAULT_REGION",
-    "FAILED",
-    "KEEP_LABEL",
-    "RETRYABLE_STATUSES",
-    "RUN_LABEL",
-    "SCOPES",
-    "SUCCEEDED",
-    "CloudRunClients",
-    "CloudRunProvider",
-    "CloudRunRequest",
-    "build_job_body",
-    "execution_status",
-    "gcp_label",
-    "make_provider",
-    "translated",
-]
+__all__ = ["CloudRunProvider", "CloudRunRequest", "build_request", "make_provider"]
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
@@ -62,7 +37,6 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 def make_provider(
     *,
     secret: str | None = None,
-    credentials_json: str | None = None,
     credentials: Any = None,
     client_options: Mapping[str, Any] | None = None,
     transport: str = "rest",
@@ -71,7 +45,7 @@ def make_provider(
 ) -> CloudRunProvider:
     """Build the provider; the registry calls this.
 
-    ``secret`` (or its older name ``credentials_json``) is the provider
+    ``secret`` is the provider
     family's Secrets Manager value, a service-account key as JSON text; the
     caller reads it.  Without it and without ``credentials``, the clients use
     Application Default Credentials.  The SDK is imported here, so a missing
@@ -82,12 +56,11 @@ def make_provider(
     here the key's ``project_id`` is the default).
     """
     sdk()
-    credentials_json = secret or credentials_json
     if clients is None:
-        if credentials is None and credentials_json:
+        if credentials is None and secret:
             service_account = sdk().service_account
             try:
-                info = json.loads(credentials_json)
+                info = json.loads(secret)
             except ValueError as exc:
                 raise InfrastructureError(
                     "the Cloud Run service-account key is not valid JSON", retryable=False

@@ -5,7 +5,6 @@ See the package docstring for how a repeated submit finds its job and execution.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from functools import cached_property
@@ -13,20 +12,22 @@ from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job, LogChunk
+from providers.cloud_run.errors import translated
 from providers.cloud_run.logs import LOGGING_ENDPOINT, CloudLoggingReader
 from providers.cloud_run.request import (
     ATTEMPT_LABEL,
     KEEP_LABEL,
     RUN_LABEL,
     CloudRunRequest,
-    build_job_body,
+    build_request,
 )
-from providers.cloud_run.sdk import api_status, sdk, translated
+from providers.cloud_run.sdk import sdk
 from providers.cloud_run.status import FAILED, SUCCEEDED, execution_status
+from providers.google_api import api_status
 from providers.shared import TerminalMemo, dns_name
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-log = logging.getLogger("providers.cloud_run")  # the name it had before the package split
+log = logging.getLogger(__name__)
 
 
 class CloudRunClients:
@@ -67,7 +68,8 @@ class CloudRunClients:
             credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
         from google.auth.transport.requests import AuthorizedSession  # noqa: PLC0415
 
-        return AuthorizedSession(credentials)
+        # google-auth ships no annotations for AuthorizedSession (and typeshed has no stubs)
+        return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
 
     @property
     def logging_endpoint(self) -> str:
@@ -103,15 +105,7 @@ class CloudRunProvider:
         )
 
     def build_request(self, job: Job) -> CloudRunRequest:
-        run_v2 = sdk().run_v2
-        parent, body, keep_job = build_job_body(job, default_project=self.default_project)
-        try:
-            proto = run_v2.Job.from_json(json.dumps(body, sort_keys=True))
-        except Exception as exc:  # the proto JSON parser raises ParseError / ValueError
-            raise InfrastructureError(
-                f"invalid Cloud Run job body: {exc}", retryable=False
-            ) from exc
-        return CloudRunRequest(parent=parent, job=proto, keep_job=keep_job)
+        return build_request(job, default_project=self.default_project)
 
     def submit(self, request: CloudRunRequest, *, idempotency_key: str) -> str:
         job_name = f"{request.parent}/jobs/{dns_name(idempotency_key)}"

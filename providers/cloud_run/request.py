@@ -1,17 +1,20 @@
-"""Cloud Run job requests: the pure part (job configuration -> REST ``Job`` body).
+"""Cloud Run job requests: the pure part (job configuration -> ``run_v2.Job``).
 
-No SDK here: the provider turns the body into a ``run_v2.Job`` proto.
+``job_body`` builds the REST JSON; ``build_request`` parses it into the
+SDK's proto (imported on first use), which sends nothing.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InfrastructureError
 from core.ports import Job
+from providers.cloud_run.sdk import sdk
 from providers.google_api import gcp_label
 from providers.shared import command_list, flag, string_map
 
@@ -47,6 +50,10 @@ def _prefect_job_body(config: Mapping[str, Any]) -> dict[str, Any]:
     unset placeholders as nulls; the REST schema wants ``"600s"`` and absence.
     """
     body = _drop_nulls(copy.deepcopy(config.get("job_body") or {}))
+    if not isinstance(body, dict):
+        raise InfrastructureError(
+            "cloud-run job configuration's 'job_body' must be an object", retryable=False
+        )
     task = body.setdefault("template", {}).setdefault("template", {})
     timeout = str(task.pop("timeout", "")).removesuffix("s")
     if timeout:  # "600", 600 or "600s"; "" or "s" when the variable was unset
@@ -93,9 +100,17 @@ def _container(config: Mapping[str, Any], base: dict[str, Any]) -> dict[str, Any
     return container
 
 
-def build_job_body(
-    job: Job, *, default_project: str | None = None
-) -> tuple[str, dict[str, Any], bool]:
+def build_request(job: Job, *, default_project: str | None = None) -> CloudRunRequest:
+    """The ``run_v2.Job`` for one attempt of ``job``, where it goes and its cleanup policy."""
+    parent, body, keep_job = job_body(job, default_project=default_project)
+    try:
+        proto = sdk().run_v2.Job.from_json(json.dumps(body, sort_keys=True))
+    except Exception as exc:  # the proto JSON parser raises ParseError / ValueError
+        raise InfrastructureError(f"invalid Cloud Run job body: {exc}", retryable=False) from exc
+    return CloudRunRequest(parent=parent, job=proto, keep_job=keep_job)
+
+
+def job_body(job: Job, *, default_project: str | None = None) -> tuple[str, dict[str, Any], bool]:
     """The parent path, the REST ``Job`` body and ``keep_job`` for one attempt."""
     config = job.configuration
     project = config.get("project") or default_project

@@ -25,29 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 from providers.docker.provider import DockerProvider
-from providers.docker.request import (
-    ATTEMPT_LABEL,
-    AUTO_REMOVE_LABEL,
-    DEFAULT_GRACE_SECONDS,
-    PULL_POLICIES,
-    RUN_LABEL,
-    DockerRequest,
-    build_request,
-    container_name,
-)
+from providers.docker.request import DockerRequest, build_request
 
-__all__ = [
-    "ATTEMPT_LABEL",
-    "AUTO_REMOVE_LABEL",
-    "DEFAULT_GRACE_SECONDS",
-    "PULL_POLICIES",
-    "RUN_LABEL",
-    "DockerProvider",
-    "DockerRequest",
-    "build_request",
-    "container_name",
-    "make_provider",
-]
+__all__ = ["DockerProvider", "DockerRequest", "build_request", "make_provider"]
 
 
 def make_provider(**options: Any) -> DockerProvider:

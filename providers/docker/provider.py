@@ -25,7 +25,7 @@ from providers.docker.request import (
     DockerRequest,
     build_request,
 )
-from providers.docker.status import map_state
+from providers.docker.status import container_status
 from providers.shared import OutputRing, TerminalMemo
 
 OUTPUT_BUFFER_LINES = 5000
@@ -230,7 +230,7 @@ class DockerProvider:
                 phase=InfraPhase.CRASHED,
                 reason=f"container {infra_id[:12]} vanished (removed before its exit was seen)",
             )
-        status = map_state(attrs.get("State") or {}, cancelled=infra_id in self._cancelled)
+        status = container_status(attrs.get("State") or {}, cancelled=infra_id in self._cancelled)
         if status.phase in {InfraPhase.PENDING, InfraPhase.RUNNING}:
             return status
         labels = (attrs.get("Config") or {}).get("Labels") or {}

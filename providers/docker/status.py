@@ -7,7 +7,7 @@ from typing import Any
 from core.ports import InfraPhase, InfraStatus
 
 
-def map_state(state: dict[str, Any], *, cancelled: bool) -> InfraStatus:
+def container_status(state: dict[str, Any], *, cancelled: bool) -> InfraStatus:
     status = state.get("Status")
     error = state.get("Error") or ""
     code = state.get("ExitCode")

@@ -16,27 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from providers.ecs.ids import client_token, infra_id, parse_infra_id
-from providers.ecs.provider import ArnCache, EcsProvider, MemoryCache
+from providers.ecs.provider import ArnCache, EcsProvider
 from providers.ecs.request import EcsRequest, EcsSettings, build_request
-from providers.ecs.status import TaskChange, task_change, task_status
 
-__all__ = [
-    "ArnCache",
-    "EcsProvider",
-    "EcsRequest",
-    "EcsSettings",
-    "MemoryCache",
-    "TaskChange",
-    "build_request",
-    "client_token",
-    "default_client",
-    "infra_id",
-    "make_provider",
-    "parse_infra_id",
-    "task_change",
-    "task_status",
-]
+__all__ = ["EcsProvider", "EcsRequest", "build_request", "make_provider"]
 
 
 def default_client(region: str | None = None) -> Any:
@@ -59,7 +42,6 @@ def make_provider(
     ec2_client: Any = None,
     logs_client: Any = None,
     cache: ArnCache | None = None,
-    store: ArnCache | None = None,
     region: str | None = None,
     cluster: str | None = None,
     subnets: Sequence[str] = (),
@@ -72,8 +54,9 @@ def make_provider(
     """Build the provider (the registry's entry point; one instance serves
     ``ecs``, ``ecs:push`` and ``managed`` jobs, told apart by ``Job.pool_type``).
 
-    ``cache`` (or ``store``: the Store satisfies the cache port) keeps task
-    definition ARNs across invocations.  ``cluster``, ``subnets``,
+    ``cache`` keeps task definition ARNs across invocations (handlers pass
+    the Store, which satisfies the ``ArnCache`` port; without one, a
+    process-local ``MemoryCache``).  ``cluster``, ``subnets``,
     ``security_groups``, the roles and ``log_group`` are the resources the
     stack created for ``managed`` pools (handlers read them from the
     environment); they are used for ``managed`` jobs only.
@@ -91,7 +74,7 @@ def make_provider(
     client = ecs_client if ecs_client is not None else default_client(region)
     return EcsProvider(
         client,
-        cache=cache if cache is not None else store,
+        cache=cache,
         settings=settings,
         ec2_client=ec2_client,
         logs_client=logs_client,

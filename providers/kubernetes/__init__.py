@@ -32,29 +32,9 @@ from __future__ import annotations
 from typing import Any
 
 from providers.kubernetes.provider import KubernetesProvider
-from providers.kubernetes.request import (
-    ATTEMPT_LABEL,
-    DEFAULT_POD_WATCH_TIMEOUT,
-    RUN_LABEL,
-    KubernetesRequest,
-    build_request,
-    job_name,
-    label_value,
-)
-from providers.kubernetes.status import STUCK_REASONS
+from providers.kubernetes.request import KubernetesRequest, build_request
 
-__all__ = [
-    "ATTEMPT_LABEL",
-    "DEFAULT_POD_WATCH_TIMEOUT",
-    "RUN_LABEL",
-    "STUCK_REASONS",
-    "KubernetesProvider",
-    "KubernetesRequest",
-    "build_request",
-    "job_name",
-    "label_value",
-    "make_provider",
-]
+__all__ = ["KubernetesProvider", "KubernetesRequest", "build_request", "make_provider"]
 
 
 def make_provider(**options: Any) -> KubernetesProvider:

@@ -132,9 +132,12 @@ def load_configuration(
         in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ
     try:
         if in_cluster:
-            config.load_incluster_config(client_configuration=configuration)
+            # kubernetes' config loaders carry no annotations (its generated client does)
+            config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
         else:
-            config.load_kube_config(
+            config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=configuration
             )
     except unusable as exc:

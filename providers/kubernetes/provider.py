@@ -26,7 +26,7 @@ from providers.kubernetes.request import (
     KubernetesRequest,
     build_request,
 )
-from providers.kubernetes.status import created_at, failed_status, stuck_reason, true_conditions
+from providers.kubernetes.status import created_at, job_status
 from providers.shared import TerminalMemo
 
 
@@ -120,31 +120,9 @@ class KubernetesProvider:
                 "GET", pods_path(namespace), query={"labelSelector": _selector(job)}
             )
         pods = [p for p in listed.get("items") or [] if isinstance(p, dict)]
-        return self._final.remember(infra_id, self._interpret(infra_id, job, pods))
-
-    def _interpret(
-        self, infra_id: str, job: dict[str, Any], pods: list[dict[str, Any]]
-    ) -> InfraStatus:
-        conditions = true_conditions(job)
-        newest = max(pods, key=created_at, default=None)
-        if "Complete" in conditions:
-            return InfraStatus(phase=InfraPhase.EXITED, exit_code=0)
-        if "Failed" in conditions:
-            return failed_status(conditions["Failed"], newest)
-        if newest is None:
-            return InfraStatus(phase=InfraPhase.PENDING)
-        if (newest.get("status") or {}).get("phase") != "Pending":
-            return InfraStatus(phase=InfraPhase.RUNNING)
-        stuck = stuck_reason(newest)
         limit = self._timeouts.get(infra_id, DEFAULT_POD_WATCH_TIMEOUT)
-        age = (self._clock() - created_at(newest)).total_seconds()
-        if stuck and age > limit:
-            pod_name = (newest.get("metadata") or {}).get("name", "?")
-            return InfraStatus(
-                phase=InfraPhase.CRASHED,
-                reason=f"pod {pod_name} {stuck} (for more than {limit:g}s)",
-            )
-        return InfraStatus(phase=InfraPhase.PENDING)
+        status = job_status(job, pods, now=self._clock(), pod_watch_timeout=limit)
+        return self._final.remember(infra_id, status)
 
     def read_logs(self, infra_id: str, *, after: str | None = None) -> LogChunk:
         """The output of the job's newest pod, numbered by line; the cursor is

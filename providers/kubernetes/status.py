@@ -1,4 +1,4 @@
-"""Job and Pod objects (the API's JSON) -> ``InfraStatus`` pieces (failed jobs, stuck pods).
+"""A Job and its Pods (the API's JSON) -> ``InfraStatus`` (``job_status``).
 
 Every field is read with a default: the API server omits empty ones, and a
 status that lacks one must not break polling.
@@ -15,6 +15,36 @@ STUCK_REASONS = frozenset(
     {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "Unschedulable"}
 )
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def job_status(
+    job: dict[str, Any], pods: list[dict[str, Any]], *, now: datetime, pod_watch_timeout: float
+) -> InfraStatus:
+    """A Job and its pods -> ``InfraStatus``.
+
+    Kubernetes never fails a Job whose pod waits on an image pull or on
+    scheduling; such a pod older than ``pod_watch_timeout`` seconds is CRASHED
+    with Kubernetes' reason, so the slot is freed and the user learns why.
+    """
+    conditions = true_conditions(job)
+    newest = max(pods, key=created_at, default=None)
+    if "Complete" in conditions:
+        return InfraStatus(phase=InfraPhase.EXITED, exit_code=0)
+    if "Failed" in conditions:
+        return failed_status(conditions["Failed"], newest)
+    if newest is None:
+        return InfraStatus(phase=InfraPhase.PENDING)
+    if (newest.get("status") or {}).get("phase") != "Pending":
+        return InfraStatus(phase=InfraPhase.RUNNING)
+    stuck = stuck_reason(newest)
+    age = (now - created_at(newest)).total_seconds()
+    if stuck and age > pod_watch_timeout:
+        pod_name = (newest.get("metadata") or {}).get("name", "?")
+        return InfraStatus(
+            phase=InfraPhase.CRASHED,
+            reason=f"pod {pod_name} {stuck} (for more than {pod_watch_timeout:g}s)",
+        )
+    return InfraStatus(phase=InfraPhase.PENDING)
 
 
 def true_conditions(job: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,15 +16,9 @@ from functools import cached_property
 from itertools import islice
 from typing import Any
 
-from providers.modal.seam import (
-    CallState,
-    FunctionRequest,
-    ModalError,
-    OutputEntry,
-    Resources,
-    SandboxRequest,
-    SandboxState,
-)
+from providers.modal.errors import ModalError
+from providers.modal.request import FunctionRequest, Resources, SandboxRequest
+from providers.modal.seam import CallState, CallStatus, OutputEntry, SandboxState
 
 DEFAULT_SANDBOX_TIMEOUT = 3600  # Modal's own default (300 s) is too short for most flows
 
@@ -118,7 +112,7 @@ class SdkModalClient:
         if status == "pending":
             return self._poll_output(call, running=bool(node and node.task_id))
         if status in {"terminated", "timeout"}:
-            return CallState(status=status)
+            return CallState(status="terminated" if status == "terminated" else "timeout")
         return self._poll_output(call, running=True, finished_as=status)
 
     def _poll_output(self, call: Any, *, running: bool, finished_as: str = "") -> CallState:
@@ -145,7 +139,7 @@ class SdkModalClient:
                 unfinished = isinstance(exc, TimeoutError | errors.TimeoutError)
                 if unfinished and not finished_as:
                     return CallState(status="running" if running else "pending")
-                kind = "init_failure" if finished_as == "init_failure" else "failure"
+                kind: CallStatus = "init_failure" if finished_as == "init_failure" else "failure"
                 return CallState(status=kind, message=f"{type(exc).__name__}: {exc}")
 
     def cancel_call(self, call_id: str) -> None:

@@ -1,5 +1,6 @@
-"""The Modal seam: plain values that cross it and the ``ModalClient`` Protocol.
+"""The Modal seam: the ``ModalClient`` Protocol and the states that cross it.
 
+The requests that cross it are ``request``'s, its error is ``errors.ModalError``.
 The provider speaks only these; ``sdk_client.SdkModalClient`` implements the
 Protocol with the ``modal`` SDK, and tests implement it with
 ``tests/fakes/modal_client.py``.
@@ -12,43 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from providers.modal.request import FunctionRequest, SandboxRequest
+
 CallStatus = Literal[
     "pending", "running", "success", "failure", "init_failure", "terminated", "timeout"
 ]
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpu: float | None = None
-    memory: int | None = None  # MiB, as Modal counts it
-    gpu: str | None = None
-    timeout: int | None = None  # seconds
-    secrets: tuple[str, ...] = ()  # names of Modal secrets
-
-
-@dataclass(frozen=True)
-class FunctionRequest:
-    app_name: str
-    function_name: str
-    environment_name: str | None
-    parameters: dict[str, Any]
-    env: dict[str, str]
-    resources: Resources
-
-
-@dataclass(frozen=True)
-class SandboxRequest:
-    app_name: str
-    environment_name: str | None
-    image: str
-    command: tuple[str, ...]
-    env: dict[str, str]
-    resources: Resources
-    workdir: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-ModalRequest = FunctionRequest | SandboxRequest
 
 
 @dataclass(frozen=True)
@@ -73,15 +42,6 @@ class OutputEntry:
     timestamp: datetime
     message: str
     source: str  # "stdout", "stderr" or "system"
-
-
-class ModalError(Exception):
-    """A Modal call failed; says whether a retry can help and whether the object is gone."""
-
-    def __init__(self, message: str, *, retryable: bool, not_found: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.not_found = not_found
 
 
 @runtime_checkable

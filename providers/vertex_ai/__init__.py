@@ -8,10 +8,11 @@ worker polls ``status``, which reads the job's state and, on failure, the
 container's exit status from the job's error.  Finished custom jobs are
 kept by Vertex AI (they cost nothing) and are not deleted.
 
-Modules: ``request`` (the pure ``CustomJob`` body), ``provider``
-(``VertexAIProvider`` and its per-region clients), ``status`` (a custom job
--> ``InfraStatus``) and ``sdk`` (the SDK, imported by ``make_provider`` and
-never at import time, and its errors -> ``InfrastructureError``).
+Modules: ``request`` (the pure ``build_request``: the ``CustomJob``),
+``provider`` (``VertexAIProvider`` and its per-region clients), ``status``
+(a custom job -> ``InfraStatus``), ``errors`` (API errors ->
+``InfrastructureError``) and ``sdk`` (the SDK, imported by ``make_provider``
+and never at import time).
 """
 
 from __future__ import annotations
@@ -22,28 +23,10 @@ from typing import Any
 
 from core.errors import InfrastructureError
 from providers.vertex_ai.provider import VertexAIClients, VertexAIProvider
-from providers.vertex_ai.request import (
-    ATTEMPT_LABEL,
-    DEFAULT_REGION,
-    RUN_LABEL,
-    VertexAIRequest,
-    build_custom_job_body,
-)
+from providers.vertex_ai.request import VertexAIRequest, build_request
 from providers.vertex_ai.sdk import sdk
-from providers.vertex_ai.status import custom_job_status
 
-__all__ = [
-    "ATTEMPT_LABEL",
-    "DEFAULT_REGION",
-    "RUN_LABEL",
-    "SCOPES",
-    "VertexAIClients",
-    "VertexAIProvider",
-    "VertexAIRequest",
-    "build_custom_job_body",
-    "custom_job_status",
-    "make_provider",
-]
+__all__ = ["VertexAIProvider", "VertexAIRequest", "build_request", "make_provider"]
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 

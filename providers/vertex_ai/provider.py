@@ -10,7 +10,6 @@ another submit won a race, so concurrent submits converge on one job.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Mapping
@@ -19,13 +18,14 @@ from typing import Any
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from providers.google_api import api_status
+from providers.vertex_ai.errors import translated
 from providers.vertex_ai.request import (
     ATTEMPT_LABEL,
     RUN_LABEL,
     VertexAIRequest,
-    build_custom_job_body,
+    build_request,
 )
-from providers.vertex_ai.sdk import sdk, translated
+from providers.vertex_ai.sdk import sdk
 from providers.vertex_ai.status import custom_job_status
 
 _LOCATION = re.compile(r"^projects/[^/]+/locations/(?P<region>[^/]+)")
@@ -94,14 +94,7 @@ class VertexAIProvider:
         self._timeout = request_timeout
 
     def build_request(self, job: Job) -> VertexAIRequest:
-        parent, body = build_custom_job_body(job, default_project=self.default_project)
-        try:
-            custom_job = sdk().aiplatform_v1.CustomJob.from_json(json.dumps(body, sort_keys=True))
-        except Exception as exc:  # the proto JSON parser raises ParseError / ValueError
-            raise InfrastructureError(
-                f"invalid Vertex AI custom job: {exc}", retryable=False
-            ) from exc
-        return VertexAIRequest(parent=parent, custom_job=custom_job)
+        return build_request(job, default_project=self.default_project)
 
     def submit(self, request: VertexAIRequest, *, idempotency_key: str) -> str:
         with translated("submit the Vertex AI custom job"):

@@ -3,12 +3,14 @@
 The pool's template renders ``job_spec`` with the proto's snake_case field
 names (as Prefect's Vertex AI worker does) plus two conveniences,
 ``service_account_name`` and ``maximum_run_time_hours``; this module turns
-that into a ``CustomJob`` body the SDK's JSON parser accepts.  No SDK here.
+that into a ``CustomJob`` body (``custom_job_body``), which ``build_request``
+parses into the SDK's proto (imported on first use); nothing is sent.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from core.errors import InfrastructureError
 from core.ports import Job
 from providers.google_api import gcp_label
 from providers.shared import command_list, string_map
+from providers.vertex_ai.sdk import sdk
 
 RUN_LABEL = "pushpool-run-id"
 ATTEMPT_LABEL = "pushpool-attempt"
@@ -94,9 +97,17 @@ def _job_spec(config: Mapping[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def build_custom_job_body(
-    job: Job, *, default_project: str | None = None
-) -> tuple[str, dict[str, Any]]:
+def build_request(job: Job, *, default_project: str | None = None) -> VertexAIRequest:
+    """The ``aiplatform_v1.CustomJob`` for one attempt of ``job``, and where it goes."""
+    parent, body = custom_job_body(job, default_project=default_project)
+    try:
+        custom_job = sdk().aiplatform_v1.CustomJob.from_json(json.dumps(body, sort_keys=True))
+    except Exception as exc:  # the proto JSON parser raises ParseError / ValueError
+        raise InfrastructureError(f"invalid Vertex AI custom job: {exc}", retryable=False) from exc
+    return VertexAIRequest(parent=parent, custom_job=custom_job)
+
+
+def custom_job_body(job: Job, *, default_project: str | None = None) -> tuple[str, dict[str, Any]]:
     """The parent path and the REST ``CustomJob`` body for one attempt."""
     config = job.configuration
     project = config.get("project") or default_project

@@ -1,5 +1,5 @@
 """The worker's start of a claimed run goes through the lifecycle's submit
-step (``core.services.lifecycle``) with its API recorder: a real API over
+step (``core.submission``) with its API recorder: a real API over
 SQLite, a real client; only the provider is a test double (the seam)."""
 
 from __future__ import annotations

@@ -59,11 +59,19 @@ def comparison(rev: str, before: dict[str, Any], after: list[Any]) -> str:
     header = ("benchmark", "figure", f"before ({rev[:12]})", "after", "after/before", "unit")
     rows: list[tuple[str, ...]] = [header]
     for result in after:
-        old = {f["name"]: f for f in before.get(result.name, {}).get("figures", [])}
+        # A name can repeat within one result (the same breakdown per run and per idle
+        # month): the n-th figure of a name is compared with the n-th of the baseline.
+        old: dict[str, list[dict[str, Any]]] = {}
+        for f in before.get(result.name, {}).get("figures", []):
+            old.setdefault(f["name"], []).append(f)
+        seen: dict[str, int] = {}
         for figure in result.figures:
-            prior = old.get(figure.name)
-            if prior is None:
+            index = seen.get(figure.name, 0)
+            seen[figure.name] = index + 1
+            priors = old.get(figure.name, [])
+            if index >= len(priors):
                 continue
+            prior = priors[index]
             ratio = figure.median / prior["median"] if prior["median"] else float("nan")
             rows.append(
                 (

@@ -108,6 +108,8 @@ class Configuration:
     label: str
     architecture: str  # arm64 | x86_64
     forwarded: Callable[[str, str], bool]  # which ECS task changes reach infra_events
+    # Secrets Manager secrets and SSM parameters holding the admin token and run-token key
+    stack_secrets: tuple[int, int] = (0, 2)
 
 
 def stack_rule(last_status: str, desired_status: str) -> bool:
@@ -135,9 +137,20 @@ def template_architecture(template: Path = ROOT / "template.yaml") -> str:
     return found.group(1) if found else "x86_64"
 
 
+def template_stack_secrets(template: Path = ROOT / "template.yaml") -> tuple[int, int]:
+    """Secrets Manager secrets every stack keeps (not a family's, made only when the
+    family is enabled) and SSM parameters the functions are named, as template.yaml says."""
+    text = template.read_text()
+    secrets = re.findall(
+        r"^  \w+:\n    Type: AWS::SecretsManager::Secret\n(?!    Condition:)", text, re.M
+    )
+    parameters = set(re.findall(r"PUSHPOOL_\w+_PARAMETER: (.+)$", text, re.M))
+    return len(secrets), len(parameters)
+
+
 ECS_RULE = ROOT / "infra" / "modules" / "pushpool" / "ecs_task_events.json"
-BEFORE = Configuration("before", "x86_64", every_event)
-AFTER = Configuration("after", template_architecture(), stack_rule)
+BEFORE = Configuration("before", "x86_64", every_event, stack_secrets=(2, 0))
+AFTER = Configuration("after", template_architecture(), stack_rule, template_stack_secrets())
 
 
 def price_invocations(
@@ -168,7 +181,11 @@ def price_invocations(
 
 
 def idle_month(
-    tick: Invocation, options: dict[str, Any], prices: dict[str, Any], architecture: str
+    tick: Invocation,
+    options: dict[str, Any],
+    prices: dict[str, Any],
+    architecture: str,
+    stack_secrets: tuple[int, int] = (0, 2),
 ) -> dict[str, float]:
     per_tick = price_invocations([tick], options, prices, architecture)
     costs = {k: v * MINUTES_PER_MONTH for k, v in per_tick.items() if k != "API Gateway"}
@@ -180,8 +197,14 @@ def idle_month(
         int(options["dispatch_queues"]) * int(options["idle_pollers"]) * 3 * MINUTES_PER_MONTH
     )
     costs["SQS"] = costs.get("SQS", 0.0) + receives * unit_price(prices, "sqs_request")
-    costs["Secrets Manager"] = int(options["secrets"]) * unit_price(
-        prices, "secrets_manager_secret"
+    secrets, parameters = stack_secrets
+    secrets += int(options["secrets"]) - 2  # the enabled families' credentials secrets
+    costs["Secrets Manager"] = secrets * unit_price(prices, "secrets_manager_secret")
+    # Standard-tier SecureStrings under the free aws/ssm key: $0 a month.  Reading one is a
+    # KMS Decrypt, but an idle stack reads none (the tick needs neither the admin token nor
+    # the run-token key); the API and dispatch functions read them once per cold start.
+    costs["SSM Parameter Store"] = parameters * (
+        unit_price(prices, "ssm_standard_parameter") + unit_price(prices, "kms_aws_managed_key")
     )
     return costs
 
@@ -196,7 +219,7 @@ def run_cost_model(options: dict[str, Any]) -> Result:
         with fake_aws_environment(), mock_aws():
             lives, tick = count_lifecycles(options, config)
         per_run = [price_invocations(life, options, prices, config.architecture) for life in lives]
-        month = idle_month(tick, options, prices, config.architecture)
+        month = idle_month(tick, options, prices, config.architecture, config.stack_secrets)
         figures += money(per_run, month, config.label)
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
@@ -218,8 +241,10 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             f"{options['run_reports']} state reports by the flow itself over the API",
             "idle month: the tick every minute on an idle stack (one pool, one deployment), "
             f"{options['idle_pollers']} Lambda pollers long-polling each of "
-            f"{options['dispatch_queues']} dispatch queue(s), {options['secrets']} secrets "
-            "(admin token, run-token key); free tiers not subtracted (Lambda's alone would "
+            f"{options['dispatch_queues']} dispatch queue(s); the admin token and run-token "
+            f"key: Secrets Manager secrets, parameters before {BEFORE.stack_secrets}, after "
+            f"{AFTER.stack_secrets} (SSM SecureStrings, standard tier: $0; KMS $0.03 per "
+            "10,000 reads, none when idle); free tiers not subtracted (Lambda's alone would "
             "cover the idle month)",
             "not counted: the tasks themselves (ECS Fargate), NAT/data transfer, X-Ray traces",
         ],
@@ -318,7 +343,7 @@ BENCHMARKS = [
             Option("log_bytes", 400, 400, "CloudWatch log bytes per invocation"),
             Option("idle_pollers", 5, 5, "Lambda pollers per empty SQS queue"),
             Option("dispatch_queues", 1, 1, "dispatch queues (1 + enabled families)"),
-            Option("secrets", 2, 2, "Secrets Manager secrets (2 + enabled families)"),
+            Option("secrets", 2, 2, "2 + enabled families (their Secrets Manager secrets)"),
         ),
     ),
 ]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from core.models import Deployment, FlowRun, Token, WorkPool, WorkQueue
-from core.pools import new_pool
 from core.ports import Store
+from core.rules.pools import new_pool
 from core.states import State, StateType, new_state
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -3,6 +3,7 @@ resources it makes are configured as pushpool needs them."""
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import zipfile
@@ -169,3 +170,46 @@ def test_each_function_role_exists_with_its_inline_policy(stack):
     ):
         role_name = physical(stack, name)
         assert iam.list_role_policies(RoleName=role_name)["PolicyNames"], name
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def ssm_statements(iam: Any, role_name: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+        document = (
+            ast.literal_eval(document) if isinstance(document, str) else document
+        )  # moto: repr
+        for statement in document["Statement"]:
+            if any(a.startswith(("ssm:", "kms:")) for a in as_list(statement["Action"])):
+                found.append(statement)
+    return found
+
+
+def test_functions_may_read_and_create_exactly_the_parameters_they_are_named(stack):
+    """A function given a parameter's name may get and create that parameter and no
+    other: the ARN in its role is built from the same stack name as the variable."""
+    lam, iam = boto3.client("lambda", region_name=REGION), boto3.client("iam")
+    variables = ("PUSHPOOL_ADMIN_TOKEN_PARAMETER", "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER")
+    named = {}
+    for function in ("ApiFunction", "DispatchFunction", "DispatchModalFunction", "TickFunction"):
+        env = lam.get_function_configuration(FunctionName=physical(stack, function))
+        names = {env["Environment"]["Variables"].get(v) for v in variables} - {None}
+        statements = ssm_statements(iam, physical(stack, f"{function}Role"))
+        allowed = {r for s in statements for r in as_list(s["Resource"])}
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        named[function] = names
+        if function == "TickFunction":  # never mints nor checks a run token
+            assert allowed == set(), function
+            continue
+        arn = f"arn:aws:ssm:{REGION}:123456789012:parameter"
+        assert allowed == {f"{arn}{name}" for name in names}, function
+        assert actions == {"ssm:GetParameter", "ssm:PutParameter"}, function
+    assert named["ApiFunction"] == {
+        "/pushpool/pushpool/admin-token",
+        "/pushpool/pushpool/run-token-key",
+    }
+    assert named["DispatchFunction"] == {"/pushpool/pushpool/run-token-key"}

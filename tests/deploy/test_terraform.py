@@ -43,8 +43,6 @@ FOLDED_INTO_PROPERTIES = {
     "aws_ecs_cluster_capacity_providers": "AWS::ECS::Cluster CapacityProviders",
     "aws_iam_role_policy": "AWS::IAM::Role Policies",
     "aws_iam_role_policy_attachment": "AWS::IAM::Role ManagedPolicyArns",
-    "aws_secretsmanager_secret_version": "AWS::SecretsManager::Secret GenerateSecretString",
-    "random_password": "AWS::SecretsManager::Secret GenerateSecretString",
 }
 
 
@@ -174,3 +172,17 @@ def test_every_function_and_layer_runs_on_the_chosen_architecture(translate, sam
             for kind, key in keys.items():
                 for name, body in block.get(kind, {}).items():
                     assert body.get(key) == ["${var.lambda_architecture}"], label(name)
+
+
+def test_terraform_names_and_grants_the_same_stack_parameters_as_the_sam_template():
+    """One mechanism: both name /pushpool/<stack>/{admin-token,run-token-key} and grant
+    each function read-or-create on the ones it is named, and neither creates them."""
+    template = (INFRA.parent / "template.yaml").read_text()
+    module = "\n".join(p.read_text() for p in MODULE.glob("*.tf"))
+    sam_names = set(re.findall(r'/pushpool/\$\{AWS::StackName\}/([\w-]+)"', template))
+    terraform_names = set(re.findall(r'\$\{local\.parameter_prefix\}/([\w-]+)"', module))
+    assert sam_names == terraform_names == {"admin-token", "run-token-key"}
+    sam_grants = re.findall(r"parameter/pushpool/\$\{AWS::StackName\}/([\w-]+)", template)
+    terraform_grants = re.findall(r"\$\{local\.parameter_arn\}/([\w-]+)", module)
+    assert sorted(sam_grants) == sorted(terraform_grants)  # api: both; 4 dispatchers: the key
+    assert "aws_ssm_parameter" not in module and "AWS::SSM::Parameter" not in template

@@ -2,7 +2,7 @@
 between the functions.
 
 ``deployed_stack()`` creates the table, the dispatch queue with its
-dead-letter redrive, the secrets, the ECS clusters and the environment the
+dead-letter redrive, the admin-token parameter, the ECS clusters and the environment the
 template gives the functions; the functions' shared container is built from
 that environment (a cold start) with a settable clock.  ``Stack`` then plays
 AWS's part with real event shapes (the samples under ``tests/events/``):
@@ -51,7 +51,8 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 API_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/api"
 CLUSTER = "flows"
 MAX_RECEIVE_COUNT = 5
-ADMIN_TOKEN = "admin-token-from-the-stack-secret-0123456789abcdef"
+ADMIN_TOKEN = "admin-token-from-the-stack-parameter-0123456789abcdef"
+ADMIN_TOKEN_PARAMETER = "/pushpool/pushpool/admin-token"
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -233,9 +234,11 @@ def deployed_stack(
             QueueName="pushpool-DispatchQueue",
             Attributes={"VisibilityTimeout": "360", "RedrivePolicy": json.dumps(redrive)},
         )["QueueUrl"]
-        secrets = boto3.client("secretsmanager")
-        signing = secrets.create_secret(Name="pushpool-run-token-key", SecretString="k" * 64)
-        admin = secrets.create_secret(Name="pushpool-admin-token", SecretString=ADMIN_TOKEN)
+        # The admin token is put as a user would read it back; the run-token key is
+        # left for the first function to create (handlers/aws/parameters.py).
+        boto3.client("ssm").put_parameter(
+            Name=ADMIN_TOKEN_PARAMETER, Value=ADMIN_TOKEN, Type="SecureString"
+        )
         client = boto3.client("ecs")
         client.create_cluster(clusterName=CLUSTER)
         managed = client.create_cluster(clusterName="pushpool-ManagedCluster")["cluster"]
@@ -248,8 +251,8 @@ def deployed_stack(
             "PUSHPOOL_DISPATCH_QUEUE_URL_MODAL": "",
             "PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
             "PUSHPOOL_RUN_RETENTION_DAYS": "30",
-            "PUSHPOOL_RUN_TOKEN_KEY_SECRET": signing["ARN"],
-            "PUSHPOOL_ADMIN_TOKEN_SECRET": admin["ARN"],
+            "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER": "/pushpool/pushpool/run-token-key",
+            "PUSHPOOL_ADMIN_TOKEN_PARAMETER": ADMIN_TOKEN_PARAMETER,
             "PUSHPOOL_MANAGED_CLUSTER": managed["clusterArn"],
             "PUSHPOOL_MANAGED_SUBNETS": ",".join(default_subnets()),
             "PUSHPOOL_MANAGED_SECURITY_GROUPS": managed_security_group(),

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.models import WorkQueue
-from core.queues import place
+from core.rules.queues import place
 from core.services.job_view import mask_secrets
 from tests.e2e.browser import (
     ROOT,
@@ -178,7 +178,7 @@ def queue(name: str, priority: int) -> WorkQueue:
 
 
 def test_the_priority_preview_agrees_with_the_server_rule(ui: Ui):
-    """The dialog's "resulting order" is computed in the browser; it must match core.queues.place."""
+    """The dialog's "resulting order" is computed in the browser; it must match core.rules.queues.place."""
     ui.go("/pools")
     rng = random.Random(7)
     for _ in range(60):

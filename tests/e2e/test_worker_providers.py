@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client as kube
 
 from providers import docker, ecs, kubernetes
-from providers.ecs import parse_infra_id
+from providers.ecs.ids import parse_infra_id
 from tests.api.support import Env, make_deployment, make_pool, make_run
 from tests.e2e import worker_support
 from tests.e2e.worker_support import (

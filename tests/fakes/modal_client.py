@@ -1,4 +1,4 @@
-"""A fake Modal at the ``providers.modal.ModalClient`` seam.
+"""A fake Modal at the ``providers.modal.seam.ModalClient`` seam.
 
 Modal speaks gRPC to its control plane; faking that wire protocol would test
 the fake more than the provider.  This is the one hand-written fake that
@@ -21,15 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from providers.modal import (
-    CallState,
-    CallStatus,
-    FunctionRequest,
-    ModalError,
-    OutputEntry,
-    SandboxRequest,
-    SandboxState,
-)
+from providers.modal.errors import ModalError
+from providers.modal.request import FunctionRequest, SandboxRequest
+from providers.modal.seam import CallState, CallStatus, OutputEntry, SandboxState
 
 
 @dataclass

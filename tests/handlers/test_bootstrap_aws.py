@@ -1,5 +1,6 @@
 """The composition root in the cloud: configuration from the environment the
-template sets, secrets read once per cold start, the stack's admin token,
+template sets, the stack's parameters and the families' secrets read once per
+cold start, the stack's admin token,
 providers built with their family's credentials and the managed resources."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.services.context import NoTrigger
 from core.states import StateType, new_state
 from core.store import dynamodb
 from handlers.aws.families import Family
-from handlers.aws.secrets import Secrets
+from handlers.aws.parameters import StackParameters
 from handlers.aws.settings import AwsSettings, ManagedResources
 from handlers.aws.sqs import SqsDispatchTrigger
 from handlers.bootstrap import ReadThroughCache, Settings, bootstrap
@@ -29,7 +30,7 @@ QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/pushpool-DispatchQueue
 TEMPLATE_ENVIRONMENT = {
     "PUSHPOOL_STORE": "dynamodb://pushpool-Table-1",
     "PUSHPOOL_RUN_RETENTION_DAYS": "30",
-    "PUSHPOOL_RUN_TOKEN_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-1",
+    "PUSHPOOL_RUN_TOKEN_KEY_PARAMETER": "/pushpool/pushpool/run-token-key",
     "PUSHPOOL_DISPATCH_QUEUE_URL": QUEUE,
     "PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT": "7",
     "PUSHPOOL_DISPATCH_QUEUE_URL_GCP": "",
@@ -53,7 +54,7 @@ def test_settings_are_read_as_the_template_sets_them():
     assert settings.aws == AwsSettings(
         queues={Family.AWS: QUEUE, Family.MODAL: f"{QUEUE}-modal"},  # empty URLs: switched off
         max_receive_count=7,
-        run_token_key_secret=TEMPLATE_ENVIRONMENT["PUSHPOOL_RUN_TOKEN_KEY_SECRET"],
+        run_token_key_parameter="/pushpool/pushpool/run-token-key",
         credential_secrets={Family.MODAL: TEMPLATE_ENVIRONMENT["PUSHPOOL_MODAL_TOKEN_SECRET"]},
         managed=ManagedResources(
             cluster="arn:aws:ecs:us-east-1:123456789012:cluster/managed",
@@ -67,6 +68,13 @@ def test_settings_are_read_as_the_template_sets_them():
         settings.aws.family_of_queue("arn:aws:sqs:us-east-1:123456789012:pushpool-DispatchQueue-1")
         is Family.AWS
     )
+
+
+def test_a_retired_secrets_manager_variable_is_refused_not_silently_ignored():
+    environment = {**TEMPLATE_ENVIRONMENT, "PUSHPOOL_RUN_TOKEN_KEY_SECRET": "arn:aws:sm:k-1"}
+
+    with pytest.raises(ValueError, match="set PUSHPOOL_RUN_TOKEN_KEY_PARAMETER to an SSM"):
+        Settings.from_env(environment)
 
 
 def test_outside_the_cloud_nothing_aws_is_configured():
@@ -95,21 +103,26 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("secretsmanager")
 
 
-class CountingSecrets:
+class CountingParameters:
     def __init__(self, client: Any) -> None:
         self.reads = 0
-        client.meta.events.register("before-call.secrets-manager.GetSecretValue", self._count)
+        client.meta.events.register("before-call.ssm.GetParameter", self._count)
         self.client = client
 
     def _count(self, **_: Any) -> None:
         self.reads += 1
 
 
-def test_the_signing_key_is_read_from_its_secret_once_per_cold_start(aws):
-    secret = aws.create_secret(Name="signing-key", SecretString="s" * 64)["ARN"]
-    counting = CountingSecrets(aws)
-    settings = Settings(store_url="sqlite://", aws=AwsSettings(run_token_key_secret=secret))
-    container = bootstrap(settings=settings, secrets=Secrets(lambda: counting.client))
+KEY = "/pushpool/pushpool/run-token-key"
+ADMIN = "/pushpool/pushpool/admin-token"
+
+
+def test_the_signing_key_is_read_from_its_parameter_once_per_cold_start(aws):
+    boto3.client("ssm").put_parameter(Name=KEY, Value="s" * 64, Type="SecureString")
+    counting = CountingParameters(boto3.client("ssm"))
+    settings = Settings(store_url="sqlite://", aws=AwsSettings(run_token_key_parameter=KEY))
+    parameters = StackParameters(lambda: counting.client)
+    container = bootstrap(settings=settings, parameters=parameters)
 
     tokens = {container.run_token("run-1"), container.run_token("run-1")}
 
@@ -118,16 +131,42 @@ def test_the_signing_key_is_read_from_its_secret_once_per_cold_start(aws):
     assert counting.reads == 1
 
 
-def test_the_stacks_admin_token_secret_is_an_admin_token(aws):
-    aws.create_secret(Name="admin-token", SecretString="a" * 48)
-    settings = Settings(store_url="sqlite://", aws=AwsSettings(admin_token_secret="admin-token"))
+def test_the_first_cold_function_creates_the_signing_key_and_the_next_signs_alike(aws):
+    settings = Settings(store_url="sqlite://", aws=AwsSettings(run_token_key_parameter=KEY))
+    first, second = bootstrap(settings=settings), bootstrap(settings=settings)
+
+    assert first.run_token("run-1") == second.run_token("run-1")
+    stored = boto3.client("ssm").get_parameter(Name=KEY, WithDecryption=True)["Parameter"]
+    assert first.signing_key == stored["Value"].encode()
+
+
+def test_the_stacks_admin_token_parameter_is_an_admin_token(aws):
+    settings = Settings(store_url="sqlite://", aws=AwsSettings(admin_token_parameter=ADMIN))
     container = bootstrap(settings=settings)
 
     container.seed_admin_token()
     container.seed_admin_token()  # once per cold start; no second token
 
-    principal = authenticate(container.store, f"Bearer {'a' * 48}", now=NOW, signing_key=None)
+    # What the README tells the user to run: aws ssm get-parameter --with-decryption ...
+    token = boto3.client("ssm").get_parameter(Name=ADMIN, WithDecryption=True)["Parameter"]
+    principal = authenticate(container.store, f"Bearer {token['Value']}", now=NOW, signing_key=None)
     assert principal.scope == "admin"
+
+
+def test_an_admin_token_put_over_the_parameter_is_added_at_the_next_cold_start(aws):
+    """Rotation: the old token stays valid until it is deleted through the API."""
+    settings = Settings(store_url="sqlite://", aws=AwsSettings(admin_token_parameter=ADMIN))
+    first = bootstrap(settings=settings)
+    first.seed_admin_token()
+    ssm = boto3.client("ssm")
+    old = ssm.get_parameter(Name=ADMIN, WithDecryption=True)["Parameter"]["Value"]
+    ssm.put_parameter(Name=ADMIN, Value="n" * 64, Type="SecureString", Overwrite=True)
+
+    bootstrap(settings=settings, store=first.store).seed_admin_token()
+
+    for token in (old, "n" * 64):
+        principal = authenticate(first.store, f"Bearer {token}", now=NOW, signing_key=None)
+        assert principal.scope == "admin"
 
 
 def test_providers_get_their_familys_credentials_and_ecs_the_managed_resources(aws):

@@ -19,7 +19,9 @@ from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
 from handlers.dispatch import retry_delay
-from providers.ecs import EcsProvider, EcsSettings, MemoryCache
+from providers.ecs import EcsProvider
+from providers.ecs.provider import MemoryCache
+from providers.ecs.request import EcsSettings
 from tests.contract.builders import NOW
 from tests.handlers.support import (
     GCP_QUEUE_URL,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.admission import WaitReason
 from core.errors import Conflict
+from core.rules.waterfall import WaitReason
 from core.services.admission import DEFAULT_LEASE, admit, preview
 from core.states import StateType
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, scheduled, state

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.services.admission import DEFAULT_LEASE
-from core.services.reaper import (
+from core.rules.timeouts import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_START_TIMEOUT,
     DEFAULT_SUBMIT_ATTEMPTS,
     heartbeat_timeout,
-    reap,
     start_timeout,
 )
+from core.services.admission import DEFAULT_LEASE
+from core.services.reaper import reap
 from core.states import StateType, new_state
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_pool
 from tests.integration.support import FakeClock, HookedStore

@@ -12,11 +12,12 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers import aci
-from providers.aci import AciProvider, make_provider, parse_group_id
+from providers.aci import AciProvider, make_provider
+from providers.aci.provider import parse_group_id
+from providers.aci.request import RUN_TAG
 from providers.shared import dns_name
 from tests.fakes.arm_server import FakeArm
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 CONFIGURATION = {
@@ -65,45 +66,6 @@ def aci_job(*, run_id: str | None = None, attempt: int = 1, **overrides: object)
     )
 
 
-class AciHarness(ProviderHarness):
-    def __init__(self, fake: FakeArm, provider: AciProvider) -> None:
-        self.fake = fake
-        self.provider = provider
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return aci_job(run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.state.groups_created
-
-    def backend_requests(self) -> int:
-        return len(self.fake.state.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        self.fake.fail_to_start(
-            infra_id, 'Failed to pull image "acme.azurecr.io/flows:1.2": manifest unknown'
-        )
-        return "manifest unknown"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.remove(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        if retryable:
-            self.fake.fail_requests(status=503, code="ServiceUnavailable", message=message)
-        else:
-            self.fake.fail_requests(status=409, code="ResourceQuotaExceeded", message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeArm]:
     with FakeArm() as server:
@@ -121,12 +83,6 @@ def provider(fake: FakeArm, credential: StaticToken) -> Iterator[AciProvider]:
     yield provider
     for client in provider._clients.values():
         client.close()
-
-
-class TestAciContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeArm, provider: AciProvider) -> ProviderHarness:
-        return AciHarness(fake, provider)
 
 
 def run(provider: AciProvider, job: Job) -> str:
@@ -147,7 +103,7 @@ def test_the_group_is_named_for_run_and_attempt_and_created_with_restart_policy_
     assert len(name) <= 63 and "--" not in name
     put = fake.requests_to("PUT", r"/containerGroups/")[0]
     assert put.body["properties"]["restartPolicy"] == "Never"
-    assert put.body["tags"][aci.RUN_TAG] == job.run_id
+    assert put.body["tags"][RUN_TAG] == job.run_id
     assert put.headers["Authorization"] == "Bearer test-token"
     assert credential.requests >= 1
 

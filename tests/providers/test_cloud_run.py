@@ -10,11 +10,12 @@ from google.auth.credentials import AnonymousCredentials
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers import cloud_run
 from providers.cloud_run import CloudRunProvider, make_provider
+from providers.cloud_run.request import ATTEMPT_LABEL
+from providers.cloud_run.status import FAILED
 from providers.shared import dns_name
 from tests.fakes.cloud_run_server import FakeCloudRun
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 CONFIGURATION = {
     "project": "demo-project",
@@ -39,43 +40,6 @@ def cloud_run_job(*, run_id: str | None = None, attempt: int = 1, **overrides: o
     )
 
 
-class CloudRunHarness(ProviderHarness):
-    def __init__(self, fake: FakeCloudRun, provider: CloudRunProvider) -> None:
-        self.fake = fake
-        self.provider = provider
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return cloud_run_job(run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.state.executions_started
-
-    def backend_requests(self) -> int:
-        return len(self.fake.state.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        self.fake.fail_to_start(infra_id, "Image 'ghcr.io/acme/flows:1.2' not found.")
-        return "not found"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.remove(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        if retryable:
-            self.fake.fail_requests(code=503, status="UNAVAILABLE", message=message)
-        else:
-            self.fake.fail_requests(code=400, status="INVALID_ARGUMENT", message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeCloudRun]:
     with FakeCloudRun() as server:
@@ -96,12 +60,6 @@ def provider(fake: FakeCloudRun) -> Iterator[CloudRunProvider]:
         client = vars(provider.clients).get(name)
         if client is not None:
             client.transport.close()
-
-
-class TestCloudRunContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeCloudRun, provider: CloudRunProvider) -> ProviderHarness:
-        return CloudRunHarness(fake, provider)
 
 
 def run(provider: CloudRunProvider, job: Job) -> str:
@@ -170,7 +128,7 @@ def test_an_execution_of_the_job_for_another_attempt_is_not_reused(
 ):
     job = cloud_run_job()
     first = run(provider, job)
-    fake.state.executions[first]["labels"][cloud_run.ATTEMPT_LABEL] = "7"
+    fake.state.executions[first]["labels"][ATTEMPT_LABEL] = "7"
 
     second = run(provider, job)
 
@@ -186,7 +144,7 @@ def test_a_job_that_failed_to_become_ready_is_a_terminal_error_with_its_message(
     name = next(iter(fake.state.jobs))
     fake.state.jobs[name]["terminalCondition"] = {
         "type": "Ready",
-        "state": cloud_run.FAILED,
+        "state": FAILED,
         "message": "Revision template is invalid: memory limit too high",
     }
 
@@ -320,7 +278,7 @@ def service_account_key() -> str:
 
 
 def test_a_service_account_key_from_secrets_manager_becomes_the_clients_credentials():
-    provider = make_provider(credentials_json=service_account_key())
+    provider = make_provider(secret=service_account_key())
 
     credentials = provider.clients.jobs._transport._credentials
     assert credentials.service_account_email == "pushpool@demo-project.iam.gserviceaccount.com"
@@ -329,7 +287,7 @@ def test_a_service_account_key_from_secrets_manager_becomes_the_clients_credenti
 
 def test_a_malformed_service_account_key_is_a_terminal_error():
     with pytest.raises(InfrastructureError) as raised:
-        make_provider(credentials_json="{not json")
+        make_provider(secret="{not json")
     assert raised.value.retryable is False
 
 

@@ -17,10 +17,13 @@ from azure.mgmt.containerinstance.models import ContainerGroup
 
 from core.errors import InfrastructureError
 from core.models import Deployment
-from core.pools import new_pool
 from core.ports import Job
+from core.rules.pools import new_pool
 from core.services.jobs import build_job
 from providers import aci, cloud_run, modal
+from providers.aci.request import RUN_TAG
+from providers.cloud_run.request import RUN_LABEL
+from providers.modal.request import FunctionRequest
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, make_run, new_id
 from tests.fakes.modal_client import FakeModal
@@ -71,7 +74,7 @@ def test_cloud_run_default_templates_build_a_job_with_the_run_token_in_the_conta
     assert container.command == ["python", "-m", "flows.etl"]
     assert {e.name: e.value for e in container.env}["PUSHPOOL_RUN_TOKEN"] == TOKEN
     assert request.job.template.template.timeout.seconds == 600
-    assert request.job.labels[cloud_run.RUN_LABEL] == job.run_id
+    assert request.job.labels[RUN_LABEL] == job.run_id
     assert request.job.annotations["pushpool.io/flow-run-id"] == job.run_id
 
 
@@ -92,14 +95,14 @@ def test_aci_default_templates_build_a_group_with_the_run_token_as_a_secure_valu
     assert env["PUSHPOOL_RUN_TOKEN"].secure_value == TOKEN
     assert env["PUSHPOOL_RUN_TOKEN"].value is None
     assert group.restart_policy == "Never"
-    assert group.tags[aci.RUN_TAG] == job.run_id
+    assert group.tags[RUN_TAG] == job.run_id
 
 
 def test_the_modal_default_template_spawns_the_named_function_with_the_runs_env():
     job = job_for("modal:push", {"function_name": "run_flow"})
     request = modal.make_provider(client=FakeModal()).build_request(job)
 
-    assert isinstance(request, modal.FunctionRequest)
+    assert isinstance(request, FunctionRequest)
     assert (request.app_name, request.function_name) == ("pushpool", "run_flow")
     assert request.env["PUSHPOOL_RUN_TOKEN"] == TOKEN
     assert request.parameters == {}

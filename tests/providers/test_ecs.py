@@ -14,7 +14,9 @@ from moto.ec2 import utils as ec2_utils
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase
-from providers.ecs import EcsProvider, MemoryCache, make_provider, parse_infra_id
+from providers.ecs import EcsProvider, make_provider
+from providers.ecs.ids import parse_infra_id
+from providers.ecs.provider import MemoryCache
 from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
 
@@ -253,7 +255,7 @@ def test_a_provider_with_an_empty_cache_finds_the_definition_by_its_hashed_famil
 
 def test_the_cache_port_holds_the_arn_under_the_content_hash(ecs: Any) -> None:
     cache = MemoryCache()
-    provider = make_provider(ecs_client=ecs, store=cache)
+    provider = make_provider(ecs_client=ecs, cache=cache)
     request = provider.build_request(ecs_job(prefect_shaped()))
 
     arn = provider.task_definition_arn(request)

@@ -10,7 +10,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from core.ports import Job
-from providers.ecs import EcsProvider, make_provider, parse_infra_id
+from providers.ecs import EcsProvider, make_provider
+from providers.ecs.ids import parse_infra_id
 from tests.fakes.moto_ecs import PULL_ERROR, REGION, MotoEcs, moto_ecs
 from tests.providers.contract import ProviderContract, ProviderHarness
 from tests.providers.ecs_jobs import ecs_job, prefect_shaped

@@ -17,8 +17,11 @@ from botocore.stub import ANY, Stubber
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase
-from providers.ecs import EcsProvider, EcsRequest, EcsSettings, MemoryCache, client_token
+from providers.ecs import EcsProvider, EcsRequest
 from providers.ecs.errors import translate
+from providers.ecs.ids import client_token
+from providers.ecs.provider import MemoryCache
+from providers.ecs.request import EcsSettings
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
 
 REGION = "us-east-1"

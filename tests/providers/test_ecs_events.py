@@ -16,7 +16,9 @@ import boto3
 import pytest
 
 from core.ports import InfraPhase
-from providers.ecs import EcsProvider, make_provider, parse_infra_id, task_change
+from providers.ecs import EcsProvider, make_provider
+from providers.ecs.ids import parse_infra_id
+from providers.ecs.status import task_change
 from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs, task_state_change_event
 from tests.providers.ecs_jobs import ecs_job, prefect_shaped
 

@@ -11,7 +11,9 @@ import pytest
 
 from core.errors import InfrastructureError
 from core.ports import log_source
-from providers.ecs import MemoryCache, make_provider, parse_infra_id
+from providers.ecs import make_provider
+from providers.ecs.ids import parse_infra_id
+from providers.ecs.provider import MemoryCache
 from providers.ecs.taskdef import DEFAULT_LOG_GROUP, DEFAULT_STREAM_PREFIX
 from tests.fakes.moto_ecs import REGION, moto_ecs
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped

@@ -17,8 +17,9 @@ import pytest
 
 from core.errors import InfrastructureError
 from core.templates import render
-from providers.ecs import EcsRequest, EcsSettings, build_request
+from providers.ecs import EcsRequest, build_request
 from providers.ecs.ids import parse_group
+from providers.ecs.request import EcsSettings
 from providers.ecs.taskdef import DEFAULT_LOG_GROUP, DEFAULT_STREAM_PREFIX
 from providers.registry import REGISTRY
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped

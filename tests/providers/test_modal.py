@@ -8,17 +8,12 @@ import pytest
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, Job
-from providers.modal import (
-    CANCELLED_TAG,
-    FunctionRequest,
-    ModalProvider,
-    Resources,
-    SandboxRequest,
-    make_provider,
-)
+from providers.modal import ModalProvider, make_provider
+from providers.modal.request import FunctionRequest, Resources, SandboxRequest
+from providers.modal.status import CANCELLED_TAG
 from providers.shared import dns_name
 from tests.fakes.modal_client import FakeModal
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 FUNCTION = {
     "app_name": "flows",
@@ -44,43 +39,6 @@ def modal_job(
     return make_job(configuration, run_id=run_id, attempt=attempt, pool_type="modal:push")
 
 
-class ModalHarness(ProviderHarness):
-    def __init__(self, fake: FakeModal, configuration: dict[str, object]) -> None:
-        self.fake = fake
-        self.configuration = configuration
-        self.provider = make_provider(client=fake)
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return modal_job(self.configuration, run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.infrastructure_started
-
-    def backend_requests(self) -> int:
-        return len(self.fake.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        if infra_id.startswith("sb-"):
-            pytest.skip("a sandbox whose image cannot start fails Sandbox.create: a submit error")
-        self.fake.fail_to_start(infra_id, "ImportError: No module named 'flows'")
-        return "No module named 'flows'"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.vanish(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        self.fake.fail_requests(retryable=retryable, message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-
 @pytest.fixture
 def fake() -> FakeModal:
     modal = FakeModal()
@@ -91,18 +49,6 @@ def fake() -> FakeModal:
 @pytest.fixture
 def provider(fake: FakeModal) -> ModalProvider:
     return make_provider(client=fake)
-
-
-class TestModalFunctionContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeModal) -> ProviderHarness:
-        return ModalHarness(fake, FUNCTION)
-
-
-class TestModalSandboxContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeModal) -> ProviderHarness:
-        return ModalHarness(fake, SANDBOX)
 
 
 def run(provider: ModalProvider, job: Job) -> str:

@@ -12,9 +12,9 @@ from modal_proto import api_pb2
 
 from core.errors import InfrastructureError
 from core.ports import log_source
-from providers.modal import ModalProvider, SdkModalClient
+from providers.modal import ModalProvider
 from providers.modal.logs import LOOKBACK, PAGE_LINES, SETTLE
-from providers.modal.sdk_client import collect_output
+from providers.modal.sdk_client import SdkModalClient, collect_output
 from tests.fakes.modal_client import FakeModal
 from tests.fakes.modal_grpc import FakeControlPlane
 from tests.providers.test_modal import FUNCTION, SANDBOX, modal_job

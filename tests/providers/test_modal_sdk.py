@@ -16,7 +16,10 @@ import pytest
 from modal._logs_manager import FunctionCallLogsManager, SandboxLogsManager
 
 from core.errors import InfrastructureError
-from providers.modal import ModalClient, ModalError, SdkModalClient, make_provider, sdk_errors
+from providers.modal import make_provider
+from providers.modal.errors import ModalError
+from providers.modal.sdk_client import SdkModalClient, sdk_errors
+from providers.modal.seam import ModalClient
 from tests.fakes.modal_client import FakeModal
 
 USED = {

@@ -24,8 +24,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from core.models import Deployment, Flow, Schedule
-from core.pools import new_pool
 from core.ports import Provider, Store
+from core.rules.pools import new_pool
 from core.services.dispatch import Dispatcher
 from core.services.tick import Ticker, TickSettings
 from core.states import TERMINAL, StateType
@@ -38,9 +38,10 @@ from tests.fakes.cloud_run_server import FakeCloudRun
 from tests.fakes.modal_client import FakeModal
 from tests.integration.support import FakeClock
 from tests.providers.contract import ProviderHarness
-from tests.providers.test_aci import SUBSCRIPTION, AciHarness, StaticToken, client_kwargs
-from tests.providers.test_cloud_run import CloudRunHarness
-from tests.providers.test_modal import ModalHarness
+from tests.providers.test_aci import SUBSCRIPTION, StaticToken, client_kwargs
+from tests.providers.test_aci_contract import AciHarness
+from tests.providers.test_cloud_run_contract import CloudRunHarness
+from tests.providers.test_modal_contract import ModalHarness
 
 LIMIT = 2
 RUNS = 5

@@ -13,7 +13,7 @@ from core.ports import InfraPhase, Job
 from providers.registry import load_provider
 from providers.vertex_ai import VertexAIProvider, make_provider
 from tests.fakes.vertex_ai_server import CANCELLED, PROJECT_NUMBER, FakeVertexAI
-from tests.providers.contract import ProviderContract, ProviderHarness, make_job
+from tests.providers.contract import make_job
 
 CONFIGURATION = {
     "project": "demo-project",
@@ -44,48 +44,6 @@ def vertex_job(*, run_id: str | None = None, attempt: int = 1, **overrides: obje
     )
 
 
-class VertexHarness(ProviderHarness):
-    def __init__(self, fake: FakeVertexAI, provider: VertexAIProvider) -> None:
-        self.fake = fake
-        self.provider = provider
-
-    def job(self, *, run_id: str, attempt: int = 1) -> Job:
-        return vertex_job(run_id=run_id, attempt=attempt)
-
-    def infrastructure_count(self) -> int:
-        return self.fake.state.jobs_created
-
-    def backend_requests(self) -> int:
-        return len(self.fake.state.requests)
-
-    def start(self, infra_id: str) -> None:
-        self.fake.start(infra_id)
-
-    def exit(self, infra_id: str, code: int) -> None:
-        self.fake.finish(infra_id, code)
-
-    def fail_to_start(self, infra_id: str) -> str:
-        self.fake.fail_to_start(
-            infra_id, "Unable to pull image europe-docker.pkg.dev/demo-project/flows/flow:1.2"
-        )
-        return "Unable to pull image"
-
-    def vanish(self, infra_id: str) -> None:
-        self.fake.remove(infra_id)
-
-    def fail_requests(self, *, retryable: bool, message: str) -> None:
-        if retryable:
-            self.fake.fail_requests(code=503, status="UNAVAILABLE", message=message)
-        else:
-            self.fake.fail_requests(code=400, status="FAILED_PRECONDITION", message=message)
-
-    def heal(self) -> None:
-        self.fake.heal()
-
-    def settle(self, infra_id: str) -> None:
-        self.fake.settle_cancel(infra_id)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeVertexAI]:
     with FakeVertexAI() as server:
@@ -101,12 +59,6 @@ def provider(fake: FakeVertexAI) -> Iterator[VertexAIProvider]:
     )
     yield provider
     provider.clients.close()
-
-
-class TestVertexAIContract(ProviderContract):
-    @pytest.fixture
-    def harness(self, fake: FakeVertexAI, provider: VertexAIProvider) -> ProviderHarness:
-        return VertexHarness(fake, provider)
 
 
 def run(provider: VertexAIProvider, job: Job) -> str:

@@ -2,7 +2,8 @@
 
 The secrets pushpool holds: admin and worker bearer tokens, each run's
 token (injected into its job as ``PUSHPOOL_RUN_TOKEN``), the key that signs
-run tokens, and the cloud credentials read from Secrets Manager.
+run tokens (with the seed admin token, an SSM SecureString parameter), and
+the cloud credentials read from Secrets Manager.
 """
 
 from __future__ import annotations
@@ -225,32 +226,30 @@ def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("secretsmanager")
 
 
-def test_secret_values_from_secrets_manager_are_never_logged(
+def test_secret_values_from_ssm_and_secrets_manager_are_never_logged(
     secrets_manager: Any, recorded: Recorder
 ) -> None:
-    values = {
-        "admin-token": "A" * 48,
-        "run-key": "K" * 64,
-        "modal-token": json.dumps({"token_id": "ak-secret-id", "token_secret": "as-secret-value"}),
-    }
-    for name, value in values.items():
-        secrets_manager.create_secret(Name=name, SecretString=value)
+    modal = json.dumps({"token_id": "ak-secret-id", "token_secret": "as-secret-value"})
+    secrets_manager.create_secret(Name="modal-token", SecretString=modal)
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/pushpool/s/admin-token", Value="A" * 48, Type="SecureString")
     settings = Settings(
         store_url="sqlite://",
         aws=AwsSettings(
-            admin_token_secret="admin-token",
-            run_token_key_secret="run-key",
+            admin_token_parameter="/pushpool/s/admin-token",
+            run_token_key_parameter="/pushpool/s/run-token-key",  # absent: generated
             credential_secrets={Family.MODAL: "modal-token"},
         ),
     )
     container = bootstrap(settings=settings)
 
     container.seed_admin_token()
-    assert container.signing_key == b"K" * 64
     container.run_token("some-run")
     with contextlib.suppress(Exception):  # without the Modal SDK; the secret is read first
         container.provider("modal:push")
 
+    key = ssm.get_parameter(Name="/pushpool/s/run-token-key", WithDecryption=True)
+    assert container.signing_key == key["Parameter"]["Value"].encode()
     ours = [line for line in recorded.lines if not line.startswith(("botocore", "urllib3"))]
-    for value in ("A" * 48, "K" * 64, "ak-secret-id", "as-secret-value"):
+    for value in ("A" * 48, key["Parameter"]["Value"], "ak-secret-id", "as-secret-value"):
         assert not [line for line in ours if value in line], f"a secret value was logged: {value}"

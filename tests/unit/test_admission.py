@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.admission import Snapshot, WaitReason, plan
 from core.models import FlowRun, WorkPool, WorkQueue
 from core.ports import SlotCounters
+from core.rules.waterfall import Snapshot, WaitReason, plan
 from core.states import StateType, new_state
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,10 +7,10 @@ from itertools import permutations
 
 import pytest
 
-from core.infra import next_state
 from core.models import FlowRun
 from core.ports import InfraPhase, InfraStatus
-from core.runs import transition
+from core.rules.infra import next_state
+from core.rules.runs import transition
 from core.states import StateType, new_state
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

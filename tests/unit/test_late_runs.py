@@ -1,11 +1,18 @@
-"""``core.late_runs``: the policy's spellings and the pure skip rule."""
+"""``core.rules.late_runs``: the policy's spellings and the pure skip rule."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.errors import InvalidInput
-from core.late_runs import RUN_ALL, LateRunKind, effective, late_skips, normalised, parse_late_runs
+from core.rules.late_runs import (
+    RUN_ALL,
+    LateRunKind,
+    effective,
+    late_skips,
+    normalised,
+    parse_late_runs,
+)
 from core.states import StateType, new_state
 from tests.contract.builders import make_pool, make_run
 

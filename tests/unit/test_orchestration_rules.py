@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.models import FlowRun
-from core.services.orchestration import Route, SetStateStatus, decide
+from core.rules.orchestration import Route, SetStateStatus, decide
 from core.states import StateType, new_state
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

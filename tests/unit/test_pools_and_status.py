@@ -4,10 +4,9 @@ import pytest
 
 from core.errors import Forbidden, InvalidInput
 from core.models import Worker
-from core.pools import check_pool_name, new_pool
 from core.ports import PoolMode
-from core.states import StateType, is_late, new_state
-from core.status import (
+from core.rules.pools import check_pool_name, new_pool
+from core.rules.status import (
     PoolReadiness,
     ReadyStatus,
     WorkerStatus,
@@ -15,6 +14,7 @@ from core.status import (
     queue_status,
     worker_status,
 )
+from core.states import StateType, is_late, new_state
 
 
 def pool_status(pool, **kwargs):

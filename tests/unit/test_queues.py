@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from core.errors import InvalidInput
 from core.models import WorkQueue
-from core.queues import first_free_priority, place
+from core.rules.queues import first_free_priority, place
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from dateutil.rrule import rrulestr
 
 from core.errors import InvalidInput
 from core.models import Schedule
-from core.schedules import (
+from core.rules.schedules import (
     check_schedule,
     occurrences,
     run_name_time,

@@ -115,6 +115,9 @@ def deployment_item(deployment: Deployment) -> Item:
         "name": s(deployment.name),
         "pool_name": s(deployment.work_pool_name),
         "doc": pack(deployment),
+        # Any write puts the deployment where the tick looks for schedules to extend.
+        "sched_q": s(schema.DEPLOYMENT_SCHEDULES),
+        "sched_t": s(schema.UNMATERIALISED),
     }
 
 

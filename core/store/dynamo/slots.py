@@ -16,7 +16,7 @@ from typing import Any
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun
 from core.ports import CounterRepair, SlotCounters
-from core.runs import slot_delta, transition
+from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
 from core.store.dynamo import schema
 from core.store.dynamo.base import CounterGone, run_conflict

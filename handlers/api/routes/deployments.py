@@ -9,8 +9,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from core.services import deployments as deployment_service
-from core.services import runs as run_service
+from core.services import deployments, runs
 from handlers.api.request import caller, ctx, name, no_content, reply
 from handlers.api.schemas.deployments import (
     Deployment,
@@ -35,7 +34,7 @@ def _schedules(specs: list[DeploymentScheduleCreate]) -> tuple[object, ...]:
 @router.post("/flows/", summary="Create a flow (or read the one with this name)", tags=["Flows"])
 def create_flow(body: FlowCreate) -> Response[Flow]:
     caller().require_admin()
-    flow, created = deployment_service.ensure_flow(ctx(), body.name)
+    flow, created = deployments.ensure_flow(ctx(), body.name)
     return reply(201 if created else 200, Flow.of(flow))
 
 
@@ -53,14 +52,14 @@ def read_flows(body: FlowFilter | None = None) -> list[Flow]:
     fields = where.flows
     ids = fields.id.any_ if fields and fields.id else None
     names = fields.name.any_ if fields and fields.name else None
-    flows = deployment_service.list_flows(ctx(), ids=ids, names=names)
+    flows = deployments.list_flows(ctx(), ids=ids, names=names)
     return [Flow.of(f) for f in flows[where.offset : where.offset + where.limit]]
 
 
 @router.post("/deployments/", summary="Create or replace a deployment", tags=["Deployments"])
 def create_deployment(body: DeploymentCreate) -> Response[Deployment]:
     caller().require_admin()
-    spec = deployment_service.DeploymentSpec(
+    spec = deployments.DeploymentSpec(
         name=body.name,
         flow_id=body.flow_id,
         work_pool_name=body.work_pool_name,
@@ -69,12 +68,12 @@ def create_deployment(body: DeploymentCreate) -> Response[Deployment]:
         parameters=body.parameters,
         entrypoint=body.entrypoint,
         command=body.command,
-        schedules=_schedules(body.schedules),  # type: ignore[arg-type]
+        schedules=_schedules(body.schedules),
         paused=body.paused,
         description=body.description or "",
         late_runs=body.late_runs,
     )
-    deployment, created = deployment_service.apply_deployment(ctx(), spec)
+    deployment, created = deployments.apply_deployment(ctx(), spec)
     return reply(201 if created else 200, Deployment.of(deployment))
 
 
@@ -85,7 +84,7 @@ def read_deployments(body: DeploymentFilter | None = None) -> list[Deployment]:
     fields = where.deployments
     pools = where.work_pools.name.any_ if where.work_pools and where.work_pools.name else None
     flows = where.flows.name.any_ if where.flows and where.flows.name else None
-    found = deployment_service.list_deployments(
+    found = deployments.list_deployments(
         ctx(),
         names=fields.name.any_ if fields and fields.name else None,
         ids=fields.id.any_ if fields and fields.id else None,
@@ -105,14 +104,14 @@ def read_deployments(body: DeploymentFilter | None = None) -> list[Deployment]:
 )
 def read_deployment_by_name(flow_name: str, deployment_name: str) -> Deployment:
     caller().require_admin()
-    found = deployment_service.find_deployment(ctx(), name(flow_name), name(deployment_name))
+    found = deployments.find_deployment(ctx(), name(flow_name), name(deployment_name))
     return Deployment.of(found)
 
 
 @router.get("/deployments/<deployment_id>", summary="Read a deployment", tags=["Deployments"])
 def read_deployment(deployment_id: str) -> Deployment:
     caller().require_admin()
-    return Deployment.of(deployment_service.get_deployment(ctx(), name(deployment_id)))
+    return Deployment.of(deployments.get_deployment(ctx(), name(deployment_id)))
 
 
 @router.patch("/deployments/<deployment_id>", summary="Update a deployment", tags=["Deployments"])
@@ -121,15 +120,15 @@ def update_deployment(deployment_id: str, body: DeploymentUpdate) -> Response[No
     given = body.model_dump(exclude_unset=True, exclude={"tags", "version", "schedules"})
     if body.schedules is not None:
         given["schedules"] = _schedules(body.schedules)
-    changes = deployment_service.DeploymentChanges(**given)
-    deployment_service.update_deployment(ctx(), name(deployment_id), changes)
+    changes = deployments.DeploymentChanges(**given)
+    deployments.update_deployment(ctx(), name(deployment_id), changes)
     return no_content()
 
 
 @router.delete("/deployments/<deployment_id>", summary="Delete a deployment", tags=["Deployments"])
 def delete_deployment(deployment_id: str) -> Response[None]:
     caller().require_admin()
-    deployment_service.delete_deployment(ctx(), name(deployment_id))
+    deployments.delete_deployment(ctx(), name(deployment_id))
     return no_content()
 
 
@@ -143,7 +142,7 @@ def create_flow_run(
 ) -> Response[FlowRun]:
     caller().require_admin()
     body = body or DeploymentFlowRunCreate()
-    run, created = run_service.create_flow_run(
+    run, created = runs.create_flow_run(
         ctx(),
         name(deployment_id),
         name=body.name,

@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from core.errors import Forbidden, InvalidInput
-from core.services import runs as run_service
-from core.services.orchestration import SetStateStatus
+from core.rules.orchestration import SetStateStatus
+from core.services import runs
 from core.states import StateType
 from handlers.api.request import caller, container, ctx, name, no_content, reply
 from handlers.api.schemas.runs import (
@@ -30,14 +30,14 @@ TAGS = ["Flow Runs"]
 
 @router.get("/flow_runs/<run_id>", summary="Read a flow run", tags=TAGS)
 def read_flow_run(run_id: str) -> FlowRun:
-    run = run_service.get_run(ctx(), name(run_id))
+    run = runs.get_run(ctx(), name(run_id))
     caller().require_run(run)
     return FlowRun.of(run)
 
 
-def _filter(where: FlowRunFilter) -> run_service.RunFilter:
-    runs = where.flow_runs
-    state = runs.state if runs else None
+def _filter(where: FlowRunFilter) -> runs.RunFilter:
+    fields = where.flow_runs
+    state = fields.state if fields else None
     pools = where.work_pools.name.any_ if where.work_pools and where.work_pools.name else None
     principal = caller()
     if principal.scope == "worker":
@@ -50,17 +50,17 @@ def _filter(where: FlowRunFilter) -> run_service.RunFilter:
         if where.work_pool_queues and where.work_pool_queues.name
         else None
     )
-    if runs and runs.work_queue_name and runs.work_queue_name.any_ is not None:
-        queues = runs.work_queue_name.any_
+    if fields and fields.work_queue_name and fields.work_queue_name.any_ is not None:
+        queues = fields.work_queue_name.any_
     deployment_ids = (
         where.deployments.id.any_ if where.deployments and where.deployments.id else None
     )
-    if runs and runs.deployment_id and runs.deployment_id.any_ is not None:
-        deployment_ids = runs.deployment_id.any_
+    if fields and fields.deployment_id and fields.deployment_id.any_ is not None:
+        deployment_ids = fields.deployment_id.any_
     types = state.type.any_ if state and state.type else None
-    return run_service.RunFilter(
-        ids=runs.id.any_ if runs and runs.id else None,
-        names=runs.name.any_ if runs and runs.name else None,
+    return runs.RunFilter(
+        ids=fields.id.any_ if fields and fields.id else None,
+        names=fields.name.any_ if fields and fields.name else None,
         state_types=_state_types(types) if types is not None else None,
         state_names=state.name.any_ if state and state.name else None,
         deployment_ids=deployment_ids,
@@ -85,24 +85,24 @@ def _state_types(names: list[str]) -> list[StateType]:
 @router.post("/flow_runs/filter", summary="Read flow runs", tags=TAGS)
 def read_flow_runs(body: FlowRunFilter | None = None) -> list[FlowRun]:
     where = _filter(body or FlowRunFilter())
-    return [FlowRun.of(r) for r in run_service.list_runs(ctx(), where)]
+    return [FlowRun.of(r) for r in runs.list_runs(ctx(), where)]
 
 
 @router.post("/flow_runs/count", summary="Count flow runs", tags=TAGS)
 def count_flow_runs(body: FlowRunFilter | None = None) -> int:
     """Every matching run; the body's offset and limit do not apply."""
-    return run_service.count_runs(ctx(), _filter(body or FlowRunFilter()))
+    return runs.count_runs(ctx(), _filter(body or FlowRunFilter()))
 
 
 @router.post("/flow_runs/<run_id>/set_state", summary="Propose a state", tags=TAGS)
 def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[OrchestrationResult]:
     context = ctx()
-    run = run_service.get_run(context, name(run_id))
+    run = runs.get_run(context, name(run_id))
     principal = caller()
     principal.require_run(run)
     if body.force and principal.scope == "run":
         raise Forbidden("a run token may not force a state; report the state without force")
-    result = run_service.set_state(context, run.id, body.proposal(), force=body.force)
+    result = runs.set_state(context, run.id, body.proposal(), force=body.force)
     status = 201 if result.status is SetStateStatus.ACCEPT else 200
     return reply(status, OrchestrationResult.of(result))
 
@@ -114,12 +114,12 @@ def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[Orchestra
 )
 def read_flow_run_job(run_id: str) -> FlowRunJob:
     app = container()
-    run = run_service.get_run(app.context, name(run_id))
+    run = runs.get_run(app.context, name(run_id))
     principal = caller()
     if principal.scope == "run":
         raise Forbidden("a run token may not read its job; the pool's worker token can")
     principal.require_run(run)
-    job = run_service.claimed_job(
+    job = runs.claimed_job(
         app.context, run.id, api_url=app.settings.api_url, run_token=app.run_token
     )
     return FlowRunJob.of(job)
@@ -128,10 +128,8 @@ def read_flow_run_job(run_id: str) -> FlowRunJob:
 @router.patch("/flow_runs/<run_id>", summary="Report a run's infrastructure", tags=TAGS)
 def update_flow_run(run_id: str, body: FlowRunUpdate) -> Response[None]:
     context = ctx()
-    run = run_service.get_run(context, name(run_id))
+    run = runs.get_run(context, name(run_id))
     caller().require_run(run)
     if body.infrastructure_pid is not None:
-        run_service.report_infrastructure(
-            context, run.id, body.infrastructure_pid, attempt=body.attempt
-        )
+        runs.report_infrastructure(context, run.id, body.infrastructure_pid, attempt=body.attempt)
     return no_content()

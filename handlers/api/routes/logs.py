@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from core.errors import InfrastructureError, InvalidInput
 from core.logs import cursor_at
 from core.ports import LogSource, log_source
-from core.services import logs as log_service
+from core.services import logs
 from handlers.api.request import caller, container, ctx, reply
 from handlers.api.schemas.logs import Log, LogCreate, LogFilter
 
@@ -27,7 +27,7 @@ TAGS = ["Logs"]
 
 @router.post("/logs/", summary="Write log lines of flow runs", tags=TAGS)
 def create_logs(body: list[LogCreate]) -> Response[None]:
-    log_service.write_logs(
+    logs.write_logs(
         ctx(), container().logs, [item.line() for item in body], authorize=caller().require_run
     )
     return reply(201, None)
@@ -44,7 +44,7 @@ def read_logs(body: LogFilter) -> list[Log]:
     since = body.logs.timestamp.after_ if body.logs.timestamp else None
     if after is None and since is not None:
         after = cursor_at(since)
-    lines = log_service.read_logs(
+    lines = logs.read_logs(
         ctx(),
         container().logs,
         runs[0],

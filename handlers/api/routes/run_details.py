@@ -15,8 +15,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import Field
 
 from core.models import JSON
-from core.services import job_view
-from core.services import runs as run_service
+from core.services import job_view, runs
 from handlers.api.request import caller, container, ctx, name
 from handlers.api.schemas.common import Out
 from handlers.api.schemas.runs import State
@@ -36,7 +35,7 @@ class RenderedJobConfiguration(Out):
 
 @router.get("/flow_run_states/", summary="Read a flow run's states, oldest first", tags=TAGS)
 def read_flow_run_states(flow_run_id: Annotated[str, Query()]) -> list[State]:
-    run = run_service.get_run(ctx(), flow_run_id)
+    run = runs.get_run(ctx(), flow_run_id)
     caller().require_run(run)
     return [State.of(s, run.id) for s in (*run.state_history, run.state)]
 

@@ -12,8 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from core.services import pools as pool_service
-from core.services import queues as queue_service
+from core.services import pools, queues
 from core.states import StateType
 from handlers.api.request import caller, ctx, name, no_content, reply
 from handlers.api.schemas.pools import (
@@ -33,13 +32,13 @@ TAGS = ["Work Pools"]
 
 def _out(pool_name: str) -> WorkPool:
     context = ctx()
-    return WorkPool.of(pool_service.view(context, context.store.get_pool(pool_name)))
+    return WorkPool.of(pools.view(context, context.store.get_pool(pool_name)))
 
 
 @router.post("/work_pools/", summary="Create a work pool", tags=TAGS)
 def create_work_pool(body: WorkPoolCreate) -> Response[WorkPool]:
     caller().require_admin()
-    pool = pool_service.create_pool(
+    pool = pools.create_pool(
         ctx(),
         name=body.name,
         pool_type=body.type,
@@ -58,7 +57,7 @@ def read_work_pools(body: WorkPoolFilter | None = None) -> list[WorkPool]:
     where = body or WorkPoolFilter()
     fields = where.work_pools
     context = ctx()
-    found = pool_service.list_pools(
+    found = pools.list_pools(
         context,
         names=fields.name.any_ if fields and fields.name else None,
         ids=fields.id.any_ if fields and fields.id else None,
@@ -66,7 +65,7 @@ def read_work_pools(body: WorkPoolFilter | None = None) -> list[WorkPool]:
         offset=where.offset,
         limit=where.limit,
     )
-    return [WorkPool.of(pool_service.view(context, p)) for p in found]
+    return [WorkPool.of(pools.view(context, p)) for p in found]
 
 
 @router.post("/work_pools/count", summary="Count work pools", tags=TAGS)
@@ -85,14 +84,14 @@ def read_work_pool(pool: str) -> WorkPool:
 def update_work_pool(pool: str, body: WorkPoolUpdate) -> Response[None]:
     caller().require_admin()
     changes = body.model_dump(exclude_unset=True, exclude={"storage_configuration"})
-    pool_service.update_pool(ctx(), name(pool), pool_service.PoolChanges(**changes))
+    pools.update_pool(ctx(), name(pool), pools.PoolChanges(**changes))
     return no_content()
 
 
 @router.delete("/work_pools/<pool>", summary="Delete a work pool", tags=TAGS)
 def delete_work_pool(pool: str) -> Response[None]:
     caller().require_admin()
-    pool_service.delete_pool(ctx(), name(pool))
+    pools.delete_pool(ctx(), name(pool))
     return no_content()
 
 
@@ -108,11 +107,11 @@ def read_concurrency_status(
     caller().require_pool(pool)
     request = body or ConcurrencyStatusRequest()
     context = ctx()
-    work_pool, queues = queue_service.list_queues(context, pool)
+    work_pool, pool_queues = queues.list_queues(context, pool)
     counters = context.store.counters(work_pool.id)
     holders = context.store.list_active(work_pool.id)
     start = (request.page - 1) * request.limit
-    page = queues[start : start + request.limit]
+    page = pool_queues[start : start + request.limit]
     details = []
     for queue in page:
         runs = [r for r in holders if r.work_queue_id == queue.id]
@@ -142,8 +141,8 @@ def read_concurrency_status(
         active_slots=counters.pool_active,
         concurrency_limit=work_pool.concurrency_limit,
         queues=details,
-        count=len(queues),
+        count=len(pool_queues),
         limit=request.limit,
-        pages=-(-len(queues) // request.limit),
+        pages=-(-len(pool_queues) // request.limit),
         page=request.page,
     )

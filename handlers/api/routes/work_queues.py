@@ -7,8 +7,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from core.services import queues as queue_service
-from core.status import ReadyStatus
+from core.rules.status import ReadyStatus
+from core.services import queues
 from handlers.api.request import caller, ctx, name, no_content, reply
 from handlers.api.schemas.pools import (
     HealthPolicy,
@@ -27,7 +27,7 @@ TAGS = ["Work Pools"]
 def create_work_queue(pool: str, body: WorkQueueCreate) -> Response[WorkQueue]:
     caller().require_admin()
     context = ctx()
-    queue = queue_service.create_queue(
+    queue = queues.create_queue(
         context,
         name(pool),
         name=body.name,
@@ -36,8 +36,8 @@ def create_work_queue(pool: str, body: WorkQueueCreate) -> Response[WorkQueue]:
         concurrency_limit=body.concurrency_limit,
         priority=body.priority,
     )
-    work_pool, stored = queue_service.get_queue(context, name(pool), queue.name)
-    return reply(201, WorkQueue.of(queue_service.view(context, work_pool, stored)))
+    work_pool, stored = queues.get_queue(context, name(pool), queue.name)
+    return reply(201, WorkQueue.of(queues.view(context, work_pool, stored)))
 
 
 @router.post("/work_pools/<pool>/queues/filter", summary="Read a pool's work queues", tags=TAGS)
@@ -47,9 +47,9 @@ def read_work_queues(pool: str, body: WorkQueueFilter | None = None) -> list[Wor
     where = body or WorkQueueFilter()
     names = where.work_queues.name.any_ if where.work_queues and where.work_queues.name else None
     context = ctx()
-    work_pool, queues = queue_service.list_queues(context, pool, names=names)
-    page = queues[where.offset : where.offset + where.limit]
-    return [WorkQueue.of(v) for v in queue_service.views(context, work_pool, page)]
+    work_pool, found = queues.list_queues(context, pool, names=names)
+    page = found[where.offset : where.offset + where.limit]
+    return [WorkQueue.of(v) for v in queues.views(context, work_pool, page)]
 
 
 @router.get("/work_pools/<pool>/queues/<queue>", summary="Read a work queue", tags=TAGS)
@@ -57,29 +57,27 @@ def read_work_queue(pool: str, queue: str) -> WorkQueue:
     pool = name(pool)
     caller().require_pool(pool)
     context = ctx()
-    work_pool, stored = queue_service.get_queue(context, pool, name(queue))
-    return WorkQueue.of(queue_service.view(context, work_pool, stored))
+    work_pool, stored = queues.get_queue(context, pool, name(queue))
+    return WorkQueue.of(queues.view(context, work_pool, stored))
 
 
 @router.patch("/work_pools/<pool>/queues/<queue>", summary="Update a work queue", tags=TAGS)
 def update_work_queue(pool: str, queue: str, body: WorkQueueUpdate) -> Response[None]:
     caller().require_admin()
     changes = body.model_dump(exclude_unset=True, exclude={"last_polled"})
-    queue_service.update_queue(
-        ctx(), name(pool), name(queue), queue_service.QueueChanges(**changes)
-    )
+    queues.update_queue(ctx(), name(pool), name(queue), queues.QueueChanges(**changes))
     return no_content()
 
 
 @router.delete("/work_pools/<pool>/queues/<queue>", summary="Delete a work queue", tags=TAGS)
 def delete_work_queue(pool: str, queue: str) -> Response[None]:
     caller().require_admin()
-    queue_service.delete_queue(ctx(), name(pool), name(queue))
+    queues.delete_queue(ctx(), name(pool), name(queue))
     return no_content()
 
 
 def _by_id(queue_id: str) -> tuple[str, str]:
-    work_pool, queue = queue_service.get_queue_by_id(ctx(), name(queue_id))
+    work_pool, queue = queues.get_queue_by_id(ctx(), name(queue_id))
     return work_pool.name, queue.name
 
 
@@ -108,10 +106,10 @@ def read_work_queue_status(queue_id: str) -> WorkQueueHealth:
     """Prefect's ``WorkQueueStatusDetail``: healthy when polled in the last 60 s
     (READY) and no run is Late."""
     context = ctx()
-    work_pool, queue = queue_service.get_queue_by_id(context, name(queue_id))
+    work_pool, queue = queues.get_queue_by_id(context, name(queue_id))
     caller().require_pool(work_pool.name)
-    late = queue_service.late_runs(context, work_pool, queue)
-    status = queue_service.view(context, work_pool, queue).status
+    late = queues.late_runs(context, work_pool, queue)
+    status = queues.view(context, work_pool, queue).status
     return WorkQueueHealth(
         healthy=status == ReadyStatus.READY and late == 0,
         late_runs_count=late,

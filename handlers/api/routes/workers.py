@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from core.services import workers as worker_service
+from core.services import workers
 from handlers.api.request import caller, ctx, name, no_content
 from handlers.api.schemas.pools import Worker, WorkerFilter, WorkerHeartbeat
 
@@ -17,9 +17,7 @@ TAGS = ["Work Pools"]
 def worker_heartbeat(pool: str, body: WorkerHeartbeat) -> Response[None]:
     pool = name(pool)
     caller().require_pool(pool)
-    worker_service.heartbeat(
-        ctx(), pool, body.name, interval_seconds=body.heartbeat_interval_seconds
-    )
+    workers.heartbeat(ctx(), pool, body.name, interval_seconds=body.heartbeat_interval_seconds)
     return no_content()
 
 
@@ -28,7 +26,7 @@ def read_workers(pool: str, body: WorkerFilter | None = None) -> list[Worker]:
     pool = name(pool)
     caller().require_pool(pool)
     where = body or WorkerFilter()
-    views = worker_service.list_workers(ctx(), pool)
+    views = workers.list_workers(ctx(), pool)
     if where.workers and where.workers.status and where.workers.status.any_ is not None:
         wanted = set(where.workers.status.any_)
         views = [v for v in views if v.status.value in wanted]
@@ -39,5 +37,5 @@ def read_workers(pool: str, body: WorkerFilter | None = None) -> list[Worker]:
 def delete_worker(pool: str, worker: str) -> Response[None]:
     pool = name(pool)
     caller().require_pool(pool)
-    worker_service.delete_worker(ctx(), pool, name(worker))
+    workers.delete_worker(ctx(), pool, name(worker))
     return no_content()

@@ -68,16 +68,20 @@ def _null_only(value: Any, *, reason: str) -> None:
         raise ValueError(reason)
 
 
-def null_only(reason: str) -> Any:
-    """A Prefect field for a feature pushpool does not have: null passes (Prefect's
+def null_only(reason: str) -> AfterValidator:
+    """For a Prefect field of a feature pushpool does not have: null passes (Prefect's
     client sends every field), anything else is refused with ``reason`` rather
-    than silently dropped."""
-    return Annotated[Any, AfterValidator(functools.partial(_null_only, reason=reason))]
+    than silently dropped.  Use as ``Annotated[Any, null_only(reason)]``."""
+    return AfterValidator(functools.partial(_null_only, reason=reason))
 
 
 # Ignoring a filter would answer with objects the caller excluded.
-Unfiltered = null_only("pushpool does not filter on this; send null or leave it out")
-NoBlocks = null_only("pushpool has no blocks; send null (use job_variables and entrypoint)")
+Unfiltered = Annotated[
+    Any, null_only("pushpool does not filter on this; send null or leave it out")
+]
+NoBlocks = Annotated[
+    Any, null_only("pushpool has no blocks; send null (use job_variables and entrypoint)")
+]
 
 
 class AnyOf(Body):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -96,9 +96,12 @@ LATE_RUNS = (
 )
 
 
-NoDeploymentLimit = null_only(
-    "pushpool has no per-deployment concurrency limit; send null and limit the work queue"
-)
+NoDeploymentLimit = Annotated[
+    Any,
+    null_only(
+        "pushpool has no per-deployment concurrency limit; send null and limit the work queue"
+    ),
+]
 
 
 class DeploymentCreate(Body):

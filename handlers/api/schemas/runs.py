@@ -179,7 +179,7 @@ class OrchestrationResult(Out):
         return cls(
             state=State.of(result.run.state, result.run.id),
             status=result.status.value,
-            details=OrchestrationDetails(type=kind, reason=result.reason or None),  # type: ignore[arg-type]
+            details=OrchestrationDetails(type=kind, reason=result.reason or None),
         )
 
 

@@ -1,7 +1,7 @@
 // A pool's queues: the table, create/edit dialogs that preview the resulting
 // priority order, move up/down, pause and delete.
 //
-// The preview mirrors core/queues.py `place`: a taken priority p puts the queue
+// The preview mirrors core/rules/queues.py `place`: a taken priority p puts the queue
 // before the queue holding p, and the ones after shift down only as far as
 // needed to stay unique (gaps are kept).
 

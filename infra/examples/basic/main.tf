@@ -31,6 +31,6 @@ output "api_url" {
   value = module.pushpool.api_url
 }
 
-output "admin_token_secret_arn" {
-  value = module.pushpool.admin_token_secret_arn
+output "admin_token_parameter" {
+  value = module.pushpool.admin_token_parameter
 }

@@ -64,38 +64,17 @@ resource "aws_dynamodb_table" "table" {
 
 # ------------------------------------------------------------------ secrets
 
-resource "random_password" "admin_token" {
-  length  = 48
-  special = false
-}
-
-resource "aws_secretsmanager_secret" "admin_token_secret" {
-  name_prefix = "${var.name}-admin-token-"
-  description = "pushpool admin API token (seed). Read it once to configure the CLI."
-  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
-  #checkov:skip=CKV2_AWS_57:The admin token is rotated by creating a new token through the API.
-}
-
-resource "aws_secretsmanager_secret_version" "admin_token_secret" {
-  secret_id     = aws_secretsmanager_secret.admin_token_secret.id
-  secret_string = random_password.admin_token.result
-}
-
-resource "random_password" "run_token_signing_key" {
-  length  = 64
-  special = false
-}
-
-resource "aws_secretsmanager_secret" "run_token_signing_key_secret" {
-  name_prefix = "${var.name}-run-token-key-"
-  description = "HMAC key that signs per-run tokens handed to flow runs."
-  #checkov:skip=CKV_AWS_149:Encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice.
-  #checkov:skip=CKV2_AWS_57:Rotating the signing key invalidates tokens of runs in flight; rotate between runs.
-}
-
-resource "aws_secretsmanager_secret_version" "run_token_signing_key_secret" {
-  secret_id     = aws_secretsmanager_secret.run_token_signing_key_secret.id
-  secret_string = random_password.run_token_signing_key.result
+# The admin token and the run-token signing key are SSM SecureString parameters that the
+# functions create with a generated value on first use: the one mechanism template.yaml
+# must use too, since CloudFormation cannot create a SecureString (docs/decisions.md).
+# Neither value is in the Terraform state. `terraform destroy` leaves them (docs/aws.md).
+locals {
+  parameter_prefix = "/pushpool/${var.name}"
+  parameter_arn    = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.parameter_prefix}"
+  stack_parameters = {
+    admin_token   = "${local.parameter_prefix}/admin-token"
+    run_token_key = "${local.parameter_prefix}/run-token-key"
+  }
 }
 
 resource "aws_secretsmanager_secret" "gcp_credentials_secret" {

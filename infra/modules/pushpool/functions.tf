@@ -4,10 +4,10 @@ locals {
   api_url  = "${aws_apigatewayv2_api.http_api.api_endpoint}/api"
 
   common_env = {
-    PUSHPOOL_STORE                = "dynamodb://${aws_dynamodb_table.table.name}"
-    PUSHPOOL_RUN_RETENTION_DAYS   = tostring(var.run_retention_days)
-    PUSHPOOL_RUN_TOKEN_KEY_SECRET = aws_secretsmanager_secret.run_token_signing_key_secret.arn
-    PUSHPOOL_DISPATCH_QUEUE_URL   = aws_sqs_queue.dispatch_queue.url
+    PUSHPOOL_STORE                   = "dynamodb://${aws_dynamodb_table.table.name}"
+    PUSHPOOL_RUN_RETENTION_DAYS      = tostring(var.run_retention_days)
+    PUSHPOOL_RUN_TOKEN_KEY_PARAMETER = local.stack_parameters.run_token_key
+    PUSHPOOL_DISPATCH_QUEUE_URL      = aws_sqs_queue.dispatch_queue.url
     # Deliveries before the dead-letter queue: the last one crashes runs that still fail.
     PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT = tostring(var.dispatch_max_receive_count)
     POWERTOOLS_SERVICE_NAME             = "pushpool"
@@ -83,12 +83,12 @@ resource "aws_lambda_function" "api_function" {
   }
   environment {
     variables = merge(local.common_env, local.family_queue_env, {
-      PUSHPOOL_ADMIN_TOKEN_SECRET = aws_secretsmanager_secret.admin_token_secret.arn
+      PUSHPOOL_ADMIN_TOKEN_PARAMETER = local.stack_parameters.admin_token
     })
   }
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; a dead-letter queue applies only to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints; a VPC would add NAT cost and cold-start time for nothing.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -116,7 +116,7 @@ resource "aws_lambda_function" "tick_function" {
     variables = merge(local.common_env, local.family_queue_env)
   }
   #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints; a VPC would add NAT cost and cold-start time for nothing.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -165,7 +165,7 @@ resource "aws_lambda_function" "dispatch_function" {
   #checkov:skip=CKV_AWS_116:Invoked by an SQS event source; failed messages go to the queue's redrive dead-letter queue.
   #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints; a VPC would add NAT cost and cold-start time for nothing.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the event source's maximum concurrency instead of reserving account capacity.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -205,7 +205,7 @@ resource "aws_lambda_function" "dispatch_gcp_function" {
   #checkov:skip=CKV_AWS_116:Invoked by an SQS event source; failed messages go to the queue's redrive dead-letter queue.
   #checkov:skip=CKV_AWS_117:Calls Google's public API; a VPC would add NAT cost and cold-start time for nothing.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the event source's maximum concurrency instead of reserving account capacity.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -246,7 +246,7 @@ resource "aws_lambda_function" "dispatch_azure_function" {
   #checkov:skip=CKV_AWS_116:Invoked by an SQS event source; failed messages go to the queue's redrive dead-letter queue.
   #checkov:skip=CKV_AWS_117:Calls Azure's public API; a VPC would add NAT cost and cold-start time for nothing.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the event source's maximum concurrency instead of reserving account capacity.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -287,7 +287,7 @@ resource "aws_lambda_function" "dispatch_modal_function" {
   #checkov:skip=CKV_AWS_116:Invoked by an SQS event source; failed messages go to the queue's redrive dead-letter queue.
   #checkov:skip=CKV_AWS_117:Calls Modal's public API; a VPC would add NAT cost and cold-start time for nothing.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the event source's maximum concurrency instead of reserving account capacity.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 
@@ -326,7 +326,7 @@ resource "aws_lambda_function" "infra_events_function" {
   }
   #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints; a VPC would add NAT cost and cold-start time for nothing.
   #checkov:skip=CKV_AWS_115:Event volume is bounded by the tasks pushpool starts; reserving account capacity buys nothing.
-  #checkov:skip=CKV_AWS_173:The environment holds resource names and secret ARNs only, never secret values.
+  #checkov:skip=CKV_AWS_173:The environment holds resource, parameter and secret names only, never secret values.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user owns; artifacts are built reproducibly by scripts/build_lambdas.py.
 }
 

@@ -2,8 +2,12 @@
 # conditioned on the allowed clusters, iam:PassRole only for declared roles.
 
 locals {
-  allowed_clusters = concat([aws_ecs_cluster.managed_cluster.arn], var.ecs_cluster_arns)
-  passable_roles   = concat([aws_iam_role.managed_task_execution_role.arn], var.pass_role_arns)
+  # Read, else create, the stack's SecureString parameters (handlers/aws/parameters.py). The
+  # account's aws/ssm key needs no kms statement: its key policy lets SSM use it for every
+  # principal of the account.
+  parameter_actions = ["ssm:GetParameter", "ssm:PutParameter"]
+  allowed_clusters  = concat([aws_ecs_cluster.managed_cluster.arn], var.ecs_cluster_arns)
+  passable_roles    = concat([aws_iam_role.managed_task_execution_role.arn], var.pass_role_arns)
 }
 
 resource "aws_iam_role" "api_function_role" {
@@ -18,7 +22,7 @@ resource "aws_iam_role_policy" "api_function_role" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
-      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.admin_token_secret.arn, aws_secretsmanager_secret.run_token_signing_key_secret.arn] },
+      { Sid = "StackParameters", Effect = "Allow", Action = local.parameter_actions, Resource = ["${local.parameter_arn}/admin-token", "${local.parameter_arn}/run-token-key"] },
       { Sid = "Dispatch", Effect = "Allow", Action = "sqs:SendMessage", Resource = concat([aws_sqs_queue.dispatch_queue.arn], local.family_queue_arns) },
       {
         Sid       = "FindTheLogStreamOfAnEcsRun", Effect = "Allow", Action = "ecs:DescribeTasks", Resource = "*",
@@ -79,7 +83,7 @@ resource "aws_iam_role_policy" "dispatch_function_role" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
-      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.run_token_signing_key_secret.arn },
+      { Sid = "StackParameters", Effect = "Allow", Action = local.parameter_actions, Resource = "${local.parameter_arn}/run-token-key" },
       { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue.arn },
       {
         Sid       = "RunAndStopTasksOnAllowedClusters", Effect = "Allow",
@@ -113,7 +117,8 @@ resource "aws_iam_role_policy" "dispatch_gcp_function_role" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
-      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.gcp_credentials_secret[0].arn] },
+      { Sid = "StackParameters", Effect = "Allow", Action = local.parameter_actions, Resource = "${local.parameter_arn}/run-token-key" },
+      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.gcp_credentials_secret[0].arn },
       { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_gcp[0].arn },
     ]
   })
@@ -133,7 +138,8 @@ resource "aws_iam_role_policy" "dispatch_azure_function_role" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
-      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.azure_credentials_secret[0].arn] },
+      { Sid = "StackParameters", Effect = "Allow", Action = local.parameter_actions, Resource = "${local.parameter_arn}/run-token-key" },
+      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.azure_credentials_secret[0].arn },
       { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_azure[0].arn },
     ]
   })
@@ -153,7 +159,8 @@ resource "aws_iam_role_policy" "dispatch_modal_function_role" {
     Version = "2012-10-17"
     Statement = [
       { Sid = "Table", Effect = "Allow", Action = local.table_index_actions, Resource = local.table_resources },
-      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = [aws_secretsmanager_secret.run_token_signing_key_secret.arn, aws_secretsmanager_secret.modal_token_secret[0].arn] },
+      { Sid = "StackParameters", Effect = "Allow", Action = local.parameter_actions, Resource = "${local.parameter_arn}/run-token-key" },
+      { Sid = "Secrets", Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.modal_token_secret[0].arn },
       { Sid = "Queue", Effect = "Allow", Action = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], Resource = aws_sqs_queue.dispatch_queue_modal[0].arn },
     ]
   })

@@ -5,9 +5,9 @@ output "api_url" {
   value       = "${aws_apigatewayv2_api.http_api.api_endpoint}/api"
 }
 
-output "admin_token_secret_arn" {
-  description = "Secret holding the admin token (aws secretsmanager get-secret-value --secret-id ...)."
-  value       = aws_secretsmanager_secret.admin_token_secret.arn
+output "admin_token_parameter" {
+  description = "SSM SecureString parameter holding the admin token, created by the API's first call (aws ssm get-parameter --with-decryption --name ... --query Parameter.Value --output text)."
+  value       = local.stack_parameters.admin_token
 }
 
 output "table_name" {

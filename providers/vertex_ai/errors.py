@@ -1,0 +1,15 @@
+"""Vertex AI API errors -> ``InfrastructureError`` (what ``google_api`` says of Google's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from providers import google_api
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """``google_api.translated`` for the Vertex AI API."""
+    with google_api.translated("Vertex AI", action):
+        yield
