@@ -23,7 +23,11 @@ from typing import Any
 from core.services.observe import apply_status, slot_awaited
 from core.states import StateType
 from handlers.aws import logs
-from handlers.aws.observability import metrics, record_infrastructure_crash, tracer
+from handlers.aws.observability import (
+    metrics,
+    record_infrastructure_crash,
+    traced_handler,
+)
 from handlers.bootstrap import bootstrap
 from handlers.observability import log_context
 from providers.ecs.status import TaskChange, task_change
@@ -31,7 +35,7 @@ from providers.ecs.status import TaskChange, task_change
 log = logging.getLogger("pushpool.infra_events")
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge rule on ECS task state changes)."""

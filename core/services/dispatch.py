@@ -158,17 +158,25 @@ class Dispatcher:
     turn_lease: timedelta = DEFAULT_TURN
 
     def dispatch(
-        self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
+        self,
+        pool_name: str,
+        *,
+        resume: bool = True,
+        final_attempt: bool = False,
+        pool: WorkPool | None = None,
     ) -> DispatchReport:
         """Admit and submit the pool's due runs; resume stalled claims first.
 
-        Raises :class:`DispatchIncomplete` when a retryable error left runs
-        claimed (unless ``final_attempt``, which crashes them instead).
+        ``pool`` is the pool as the caller has just read it (the dispatch
+        function reads it to check the message's routing); otherwise it is
+        read here.  Raises :class:`DispatchIncomplete` when a retryable error
+        left runs claimed (unless ``final_attempt``, which crashes them instead).
         """
-        try:
-            pool = self.store.get_pool(pool_name)
-        except NotFound:
-            return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
+        if pool is None:
+            try:
+                pool = self.store.get_pool(pool_name)
+            except NotFound:
+                return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
         if self.pool_types.mode(pool.type) is PoolMode.PULL:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
         if self.turn_ids is None:
