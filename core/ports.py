@@ -54,6 +54,25 @@ class CounterRepair(BaseModel):
     now: int
 
 
+class Again(StrEnum):
+    """What a dispatch request that found the pool's lease held asks of its holder."""
+
+    ADMIT = "admit"  # due work or a freed slot: admit once more
+    RESUME = "resume"  # also look after active runs (stalled claims, cancellations)
+
+
+class ScheduleProgress(BaseModel):
+    """A deployment whose schedule the tick should extend, and how far it got."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment: Deployment
+    # Every firing before this time has its run; None: the deployment was
+    # created or written since its schedule was last materialised (so runs
+    # of an earlier schedule may exist, and none of this one is assumed to).
+    materialised_until: datetime | None
+
+
 class Store(Protocol):
     """Everything pushpool persists, with methods named for what they do.
 
@@ -115,6 +134,22 @@ class Store(Protocol):
     def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]: ...
     def update_deployment(self, deployment: Deployment) -> Deployment: ...
     def delete_deployment(self, deployment: Deployment) -> None: ...
+    def deployments_to_schedule(self, before: datetime, *, limit: int) -> list[ScheduleProgress]:
+        """Deployments whose schedule is materialised only up to a time earlier
+        than ``before`` (those created or written since their last
+        materialisation first), earliest first, at most ``limit``.  Reads
+        only these, however many deployments there are: creating or
+        updating a deployment puts it here, ``mark_materialised`` moves or
+        removes it."""
+        ...
+
+    def mark_materialised(self, deployment: Deployment, *, until: datetime | None) -> bool:
+        """Record that every firing of ``deployment``'s schedule before
+        ``until`` has its run (None: nothing to materialise until the
+        deployment is written again).  Only if the stored deployment still
+        has ``deployment.version``; False (and no change) if it was written
+        or deleted since, so a tick never hides a change it did not see."""
+        ...
 
     # -- flow runs ------------------------------------------------------------
     def create_run(self, run: FlowRun) -> bool:
@@ -134,12 +169,49 @@ class Store(Protocol):
         """Runs matching every given filter, newest scheduled time first."""
         ...
 
-    def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
-        """SCHEDULED runs of the pool due at or before ``before``, oldest first."""
+    def list_due(
+        self,
+        pool_id: str,
+        before: datetime,
+        *,
+        queue_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[FlowRun]:
+        """SCHEDULED runs of the pool due at or before ``before``, in
+        (scheduled time, run id) order; only ``queue_id``'s if given, and
+        only the first ``limit`` if given (a dispatcher pass reads no more
+        than its free slots can release)."""
+        ...
+
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        """Whether the pool has any SCHEDULED run due at or before ``before``
+        (reads at most a few runs, however many are due)."""
         ...
 
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         """Pool id -> earliest due time, over SCHEDULED runs due by ``before``."""
+        ...
+
+    # -- one dispatcher per pool (core.services.pool_turns) -----------------------
+    def take_dispatch_turn(
+        self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
+    ) -> bool:
+        """Take the pool's dispatch lease until ``until`` if it is free, expired
+        (``expires <= at``) or ``holder``'s already, recording ``at`` as the
+        pool's last dispatch (what ``record_dispatch`` does) in the same
+        write; True if taken.  Otherwise mark the running lease to pass
+        ``again`` (RESUME outranks ADMIT) and return False.  Raises
+        ``NotFound`` if the pool is gone."""
+        ...
+
+    def end_dispatch_turn(
+        self, pool_id: str, holder: str, *, until: datetime | None
+    ) -> Again | None:
+        """Release ``holder``'s lease and return None; but if another pass was
+        asked for meanwhile, clear the mark, keep the lease until ``until``
+        and return the mark: the holder passes again.  ``until=None``
+        releases even then, returning the mark it dropped.  None as well if
+        the lease is no longer ``holder``'s (it expired and was taken)."""
         ...
 
     def list_active(self, pool_id: str | None = None) -> list[FlowRun]:

@@ -16,6 +16,11 @@ Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
   while) and apply what it says.
 * ``stop``: stop infrastructure the reaper gave up on.
 
+Passes of one pool run in the pool's turn (``core.services.pool_turns``): a
+message that finds another function passing over the pool marks the turn
+and returns, and the holder passes again before it lets go, so one function
+claims for a pool at a time and no request is lost.
+
 Messages are hints: every pass re-reads the store, so duplicate, stale and
 out-of-order messages are harmless (duplicates within one batch are handled
 once).  A pass that hits a retryable error (``DispatchIncomplete``, a
@@ -48,11 +53,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from core.errors import NotFound, PushpoolError
+from core.models import WorkPool
 from core.ports import PoolMode
 from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
 from core.services.lifecycle import observe_active, stop_abandoned
 from handlers.aws import logs
-from handlers.aws.observability import TracedProvider, metrics, record_dispatch, tracer
+from handlers.aws.families import family_of
+from handlers.aws.observability import TracedProvider, metrics, record_dispatch, traced_handler
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
 from handlers.observability import log_context
@@ -66,7 +73,7 @@ QUIET_AFTER = timedelta(minutes=5)  # event providers: poll only runs quiet this
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """AWS Lambda entry point (SQS event source, ReportBatchItemFailures)."""
@@ -86,6 +93,9 @@ def dispatcher_for(container: Container) -> Dispatcher:
         provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
         run_token=lambda run: container.run_token(run.id),
         api_url=container.settings.api_url,
+        # Several functions may take one pool's messages at once: each pass
+        # runs in the pool's turn, so only one of them claims at a time.
+        turn_ids=container.ids,
     )
 
 
@@ -112,30 +122,38 @@ class Batch:
         if message.key in self.seen:
             return "duplicate in this batch"
         self.seen.add(message.key)
-        if self._misrouted(message, record):
+        # One read of the pool serves the routing check and the pass: a
+        # second read was a tenth of a created-now run's latency (issue 16).
+        try:
+            pool = self.container.store.get_pool(message.pool)
+        except NotFound:
+            pool = None
+        if pool is not None and self._misrouted(message, pool, record):
             return "misrouted: left to the tick"
         with log_context(pool=message.pool):
-            return self._handle(message, record)
+            return self._handle(message, pool, record)
 
-    def _handle(self, message: DispatchMessage, record: SQSRecord) -> str:
+    def _handle(self, message: DispatchMessage, pool: WorkPool | None, record: SQSRecord) -> str:
         try:
             if message.kind is MessageKind.POLL:
-                return self.poll(message)
+                return self.poll(pool)
             if message.kind is MessageKind.STOP:
-                return self.stop(message)
-            return self.dispatch(message, record)
+                return self.stop(message, pool)
+            return self.dispatch(message, pool, record)
         except PushpoolError as exc:
             if exc.retryable:
                 self._back_off(record)
             raise
 
-    def dispatch(self, message: DispatchMessage, record: SQSRecord) -> str:
+    def dispatch(self, message: DispatchMessage, pool: WorkPool | None, record: SQSRecord) -> str:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         final = receive_count >= self.container.settings.aws.max_receive_count
         # A redelivery retries a pass that left claims stalled: resume them.
         resume = message.look_after or receive_count > 1
         try:
-            report = self.dispatcher.dispatch(message.pool, resume=resume, final_attempt=final)
+            report = self.dispatcher.dispatch(
+                message.pool, resume=resume, final_attempt=final, pool=pool
+            )
         except DispatchIncomplete as exc:
             record_dispatch(exc.report, now=self.container.clock())
             log.warning("%s (delivery %d; retrying)", exc.detail, receive_count)
@@ -154,11 +172,9 @@ class Batch:
         log.info("dispatch %s: %s", message.pool, summary)
         return summary
 
-    def poll(self, message: DispatchMessage) -> str:
+    def poll(self, pool: WorkPool | None) -> str:
         store = self.container.store
-        try:
-            pool = store.get_pool(message.pool)
-        except NotFound:
+        if pool is None:
             return "work pool no longer exists"
         if self.container.types.mode(pool.type) is PoolMode.PULL:
             return f"{pool.type} pools are watched by their workers"
@@ -177,12 +193,10 @@ class Batch:
         report = observation.poll
         return f"checked {report.checked}, changed {len(report.changed)}"
 
-    def stop(self, message: DispatchMessage) -> str:
+    def stop(self, message: DispatchMessage, pool: WorkPool | None) -> str:
         if not message.infra_id:
             return "nothing to stop"
-        try:
-            pool = self.container.store.get_pool(message.pool)
-        except NotFound:
+        if pool is None:
             log.warning("cannot stop %s: work pool %s is gone", message.infra_id, message.pool)
             return "work pool no longer exists"
         # A retryable failure is raised: the message is redelivered with back-off.
@@ -192,13 +206,12 @@ class Batch:
             return failure
         return f"stopped {message.infra_id}"
 
-    def _misrouted(self, message: DispatchMessage, record: SQSRecord) -> bool:
+    def _misrouted(self, message: DispatchMessage, pool: WorkPool, record: SQSRecord) -> bool:
         """The message names a pool this function's family does not serve."""
-        queues = self.container.dispatch_queues
         own = self.container.settings.aws.family_of_queue(record.event_source_arn or "")
-        if queues is None or own is None:
+        if self.container.dispatch_queues is None or own is None:
             return False
-        family = queues.family_of_pool(message.pool)
+        family = family_of(pool.type)
         if family is None or family is own:
             return False
         log.warning(

@@ -20,10 +20,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.services.observe import apply_status
+from core.services.observe import apply_status, slot_awaited
 from core.states import StateType
 from handlers.aws import logs
-from handlers.aws.observability import metrics, record_infrastructure_crash, tracer
+from handlers.aws.observability import (
+    metrics,
+    record_infrastructure_crash,
+    traced_handler,
+)
 from handlers.bootstrap import bootstrap
 from handlers.observability import log_context
 from providers.ecs.status import TaskChange, task_change
@@ -31,7 +35,7 @@ from providers.ecs.status import TaskChange, task_change
 log = logging.getLogger("pushpool.infra_events")
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge rule on ECS task state changes)."""
@@ -60,7 +64,9 @@ def _apply(change: TaskChange) -> dict[str, Any]:
     log.info("run %s: %s -> %s %s", observed.run_id, observed.was, observed.now, observed.message)
     if observed.now is StateType.CRASHED:
         record_infrastructure_crash()
-    if observed.released_slot:
+    if observed.released_slot and slot_awaited(
+        container.store, observed.pool_id, container.clock()
+    ):
         container.trigger.request_dispatch(observed.pool_name)
     return {
         "applied": True,

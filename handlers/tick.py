@@ -22,14 +22,14 @@ from typing import Any
 
 from core.services.tick import Ticker, TickReport, TickSettings
 from handlers.aws import logs
-from handlers.aws.observability import metrics, record_tick, tracer
+from handlers.aws.observability import metrics, record_tick, traced_handler
 from handlers.aws.sqs import DispatchMessage, MessageKind, SqsDispatchTrigger
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.tick")
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (EventBridge Scheduler, every minute)."""

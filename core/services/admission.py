@@ -19,7 +19,7 @@ from core.errors import CapacityFull, Conflict, NotFound
 from core.models import Deployment, FlowRun, WorkPool, WorkQueue
 from core.ports import Clock, Store
 from core.rules.late_runs import SKIPPED, LateRunPolicy, effective, late_skips
-from core.rules.waterfall import Plan, Snapshot, plan
+from core.rules.waterfall import Plan, Snapshot, free_slots, plan
 from core.states import StateType, new_state
 
 # A dispatcher triggered at a run's due second may read a clock a hair
@@ -102,14 +102,17 @@ def admit(
     max_claims: int | None = None,
     max_replans: int = MAX_REPLANS,
     pool: WorkPool | None = None,
+    first: Snapshot | None = None,
 ) -> Admission:
     """Claim what the waterfall releases for ``pool_name`` now.
 
     Claimed runs are PENDING with a submit lease of ``lease``; the caller
     submits them.  ``max_claims`` bounds one pass (a Lambda has a deadline);
     the rest stays SCHEDULED for the next pass.  ``pool``, if the caller
-    has just read it, saves reading it again.  Raises ``NotFound`` if the
-    pool is gone.
+    has just read it, saves reading it again; ``first``, a ``releasable``
+    snapshot the caller has just read with the same ``max_claims``, saves
+    the first plan's reads (a stale one only costs a re-plan).  Raises
+    ``NotFound`` if the pool is gone.
     """
     pool = pool or store.get_pool(pool_name)
     claimed: list[FlowRun] = []
@@ -123,13 +126,14 @@ def admit(
             pool = store.get_pool(pool_name)
         if pool.is_paused:
             break
-        snap = _skip_late(
-            store, pool, snapshot(store, pool, now=now, window=window, horizon=window)
-        )
+        budget = None if max_claims is None else max_claims - len(claimed)
+        if attempt == 0 and first is not None:
+            snap, now = first, first.now
+        else:
+            snap = releasable(store, pool, now=now, window=window, max_claims=budget)
         queues = snap.queues
         current = plan(snap)
         waiting = len(current.waiting)
-        budget = None if max_claims is None else max_claims - len(claimed)
         releases = current.releases if budget is None else current.releases[:budget]
         outcome = _claim_all(store, releases, now=now, lease=lease)
         claimed.extend(outcome.claimed)
@@ -138,6 +142,71 @@ def admit(
             break
     _record_pass(store, pool, queues, now=now)
     return Admission(pool=pool, claimed=tuple(claimed), lost=lost, replans=replans, waiting=waiting)
+
+
+def releasable(
+    store: Store, pool: WorkPool, *, now: datetime, window: timedelta, max_claims: int | None
+) -> Snapshot:
+    """The pool as ``admit`` plans it: per queue, in the waterfall's order,
+    only the first due runs its free slots can release (within the pool's
+    free slots and ``max_claims``), plus one, so ``plan`` over it releases
+    exactly what it would over every due run and still sees whether more
+    wait.  A pass's reads and memory thus follow its free slots, not the
+    backlog.  Late runs the policy skips are ended as they are met, and the
+    read repeated for the runs behind them (design §3's semantics are kept:
+    queue priority, per-queue and pool limits, FIFO by scheduled time)."""
+    queues = store.list_queues(pool.id)
+    counters = store.counters(pool.id)
+    runs: list[FlowRun] = []
+    budget = _least(free_slots(pool.concurrency_limit, counters.pool_active), max_claims)
+    for queue in sorted(queues, key=lambda q: (q.priority, q.id)):
+        if pool.is_paused or (budget is not None and budget <= 0):
+            break
+        free = free_slots(queue.concurrency_limit, counters.queue_active.get(queue.id, 0))
+        want = _least(free, budget)
+        if queue.is_paused or want == 0:
+            continue
+        kept = _due_in_queue(store, pool, queue, before=now + window, want=want, now=now)
+        runs += kept
+        if budget is not None:
+            budget -= min(len(kept), want or 0)
+    return Snapshot(pool=pool, queues=queues, counters=counters, runs=runs, now=now, window=window)
+
+
+# A queue whose first runs are all late-skipped is read again this many
+# times in one pass at most; the next pass goes on.
+MAX_SKIP_READS = 5
+
+
+def _due_in_queue(
+    store: Store,
+    pool: WorkPool,
+    queue: WorkQueue,
+    *,
+    before: datetime,
+    want: int | None,
+    now: datetime,
+) -> list[FlowRun]:
+    """The queue's first ``want`` + 1 due runs the late-run policy keeps."""
+    limit = None if want is None else want + 1
+    kept: list[FlowRun] = []
+    for _ in range(MAX_SKIP_READS):
+        runs = store.list_due(pool.id, before, queue_id=queue.id, limit=limit)
+        reasons = late_run_skips(store, pool, runs, now=now)
+        kept = [r for r in runs if r.id not in reasons]
+        if not reasons:
+            break
+        end_skipped(store, [r for r in runs if r.id in reasons], reasons, now=now)
+        if limit is None or len(runs) < limit:
+            break  # nothing behind them: no need to read again
+    return kept
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    """The smaller of two limits, None meaning unlimited."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def late_run_skips(
@@ -160,16 +229,6 @@ def late_run_skips(
         return effective(own, pool.late_runs)
 
     return late_skips(runs, policy_of=policy_of, now=now)
-
-
-def _skip_late(store: Store, pool: WorkPool, snap: Snapshot) -> Snapshot:
-    """End the runs the late-run policy skips (CANCELLED "Skipped", with the
-    reason) and plan without them.  A run that moved on meanwhile is left be."""
-    reasons = late_run_skips(store, pool, snap.runs, now=snap.now)
-    if not reasons:
-        return snap
-    end_skipped(store, skippable(pool, snap.queues, snap.runs, reasons), reasons, now=snap.now)
-    return replace(snap, runs=[r for r in snap.runs if r.id not in reasons])
 
 
 def skippable(

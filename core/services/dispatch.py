@@ -37,17 +37,20 @@ from functools import cached_property
 
 from core.errors import InfrastructureError, InvalidInput, NotFound, Transient
 from core.models import Deployment, FlowRun, WorkPool
-from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
+from core.ports import Clock, IdFactory, PoolMode, PoolTypes, Provider, Store
+from core.rules.waterfall import Snapshot, plan
 from core.services.admission import (
     DEFAULT_LEASE,
     DEFAULT_RESUME_AFTER,
     DEFAULT_WINDOW,
     admit,
     is_stalled,
+    releasable,
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
 from core.services.lifecycle import StoreRecorder
+from core.services.pool_turns import DEFAULT_TURN, in_turn
 from core.submission import Outcome, Retry, Started, redacted, submission_failed, submit_claimed
 
 ProviderFactory = Callable[[WorkPool], Provider]
@@ -149,21 +152,80 @@ class Dispatcher:
     lease: timedelta = DEFAULT_LEASE
     resume_after: timedelta = DEFAULT_RESUME_AFTER
     max_claims: int | None = DEFAULT_MAX_CLAIMS
+    # Given, a pass runs in the pool's turn (``core.services.pool_turns``),
+    # each turn holder named by a fresh id: one dispatcher per pool at a time.
+    turn_ids: IdFactory | None = None
+    turn_lease: timedelta = DEFAULT_TURN
 
     def dispatch(
-        self, pool_name: str, *, resume: bool = True, final_attempt: bool = False
+        self,
+        pool_name: str,
+        *,
+        resume: bool = True,
+        final_attempt: bool = False,
+        pool: WorkPool | None = None,
     ) -> DispatchReport:
         """Admit and submit the pool's due runs; resume stalled claims first.
 
-        Raises :class:`DispatchIncomplete` when a retryable error left runs
-        claimed (unless ``final_attempt``, which crashes them instead).
+        ``pool`` is the pool as the caller has just read it (the dispatch
+        function reads it to check the message's routing); otherwise it is
+        read here.  Raises :class:`DispatchIncomplete` when a retryable error
+        left runs claimed (unless ``final_attempt``, which crashes them instead).
         """
-        try:
-            pool = self.store.get_pool(pool_name)
-        except NotFound:
-            return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
+        if pool is None:
+            try:
+                pool = self.store.get_pool(pool_name)
+            except NotFound:
+                return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
         if self.pool_types.mode(pool.type) is PoolMode.PULL:
             return DispatchReport(pool_name=pool_name, skipped=f"{pool.type} pools are pulled")
+        if self.turn_ids is None:
+            return self._pass(pool, resume=resume, final_attempt=final_attempt)
+        # Read first: with nothing to claim there is nothing to race for, so
+        # the pass runs without the turn and pays no lease writes (most
+        # wake-ups find no work); else the turn's first pass plans from this
+        # read (a holder that released meanwhile costs at most a re-plan).
+        snap = releasable(
+            self.store, pool, now=self.clock(), window=self.window, max_claims=self.max_claims
+        )
+        if not resume and not plan(snap).releases:
+            return self._pass(pool, resume=False, final_attempt=final_attempt, first=snap)
+        read = [pool]
+
+        def one_pass(resume_: bool) -> DispatchReport:
+            # A pass after the first serves a later request: read afresh.
+            # Taking the turn recorded the pass (``last_dispatched``).
+            # A pass that looks after active runs may free slots first: it reads afresh.
+            first = snap if read and not resume_ else None
+            current = read.pop() if read else self.store.get_pool(pool_name)
+            current = current.model_copy(update={"last_dispatched": self.clock()})
+            return self._pass(current, resume=resume_, final_attempt=final_attempt, first=first)
+
+        try:
+            turn = in_turn(
+                self.store,
+                pool.id,
+                one_pass,
+                holder=self.turn_ids(),
+                clock=self.clock,
+                resume=resume,
+                lease=self.turn_lease,
+            )
+        except NotFound:
+            return DispatchReport(pool_name=pool_name, skipped="work pool no longer exists")
+        if turn.held_elsewhere:
+            return DispatchReport(pool_name=pool_name, skipped=HELD_ELSEWHERE)
+        return _merged(turn.passes, more=turn.more)
+
+    def _pass(
+        self,
+        pool: WorkPool,
+        *,
+        resume: bool,
+        final_attempt: bool,
+        first: Snapshot | None = None,
+    ) -> DispatchReport:
+        pool_name = pool.name
         work = _Pass(
             pool=pool,
             provider_for=self.provider_for,
@@ -179,6 +241,7 @@ class Dispatcher:
             lease=self.lease,
             max_claims=self.max_claims,
             pool=pool,
+            first=first,
         )
         for run in admission.claimed:
             self._submit(work, run)
@@ -282,3 +345,22 @@ class Dispatcher:
             work.retry.append(Failed(run.id, run.attempt, outcome.detail, retryable=True))
         elif outcome.recorded:
             work.crashed.append(Failed(run.id, run.attempt, outcome.message, outcome.retryable))
+
+
+HELD_ELSEWHERE = "another dispatcher is passing over this pool; it passes again for this request"
+
+
+def _merged(reports: list[DispatchReport], *, more: bool) -> DispatchReport:
+    """One report for the passes of one turn."""
+    last = reports[-1]
+    return DispatchReport(
+        pool_name=last.pool_name,
+        submitted=tuple(s for r in reports for s in r.submitted),
+        crashed=tuple(c for r in reports for c in r.crashed),
+        retry=last.retry,
+        resumed=sum(r.resumed for r in reports),
+        stopped=tuple(s for r in reports for s in r.stopped),
+        more=more or last.more,
+        admitted=sum(r.admitted for r in reports),
+        claim_conflicts=sum(r.claim_conflicts for r in reports),
+    )

@@ -30,10 +30,28 @@ class Observed:
     was: StateType
     now: StateType
     message: str
+    pool_id: str = ""
 
     @property
     def released_slot(self) -> bool:
         return self.was in SLOT_HOLDING and self.now not in SLOT_HOLDING
+
+
+def slot_awaited(store: Store, pool_id: str, now: datetime) -> bool:
+    """Whether a slot just released in ``pool_id`` has a run waiting for it.
+
+    A released slot only matters to a run already due: a run due later has
+    its own delayed dispatch request and the tick, and a new run asks for a
+    pass when it is created.  So a release asks for a dispatch pass (a
+    Lambda invocation, an SQS message and a pass's reads) only when this
+    short read finds one.  If the read fails, the pass is asked for: the
+    release is already written, and an extra pass costs less than a run
+    left waiting for the next tick.
+    """
+    try:
+        return store.has_due(pool_id, now)
+    except Exception:  # any store error: fall back to always dispatching
+        return True
 
 
 def apply_status(
@@ -64,7 +82,9 @@ def apply_status(
             return None
         except Conflict:
             continue  # it moved while we looked: read again and re-decide
-        return Observed(run.id, run.work_pool_name, run.state.type, state.type, state.message)
+        return Observed(
+            run.id, run.work_pool_name, run.state.type, state.type, state.message, run.work_pool_id
+        )
     return None
 
 

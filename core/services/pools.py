@@ -21,6 +21,7 @@ from core.rules.late_runs import normalised
 from core.rules.pools import check_pool_name, new_pool, unknown_type_message
 from core.rules.status import ReadyStatus, pool_readiness
 from core.services.context import Context
+from core.services.materialise import reschedule_deployments
 
 UPDATE_ATTEMPTS = 5
 
@@ -207,5 +208,9 @@ def set_concurrency_limit(ctx: Context, name: str, limit: int | None) -> WorkPoo
 
 
 def delete_pool(ctx: Context, name: str) -> None:
-    """Delete the pool with its queues, workers and scheduled runs."""
-    ctx.store.delete_pool(ctx.store.get_pool(name))
+    """Delete the pool with its queues, workers and scheduled runs; its
+    deployments' schedules start again from the next tick (if a pool of that
+    name exists by then)."""
+    pool = ctx.store.get_pool(name)
+    ctx.store.delete_pool(pool)
+    reschedule_deployments(ctx, pool.name)

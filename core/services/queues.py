@@ -19,6 +19,7 @@ from core.rules.pools import clean_name
 from core.rules.queues import place
 from core.rules.status import ReadyStatus, queue_status
 from core.services.context import Context
+from core.services.materialise import reschedule_deployments
 from core.states import StateType, is_late
 
 UPDATE_ATTEMPTS = 5
@@ -214,3 +215,4 @@ def delete_queue(ctx: Context, pool_name: str, name: str) -> None:
             "deleted; pause it, or delete the work pool"
         )
     ctx.store.delete_queue(queue)
+    reschedule_deployments(ctx, pool.name, queue_name=queue.name)

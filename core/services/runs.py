@@ -25,6 +25,7 @@ from core.ports import Job
 from core.rules.orchestration import Route, SetStateStatus, decide
 from core.services.context import Context
 from core.services.jobs import build_job
+from core.services.observe import slot_awaited
 from core.services.queues import ensure_queue, existing_queue
 from core.states import SLOT_HOLDING, State, StateType, new_state
 
@@ -249,15 +250,23 @@ def _list_from_store(ctx: Context, where: RunFilter) -> list[FlowRun]:
 
 
 def set_state(
-    ctx: Context, run_id: str, proposal: StateProposal, *, force: bool = False
+    ctx: Context,
+    run_id: str,
+    proposal: StateProposal,
+    *,
+    force: bool = False,
+    read: FlowRun | None = None,
 ) -> Orchestration:
     """Orchestrate a proposed state: decide, then write it conditionally.
 
+    ``read`` is the run as the caller just read it (the API reads it to
+    check the caller's token), so it is not read twice; the write is
+    conditional on its version, so a stale copy only costs a re-read.
     A lost race re-reads the run and decides again; a full limit answers
     ABORT and changes nothing.
     """
     state = _build_state(proposal, at=ctx.clock())
-    run = ctx.store.get_run(run_id)
+    run = read if read is not None and read.id == run_id else ctx.store.get_run(run_id)
     for _ in range(WRITE_ATTEMPTS):
         if proposal.attempt is not None and proposal.attempt != run.attempt:
             return Orchestration(status=SetStateStatus.ABORT, run=run, reason=_stale(proposal, run))
@@ -279,7 +288,7 @@ def set_state(
         # dispatcher (``core.services.cancellation``): ask for a pass now.
         cancelling = StateType.CANCELLING
         entered_cancelling = stored.state.type is cancelling and run.state.type is not cancelling
-        if released or entered_cancelling:
+        if entered_cancelling or (released and _wakes_a_run(ctx, stored)):
             ctx.trigger.request_dispatch(stored.work_pool_name, look_after=entered_cancelling)
         return Orchestration(status=SetStateStatus.ACCEPT, run=stored)
     return Orchestration(
@@ -287,6 +296,19 @@ def set_state(
         run=run,
         reason="the run kept changing while this state was proposed; read it and try again",
     )
+
+
+def _wakes_a_run(ctx: Context, released: FlowRun) -> bool:
+    """Whether the slot ``released`` gave back has a due run to take it.
+
+    The run itself counts when it went back to a due SCHEDULED state (a
+    retry without delay): the index ``slot_awaited`` reads may not show a
+    change made a moment ago.
+    """
+    now = ctx.clock()
+    if released.state_type is StateType.SCHEDULED and released.next_scheduled_start_time <= now:
+        return True
+    return slot_awaited(ctx.store, released.work_pool_id, now)
 
 
 def _stale(proposal: StateProposal, run: FlowRun) -> str:

@@ -3,7 +3,9 @@
 1. materialise deployment schedules into SCHEDULED runs, a bounded number
    per deployment within a bounded horizon, with ids derived from
    (deployment, time) so a repeated or concurrent tick creates nothing twice;
-   paused deployments are skipped, paused pools are not (their runs wait);
+   only the deployments whose schedule needs extending are read
+   (``core.services.materialise``); paused deployments are skipped, paused
+   pools are not (their runs wait);
 2. mark runs still SCHEDULED 15 s after their time as Late;
 3. look after the push pools' submitted runs through the lifecycle's
    observe request (``core.services.lifecycle.observe_active``): stop
@@ -33,26 +35,33 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from core.errors import Conflict, NotFound, PushpoolError
-from core.models import Deployment, FlowRun, WorkPool, WorkQueue
+from core.models import WorkPool
 from core.ports import Clock, PoolMode, PoolTypes, Provider, Store
-from core.rules.schedules import run_name_time, scheduled_run_id, upcoming
 from core.rules.timeouts import start_timeout
 from core.services.admission import DEFAULT_LEASE
 from core.services.lifecycle import observe_active, stop_abandoned
+from core.services.materialise import (
+    DEFAULT_HORIZON,
+    DEFAULT_MAX_RUNS,
+    DEFAULT_SCHEDULE_BATCH,
+    Materialiser,
+)
 from core.services.observe import DEFAULT_POLL_BATCH, PollReport
 from core.services.reaper import ReapReport, StartTimeout, reap
 from core.states import LATE_AFTER, StateType, new_state
 
 # SQS delays a message by at most 15 minutes.
 MAX_DISPATCH_DELAY = timedelta(minutes=15)
-DEFAULT_HORIZON = timedelta(hours=1)
-DEFAULT_MAX_RUNS = 50
 
 
 @dataclass(frozen=True)
 class TickSettings:
     horizon: timedelta = DEFAULT_HORIZON
     max_runs_per_deployment: int = DEFAULT_MAX_RUNS
+    # Extend a deployment when its first firing without a run is this close
+    # (None: half the horizon); at most ``schedule_batch`` deployments a tick.
+    extend_within: timedelta | None = None
+    schedule_batch: int = DEFAULT_SCHEDULE_BATCH
     # Delayed dispatch messages cover runs due before the next tick; the
     # next tick covers the ones after (so no run gets two messages).
     dispatch_horizon: timedelta = timedelta(seconds=60)
@@ -69,6 +78,12 @@ class TickSettings:
     def __post_init__(self) -> None:
         if not timedelta(0) <= self.dispatch_horizon <= MAX_DISPATCH_DELAY:
             raise ValueError("dispatch_horizon must be between 0 and 15 minutes")
+        if self.extend_within is not None and not (
+            timedelta(0) < self.extend_within <= self.horizon
+        ):
+            raise ValueError("extend_within must be more than 0 and at most the horizon")
+        if self.schedule_batch < 1:
+            raise ValueError("schedule_batch must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -117,8 +132,9 @@ class Ticker:
         stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
         # its real outcome, not "did not start in time".
-        polls = [] if delegate else self.poll(pools, errors=errors)
-        polls_wanted = self.pools_to_poll(pools, errors=errors) if delegate else []
+        with_submitted = self.pools_with_submitted_runs(pools, errors=errors)
+        polls = [] if delegate else self.poll(with_submitted, errors=errors)
+        polls_wanted = self.pools_to_poll(with_submitted, errors=errors) if delegate else []
         reaped = reap(
             self.store,
             clock=self.clock,
@@ -143,30 +159,14 @@ class Ticker:
 
     # -- 1. schedules ------------------------------------------------------------------
     def materialise(self, *, now: datetime, errors: list[str]) -> list[str]:
-        created: list[str] = []
-        for deployment in self.store.list_deployments():
-            if deployment.paused or not any(s.active for s in deployment.schedules):
-                continue
-            try:
-                created.extend(
-                    schedule_runs(
-                        self.store,
-                        deployment,
-                        now=now,
-                        horizon=self.settings.horizon,
-                        max_runs=self.settings.max_runs_per_deployment,
-                    )
-                )
-            except PushpoolError as exc:
-                errors.append(f"deployment {deployment.flow_name}/{deployment.name}: {exc}")
-            except Exception as exc:
-                # A schedule stored before input validation caught it (or a
-                # rule evaluation bug) must not stop every other deployment.
-                errors.append(
-                    f"deployment {deployment.flow_name}/{deployment.name}: its schedule cannot "
-                    f"be evaluated ({_describe(exc)}); fix or pause it"
-                )
-        return created
+        settings = self.settings
+        return Materialiser(
+            self.store,
+            horizon=settings.horizon,
+            max_runs=settings.max_runs_per_deployment,
+            extend_within=settings.extend_within,
+            batch=settings.schedule_batch,
+        ).run(now=now, errors=errors)
 
     # -- 2. Late ------------------------------------------------------------------------
     def mark_late(self, *, now: datetime) -> int:
@@ -194,13 +194,12 @@ class Ticker:
 
     # -- 3. polls -------------------------------------------------------------------------
     def poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[PollReport]:
+        """Observe the push pools among ``pools`` (those with submitted runs)."""
         reports: list[PollReport] = []
         for pool in pools:
             try:
                 if self._mode(pool) is PoolMode.PULL:
                     continue  # workers report their own runs
-                if not any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
-                    continue  # nothing submitted: no provider to build
                 observation = observe_active(
                     self.store,
                     pool,
@@ -218,16 +217,28 @@ class Ticker:
                 errors.append(f"work pool {pool.name}: {_describe(exc)}")
         return reports
 
+    def pools_with_submitted_runs(
+        self, pools: list[WorkPool], *, errors: list[str]
+    ) -> list[WorkPool]:
+        """One read of every slot holder, not one per pool (most pools have
+        none); if that read fails, every pool, each then contained on its own."""
+        try:
+            submitted = {r.work_pool_id for r in self.store.list_active() if r.infrastructure_pid}
+        except Exception as exc:
+            errors.append(f"listing submitted runs: {_describe(exc)}; looking at every pool")
+            return pools
+        return [pool for pool in pools if pool.id in submitted]
+
     def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
-        """Push pools with submitted runs: their dispatchers poll them, keeping
-        to quiet runs for providers that emit events (``lifecycle.observe_active``)."""
+        """Of ``pools`` (those with submitted runs), the push pools: their
+        dispatchers poll them, keeping to quiet runs for providers that emit
+        events (``lifecycle.observe_active``)."""
         wanted: list[str] = []
         for pool in pools:
             try:
                 if self._mode(pool) is PoolMode.PULL:
                     continue
-                if any(r.infrastructure_pid for r in self.store.list_active(pool.id)):
-                    wanted.append(pool.name)
+                wanted.append(pool.name)
             except PushpoolError as exc:
                 errors.append(f"work pool {pool.name}: {exc}")
         return wanted
@@ -292,38 +303,6 @@ class Ticker:
         return self.pool_types.mode(pool.type)
 
 
-def schedule_runs(
-    store: Store,
-    deployment: Deployment,
-    *,
-    now: datetime,
-    horizon: timedelta = DEFAULT_HORIZON,
-    max_runs: int = DEFAULT_MAX_RUNS,
-) -> list[str]:
-    """Create the runs ``deployment``'s active schedules fire in ``[now, now +
-    horizon)``, at most ``max_runs``; return the ids of those that are new.
-
-    Idempotent (ids come from deployment and time), so the API may call it
-    when a deployment is created or its schedules change, and the tick
-    every minute.  ``NotFound`` if the deployment's pool or queue is gone.
-    """
-    if deployment.paused:
-        return []
-    times = upcoming(deployment.schedules, start=now, end=now + horizon, limit=max_runs)
-    if not times:
-        return []
-    pool = store.get_pool(deployment.work_pool_name)
-    queue = store.get_queue(pool.id, deployment.work_queue_name)
-    # One read spares a conditional write per already-created run.
-    known = {r.id for r in store.list_runs(deployment_id=deployment.id, limit=2 * max_runs)}
-    created: list[str] = []
-    for when in times:
-        run = scheduled_run(deployment, pool, queue, when=when, now=now)
-        if run.id not in known and store.create_run(run):
-            created.append(run.id)
-    return created
-
-
 def _describe(exc: Exception) -> str:
     """A domain error speaks for itself; anything else says what it is."""
     return str(exc) if isinstance(exc, PushpoolError) else f"{type(exc).__name__}: {exc}"
@@ -333,29 +312,3 @@ def ceil_second(moment: datetime) -> datetime:
     """``moment`` rounded up to a whole second (SQS delays are whole seconds)."""
     whole = moment.replace(microsecond=0)
     return whole if whole == moment else whole + timedelta(seconds=1)
-
-
-def scheduled_run(
-    deployment: Deployment, pool: WorkPool, queue: WorkQueue, *, when: datetime, now: datetime
-) -> FlowRun:
-    """The run ``deployment``'s schedule creates for ``when`` (id from both)."""
-    return FlowRun(
-        id=scheduled_run_id(deployment.id, when),
-        name=f"{deployment.name}-{run_name_time(deployment.schedules, when):%Y%m%d-%H%M%S}",
-        flow_id=deployment.flow_id,
-        deployment_id=deployment.id,
-        work_pool_id=pool.id,
-        work_pool_name=pool.name,
-        work_queue_id=queue.id,
-        work_queue_name=queue.name,
-        parameters=deployment.parameters,
-        state=new_state(
-            StateType.SCHEDULED,
-            at=now,
-            scheduled_time=when,
-            message="Created by the deployment's schedule",
-        ),
-        next_scheduled_start_time=when,
-        created=now,
-        updated=now,
-    )

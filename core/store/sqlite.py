@@ -17,9 +17,10 @@ from pathlib import Path
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun, Worker, WorkPool, WorkQueue
-from core.ports import Clock, CounterRepair, SlotCounters
+from core.ports import Again, Clock, CounterRepair, SlotCounters
 from core.states import State, StateType
 from core.store import sqlite_runs as runs
+from core.store import sqlite_turns as turns
 from core.store.sqlite_catalog import SqliteCatalog
 from core.store.sqlite_db import Database, check_version, one_body, ts
 from core.store.sqlite_logs import DEFAULT_LINES_PER_RUN, DEFAULT_LINES_TOTAL, SqliteLogs
@@ -119,6 +120,7 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
                 raise NotFound(f"work pool {pool.name!r} not found")
             tx.execute("DELETE FROM queues WHERE pool_id = ?", (pool.id,))
             tx.execute("DELETE FROM workers WHERE pool_id = ?", (pool.id,))
+            tx.execute("DELETE FROM dispatch_leases WHERE pool_id = ?", (pool.id,))
             tx.execute(
                 "DELETE FROM runs WHERE pool_id = ? AND state_type = ?",
                 (pool.id, StateType.SCHEDULED.value),
@@ -300,13 +302,36 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
                 limit=limit,
             )
 
-    def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
+    def list_due(
+        self,
+        pool_id: str,
+        before: datetime,
+        *,
+        queue_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[FlowRun]:
         with self._db.read() as tx:
-            return runs.list_due(tx, pool_id, before)
+            return runs.list_due(tx, pool_id, before, queue_id=queue_id, limit=limit)
+
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        with self._db.read() as tx:
+            return runs.has_due(tx, pool_id, before)
 
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         with self._db.read() as tx:
             return runs.due_pools(tx, before)
+
+    def take_dispatch_turn(
+        self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
+    ) -> bool:
+        with self._db.write() as tx:
+            return turns.take(tx, pool_id, holder, at=at, until=until, again=again)
+
+    def end_dispatch_turn(
+        self, pool_id: str, holder: str, *, until: datetime | None
+    ) -> Again | None:
+        with self._db.write() as tx:
+            return turns.end(tx, pool_id, holder, until=until)
 
     def list_active(self, pool_id: str | None = None) -> list[FlowRun]:
         with self._db.read() as tx:

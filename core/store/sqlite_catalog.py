@@ -9,10 +9,19 @@ version-conditional updates, duplicates answered with ``Conflict``.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
-from core.store.sqlite_db import Database, check_version, one_body
+from core.ports import ScheduleProgress
+from core.store.sqlite_db import (
+    UNMATERIALISED,
+    Database,
+    check_version,
+    from_ts,
+    one_body,
+    ts,
+)
 
 
 class SqliteCatalog:
@@ -58,9 +67,9 @@ class SqliteCatalog:
             if tx.execute("SELECT 1 FROM deployments WHERE id = ?", (deployment.id,)).fetchone():
                 raise Conflict(f"a deployment with id {deployment.id!r} already exists")
             tx.execute(
-                "INSERT INTO deployments (flow_name, name, work_pool_name, version, body, id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (*self._deployment_columns(deployment), deployment.id),
+                "INSERT INTO deployments (flow_name, name, work_pool_name, version, body,"
+                " materialised_until, id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*self._deployment_columns(deployment), UNMATERIALISED, deployment.id),
             )
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -94,10 +103,35 @@ class SqliteCatalog:
             self._check_deployment_name(tx, deployment)
             tx.execute(
                 "UPDATE deployments SET flow_name = ?, name = ?, work_pool_name = ?,"
-                " version = ?, body = ? WHERE id = ?",
-                (*self._deployment_columns(stored), deployment.id),
+                " version = ?, body = ?, materialised_until = ? WHERE id = ?",
+                (*self._deployment_columns(stored), UNMATERIALISED, deployment.id),
             )
         return stored
+
+    # Any write of a deployment (above) sets ``materialised_until`` back to
+    # UNMATERIALISED, so the next tick looks at it again.
+    def deployments_to_schedule(self, before: datetime, *, limit: int) -> list[ScheduleProgress]:
+        sql = (
+            "SELECT body, materialised_until FROM deployments WHERE materialised_until < ?"
+            " ORDER BY materialised_until, id LIMIT ?"
+        )
+        with self._db.read() as tx:
+            rows = tx.execute(sql, (ts(before), limit)).fetchall()
+        return [
+            ScheduleProgress(
+                deployment=Deployment.model_validate_json(body),
+                materialised_until=None if until == UNMATERIALISED else from_ts(until),
+            )
+            for body, until in rows
+        ]
+
+    def mark_materialised(self, deployment: Deployment, *, until: datetime | None) -> bool:
+        with self._db.write() as tx:
+            changed = tx.execute(
+                "UPDATE deployments SET materialised_until = ? WHERE id = ? AND version = ?",
+                (None if until is None else ts(until), deployment.id, deployment.version),
+            ).rowcount
+        return changed == 1
 
     def delete_deployment(self, deployment: Deployment) -> None:
         with self._db.write() as tx:

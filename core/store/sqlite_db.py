@@ -70,7 +70,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
             body TEXT NOT NULL, UNIQUE (run_id, key))""",
     ),
+    (
+        # Issue 16: the tick reads only the deployments whose schedule needs
+        # extending.  NULL: nothing to materialise (kept out of the partial
+        # index); UNMATERIALISED: written since the tick last looked, which
+        # every existing deployment is when this migration runs.
+        "ALTER TABLE deployments ADD COLUMN materialised_until TEXT",
+        "UPDATE deployments SET materialised_until = '0000-00-00T00:00:00.000000Z'",
+        """CREATE INDEX deployments_to_schedule ON deployments (materialised_until)
+            WHERE materialised_until IS NOT NULL""",
+    ),
+    (
+        # A pass reads a queue's first due runs, as many as it can release:
+        # (queue, state, time, id) serves that read in order, and still every
+        # read the (queue, state) index it replaces served.
+        "DROP INDEX runs_by_queue",
+        "CREATE INDEX runs_by_queue ON runs (queue_id, state_type, next_scheduled_start_time, id)",
+        # One dispatcher per pool at a time (core.services.pool_turns).
+        """CREATE TABLE dispatch_leases (
+            pool_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires TEXT NOT NULL,
+            again TEXT)""",
+    ),
 )
+# Sorts before every ``ts`` value: a deployment created or written since the
+# tick last materialised its schedule (the migration above spells it out).
+UNMATERIALISED = "0000-00-00T00:00:00.000000Z"
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

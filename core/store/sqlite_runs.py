@@ -204,10 +204,33 @@ def list_runs(
     return select(tx, where, args, "next_scheduled_start_time DESC, id DESC LIMIT ?")
 
 
-def list_due(tx: sqlite3.Connection, pool_id: str, before: datetime) -> list[FlowRun]:
+def list_due(
+    tx: sqlite3.Connection,
+    pool_id: str,
+    before: datetime,
+    *,
+    queue_id: str | None = None,
+    limit: int | None = None,
+) -> list[FlowRun]:
     where = ["pool_id = ?", "state_type = ?", "next_scheduled_start_time <= ?"]
     args: list[object] = [pool_id, StateType.SCHEDULED.value, ts(before)]
-    return select(tx, where, args, "next_scheduled_start_time, id")
+    if queue_id is not None:
+        where.append("queue_id = ?")
+        args.append(queue_id)
+    order = "next_scheduled_start_time, id"
+    if limit is not None:
+        order += " LIMIT ?"
+        args.append(max(limit, 0))
+    return select(tx, where, args, order)
+
+
+def has_due(tx: sqlite3.Connection, pool_id: str, before: datetime) -> bool:
+    row = tx.execute(
+        "SELECT 1 FROM runs WHERE pool_id = ? AND state_type = ?"
+        " AND next_scheduled_start_time <= ? LIMIT 1",
+        (pool_id, StateType.SCHEDULED.value, ts(before)),
+    ).fetchone()
+    return row is not None
 
 
 def due_pools(tx: sqlite3.Connection, before: datetime) -> dict[str, datetime]:

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import re2
-from jsonschema import ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
 
 from core.errors import InvalidInput
 from core.templates.placeholders import join
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 UNEVALUATED = "\x00unevaluatedProperties"  # a marker no JSON Schema pattern can be
 _OPTIONS = re2.Options()
@@ -94,6 +95,8 @@ def check_patterns(schema: Any, *, path: str) -> None:
 def _pattern(
     validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError  # noqa: PLC0415 - loaded where a template is checked
+
     if validator.is_type(instance, "string") and _compile(pattern).search(instance) is None:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
@@ -127,6 +130,8 @@ def _additional_properties(
         for name in extras:
             yield from validator.descend(instance[name], allowed, path=name)
     elif not allowed and extras:
+        from jsonschema import ValidationError  # noqa: PLC0415 - loaded where a template is checked
+
         names = ", ".join(repr(name) for name in extras)
         verb = "was" if len(extras) == 1 else "were"
         yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
@@ -134,9 +139,11 @@ def _additional_properties(
 
 def linear_time(cls: type[Validator]) -> type[Validator]:
     """``cls`` with its regex keywords matched by RE2."""
+    from jsonschema.validators import extend  # noqa: PLC0415 - loaded where a template is checked
+
     keywords = {
         "pattern": _pattern,
         "patternProperties": _pattern_properties,
         "additionalProperties": _additional_properties,
     }
-    return cast(type[Validator], extend(cls, keywords))
+    return cast("type[Validator]", extend(cls, keywords))

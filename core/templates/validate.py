@@ -14,12 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
-
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInput
 from core.models import JSON
@@ -34,6 +29,10 @@ from core.templates.merge import (
 )
 from core.templates.patterns import check_patterns, linear_time
 from core.templates.placeholders import PLACEHOLDER, join, parse_path, walk_strings
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 TEMPLATE = "base_job_template"
 TEMPLATE_KEYS = ("job_configuration", "variables")
@@ -218,6 +217,11 @@ def _validator(schema: Mapping[str, Any], *, path: str) -> Validator:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"not JSON: {exc}", path=path) from exc
     check_patterns(schema, path=path)
+    # jsonschema is imported here, not at module level: it is a fifth of a
+    # Lambda's cold start, and the tick and infra_events functions never
+    # validate a template (issue 16).
+    from jsonschema import SchemaError  # noqa: PLC0415 - loaded where a template is checked
+
     try:
         return _compiled(text)
     except SchemaError as exc:
@@ -229,6 +233,9 @@ def _validator(schema: Mapping[str, Any], *, path: str) -> Validator:
 
 @lru_cache(maxsize=256)
 def _compiled(schema_text: str) -> Validator:
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - loaded where a template is checked
+    from jsonschema.validators import validator_for  # noqa: PLC0415 - loaded where a template is checked
+
     schema = json.loads(schema_text)
     cls = validator_for(schema, default=Draft202012Validator)
     cls.check_schema(schema)
@@ -241,6 +248,8 @@ def _raise_first(errors: Iterable[ValidationError], *, path: str) -> None:
     found = sorted(errors, key=lambda e: [str(part) for part in e.absolute_path])
     if not found:
         return
+    from jsonschema.exceptions import best_match  # noqa: PLC0415 - loaded where a template is checked
+
     messages = []
     for error in found:
         best = best_match([error]) or error

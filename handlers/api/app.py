@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from pydantic import ValidationError
 
 from core.errors import PushpoolError, Unauthorized
@@ -42,7 +42,7 @@ from handlers.api.routes import (
     workers,
 )
 from handlers.aws import logs as lambda_logs
-from handlers.aws.observability import tracer
+from handlers.aws.observability import traced_handler
 from handlers.bootstrap import Container, bootstrap
 
 log = logging.getLogger("pushpool.api")
@@ -137,28 +137,43 @@ def health() -> bool:
     return True
 
 
-@resolver.get(f"{PREFIX}/openapi.json", include_in_schema=False)
-def openapi_document() -> Response[Any]:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=resolver.get_openapi_json_schema(
-            title=TITLE,
-            version="0.1.0",
-            description=DESCRIPTION,
-            security_schemes={"bearer": HTTPBearer()},
-            security=[{"bearer": []}],
-        ),
+def _openapi_json() -> str:
+    # Powertools' OpenAPI models are a third of this module's import: they
+    # are loaded by the two routes that need them, not at cold start (issue 16).
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
+    return resolver.get_openapi_json_schema(
+        title=TITLE,
+        version="0.1.0",
+        description=DESCRIPTION,
+        security_schemes={"bearer": HTTPBearer()},
+        security=[{"bearer": []}],
     )
 
 
-resolver.enable_swagger(
-    path=f"{PREFIX}/docs",
-    title=TITLE,
-    description=DESCRIPTION,
-    security_schemes={"bearer": HTTPBearer()},
-    security=[{"bearer": []}],
-)
+@resolver.get(f"{PREFIX}/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[Any]:
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json()
+    )
+
+
+@resolver.get(f"{PREFIX}/docs", include_in_schema=False)
+def swagger_ui() -> Response[str]:
+    """Swagger UI with its script and style inline, as Powertools' ``enable_swagger``
+    serves it, whose set-up would load the OpenAPI models at import."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui as assets  # noqa: PLC0415
+
+    folder = Path(assets.__file__).parent
+    html = assets.generate_swagger_html(
+        _openapi_json().replace("</", "<\\/"),  # no "</script>" inside the page's script
+        (folder / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (folder / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
+    return Response(status_code=200, content_type="text/html", body=html)
+
 
 for module in (
     work_pools,
@@ -248,7 +263,7 @@ def _early_answer(exc: PushpoolError) -> dict[str, Any]:
     }
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (API Gateway HTTP API, payload format 2.0)."""
     lambda_logs.configure()

@@ -16,18 +16,25 @@ Namespace ``pushpool``, dimension ``function`` (dispatch, tick, infra_events):
 * ``TickCompleted`` (Count): one per tick; its absence is "tick not running".
 
 ``TracedProvider`` puts each provider call (submit, status, cancel,
-read_logs) in its own X-Ray subsegment; Powertools' Tracer is a no-op off
-Lambda.
+read_logs) in its own X-Ray subsegment.  Powertools' Tracer imports the
+X-Ray SDK (and with it botocore) when it is built, even when tracing is off,
+which was half of every function's cold start (issue 16); so it is built
+only where Powertools would trace: on Lambda, unless
+``POWERTOOLS_TRACE_DISABLED`` says otherwise.  Elsewhere ``traced_handler``
+and ``TracedProvider`` pass calls straight through.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 from core.ports import LogSource, Provider
 from core.services.dispatch import DispatchReport
@@ -35,7 +42,29 @@ from core.services.dispatch import DispatchReport
 NAMESPACE = "pushpool"
 
 metrics = Metrics(namespace=NAMESPACE)
-tracer = Tracer()
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule (``Tracer._is_tracer_disabled``): trace on Lambda,
+    not under SAM local or Chalice, unless ``POWERTOOLS_TRACE_DISABLED``."""
+    if resolve_truthy_env_var_choice(env=os.getenv("POWERTOOLS_TRACE_DISABLED", "false")):
+        return False
+    on_lambda = bool(os.getenv("LAMBDA_TASK_ROOT"))
+    emulated = bool(os.getenv("AWS_SAM_LOCAL") or os.getenv("AWS_CHALICE_CLI_MODE"))
+    return on_lambda and not emulated
+
+
+tracer: Tracer | None = Tracer() if tracing_enabled() else None
+
+
+def traced_handler(handler: Handler) -> Handler:
+    """``handler`` as an X-Ray segment where tracing is on; else itself."""
+    if tracer is None:
+        return handler
+    traced = tracer.capture_lambda_handler(handler, capture_response=False)
+    return functools.wraps(handler)(traced)  # type: ignore[return-value]
 
 
 def record_dispatch(report: DispatchReport, *, now: datetime) -> None:
@@ -87,6 +116,8 @@ class TracedProvider:
         return getattr(self._provider, name)
 
     def _traced(self, call: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if tracer is None:
+            return fn(*args, **kwargs)
         with tracer.provider.in_subsegment(f"## {self._type}.{call}") as segment:
             segment.put_annotation(key="pool_type", value=self._type)
             return fn(*args, **kwargs)

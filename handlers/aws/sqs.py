@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import PushpoolError
 from core.ports import Clock, PoolMode, PoolTypes
+from core.services.admission import DEFAULT_WINDOW
 from handlers.aws.families import ENABLE_FLAGS, Family, family_of
 
 log = logging.getLogger("pushpool.sqs")
@@ -80,10 +81,18 @@ def default_client() -> Any:
 
 def delay_seconds(not_before: datetime | None, *, now: datetime) -> int | None:
     """Whole seconds to delay a message for ``not_before``; None when it is
-    beyond SQS's 15 minutes (the tick will send it later)."""
+    beyond SQS's 15 minutes (the tick will send it later).
+
+    The message is due when its runs enter the dispatcher's admission window
+    (``DEFAULT_WINDOW``: a pass releases runs due within the next second), so
+    it arrives at most a second early and never late.  Rounding the delay to
+    ``not_before`` itself up delivered every message of a tick late by the
+    tick's fraction of a second, and with the pass on top, p99 due → RunTask
+    was over a second (issue 16).
+    """
     if not_before is None:
         return 0
-    seconds = math.ceil((not_before - now).total_seconds())
+    seconds = math.ceil((not_before - DEFAULT_WINDOW - now).total_seconds())
     if seconds > MAX_DELAY_SECONDS:
         return None
     return max(seconds, 0)
@@ -160,17 +169,13 @@ class SqsDispatchTrigger:
             )
         return queue
 
-    def family_of_pool(self, pool_name: str) -> Family | None:
-        pool_type = self._pool_type(pool_name, fresh=True)
-        return family_of(pool_type) if pool_type is not None else None
-
-    def _pool_type(self, pool_name: str, *, fresh: bool = False) -> str | None:
+    def _pool_type(self, pool_name: str) -> str | None:
         """A pool's type, remembered for a few minutes (types never change;
         the TTL only bounds how long a deleted name keeps its old type)."""
         now = self._monotonic()
         with self._lock:
             known = self._known.get(pool_name)
-        if known is not None and not fresh and now - known[1] < POOL_TYPE_TTL:
+        if known is not None and now - known[1] < POOL_TYPE_TTL:
             return known[0]
         pool_type = self._pool_type_of(pool_name)
         with self._lock:

@@ -2,11 +2,12 @@
 
 One pool, three queues (priorities 1-3), N SCHEDULED runs all due, no
 limits.  Each dispatcher is a thread with its own store (as separate
-Lambda instances or servers would have) calling ``admit`` in a loop, 50
-claims a pass, until nothing is left.  Every claim is the store's one
-conditional write, so dispatchers planning from the same snapshot race for
-the same runs: a lost race is a *conflict* (``Admission.lost``), and the
-conflict rate is lost / (claimed + lost).  After each run the store must
+Lambda instances or servers would have) requesting passes (``admit``, 50
+claims a pass) in the pool's turn (``core.services.pool_turns``), as the
+dispatch function does, until nothing is left: one holds the turn, the
+others' requests mark it and the holder passes again.  Every claim is the
+store's one conditional write; a lost race is a *conflict*
+(``Admission.lost``), and the conflict rate is lost / (claimed + lost).  After each run the store must
 hold every run exactly once as PENDING; anything else is reported as an
 error, not a figure.
 
@@ -19,6 +20,7 @@ pattern and conflict behaviour, not DynamoDB's throughput.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import tempfile
@@ -31,7 +33,8 @@ from typing import Any
 
 from core.errors import Transient
 from core.ports import Store
-from core.services.admission import admit
+from core.services.admission import Admission, admit
+from core.services.pool_turns import in_turn
 from core.states import StateType
 from tests.bench.harness import (
     Benchmark,
@@ -47,6 +50,9 @@ from tests.contract.builders import NOW, add_pool, make_queue, make_run
 
 POOL = "throughput"
 CLAIMS_PER_PASS = 50
+# A request that found the pool busy is followed by the next this much later
+# (another message), so waiting dispatchers do not spin on the store.
+MESSAGE_GAP = 0.005
 
 
 clock = FakeClock(NOW + timedelta(hours=1))  # every seeded run is due; the clock never moves
@@ -70,24 +76,51 @@ class Tally:
     lost: int = 0
     passes: int = 0
     busy: int = 0
+    marked: int = 0  # requests that found the pool's turn held and left it a mark
     error: str = ""
 
 
 def dispatcher(store: Store, start: threading.Barrier, tally: Tally) -> None:
-    """Admit until nothing is left; a busy store is retried, as the server's loop does."""
+    """Request passes until nothing is left, each in the pool's turn
+    (``core.services.pool_turns``), as the dispatch function does; a request
+    that finds the turn held is one message handled by marking it, and the
+    next comes a moment later.  A busy store is retried, as the server's
+    loop does."""
     start.wait()
+    pool_id = store.get_pool(POOL).id
+    ids = itertools.count()
+    prefix = f"{threading.get_ident()}-"
+
+    def one_pass(_resume: bool) -> Admission:
+        return admit(store, POOL, clock=clock, max_claims=CLAIMS_PER_PASS)
+
     try:
         while True:
             try:
-                admission = admit(store, POOL, clock=clock, max_claims=CLAIMS_PER_PASS)
+                turn = in_turn(
+                    store,
+                    pool_id,
+                    one_pass,
+                    holder=prefix + str(next(ids)),
+                    clock=clock,
+                    resume=False,
+                )
             except Transient:
                 tally.busy += 1
                 time.sleep(0.05)
                 continue
-            tally.claimed += len(admission.claimed)
-            tally.lost += admission.lost
-            tally.passes += 1
-            if not admission.claimed and not admission.lost and not admission.waiting:
+            if turn.held_elsewhere:
+                tally.marked += 1
+                if not store.list_due(pool_id, clock(), limit=1):
+                    return
+                time.sleep(MESSAGE_GAP)
+                continue
+            for admission in turn.passes:
+                tally.claimed += len(admission.claimed)
+                tally.lost += admission.lost
+                tally.passes += 1
+            last = turn.passes[-1]
+            if not last.claimed and not last.lost and not last.waiting:
                 return
     except Exception as exc:  # reported, not swallowed: the figures would lie
         tally.error = f"{type(exc).__name__}: {exc}"
@@ -100,6 +133,7 @@ class Trial:
     lost: int
     passes: int
     busy: int
+    marked: int
 
 
 def trial(stores: list[Store], check: Store, runs: int) -> Trial:
@@ -131,6 +165,7 @@ def trial(stores: list[Store], check: Store, runs: int) -> Trial:
         lost=sum(t.lost for t in tallies),
         passes=sum(t.passes for t in tallies),
         busy=sum(t.busy for t in tallies),
+        marked=sum(t.marked for t in tallies),
     )
 
 
@@ -184,6 +219,9 @@ def figures(label: str, trials: list[Trial], runs: int) -> list[Figure]:
         Figure.of(f"{label}: conflict rate", conflicts, unit="%"),
         Figure.of(f"{label}: passes", [t.passes for t in trials], unit="passes"),
         Figure.of(f"{label}: passes retried, store busy", [t.busy for t in trials], unit="passes"),
+        Figure.of(
+            f"{label}: requests marked, pool busy", [t.marked for t in trials], unit="requests"
+        ),
     ]
 
 

@@ -110,6 +110,7 @@ class Configuration:
     forwarded: Callable[[str, str], bool]  # which ECS task changes reach infra_events
     # Secrets Manager secrets and SSM parameters holding the admin token and run-token key
     stack_secrets: tuple[int, int] = (0, 2)
+    system_logs: bool = False  # Lambda's START/END/REPORT lines reach CloudWatch Logs
 
 
 def stack_rule(last_status: str, desired_status: str) -> bool:
@@ -148,9 +149,33 @@ def template_stack_secrets(template: Path = ROOT / "template.yaml") -> tuple[int
     return len(secrets), len(parameters)
 
 
+def template_system_logs(template: Path = ROOT / "template.yaml") -> bool:
+    """Whether Lambda's own INFO lines are logged: not when the functions'
+    LoggingConfig sets SystemLogLevel to WARN."""
+    return re.search(r"^\s+SystemLogLevel:\s*WARN\b", template.read_text(), re.M) is None
+
+
+# The INFO lines and EMF metric lines each handler writes per invocation
+# (counted in handlers/): a dispatch pass logs its summary and flushes its
+# metrics, an infra event logs the change, a tick logs its summary; the API
+# logs nothing at INFO.
+APPLICATION_LINES = {"dispatch": (1, 1), "infra_events": (1, 0), "tick": (1, 0), "api": (0, 0)}
+
 ECS_RULE = ROOT / "infra" / "modules" / "pushpool" / "ecs_task_events.json"
-BEFORE = Configuration("before", "x86_64", every_event, stack_secrets=(2, 0))
-AFTER = Configuration("after", template_architecture(), stack_rule, template_stack_secrets())
+BEFORE = Configuration("before", "x86_64", every_event, stack_secrets=(2, 0), system_logs=True)
+AFTER = Configuration(
+    "after",
+    template_architecture(),
+    stack_rule,
+    template_stack_secrets(),
+    system_logs=template_system_logs(),
+)
+
+
+def log_bytes(invocation: Invocation, options: dict[str, Any], system_logs: bool) -> float:
+    lines, emf = APPLICATION_LINES[invocation.function]
+    written = lines * float(options["line_bytes"]) + emf * float(options["emf_bytes"])
+    return written + (float(options["system_log_bytes"]) if system_logs else 0.0)
 
 
 def price_invocations(
@@ -158,6 +183,7 @@ def price_invocations(
     options: dict[str, Any],
     prices: dict[str, Any],
     architecture: str = "arm64",
+    system_logs: bool = True,
 ) -> dict[str, float]:
     """Dollars for these invocations, by service."""
     memory = lambda_memory_gb()
@@ -167,7 +193,7 @@ def price_invocations(
     # each message: SendMessage, then the event source's ReceiveMessage and DeleteMessage
     sqs = 3 * sum(i.sqs_sent for i in invocations)
     api = sum(1 for i in invocations if i.function == "api")
-    logs_gb = len(invocations) * float(options["log_bytes"]) / 1e9
+    logs_gb = sum(log_bytes(i, options, system_logs) for i in invocations) / 1e9
     return {
         "Lambda requests": len(invocations) * unit_price(prices, "lambda_request"),
         "Lambda GB-seconds": gb_seconds * unit_price(prices, f"lambda_gb_second_{architecture}"),
@@ -181,13 +207,9 @@ def price_invocations(
 
 
 def idle_month(
-    tick: Invocation,
-    options: dict[str, Any],
-    prices: dict[str, Any],
-    architecture: str,
-    stack_secrets: tuple[int, int] = (0, 2),
+    tick: Invocation, options: dict[str, Any], prices: dict[str, Any], config: Configuration
 ) -> dict[str, float]:
-    per_tick = price_invocations([tick], options, prices, architecture)
+    per_tick = price_invocations([tick], options, prices, config.architecture, config.system_logs)
     costs = {k: v * MINUTES_PER_MONTH for k, v in per_tick.items() if k != "API Gateway"}
     costs["EventBridge Scheduler"] = MINUTES_PER_MONTH * unit_price(
         prices, "eventbridge_scheduler_invocation"
@@ -197,7 +219,7 @@ def idle_month(
         int(options["dispatch_queues"]) * int(options["idle_pollers"]) * 3 * MINUTES_PER_MONTH
     )
     costs["SQS"] = costs.get("SQS", 0.0) + receives * unit_price(prices, "sqs_request")
-    secrets, parameters = stack_secrets
+    secrets, parameters = config.stack_secrets
     secrets += int(options["secrets"]) - 2  # the enabled families' credentials secrets
     costs["Secrets Manager"] = secrets * unit_price(prices, "secrets_manager_secret")
     # Standard-tier SecureStrings under the free aws/ssm key: $0 a month.  Reading one is a
@@ -218,8 +240,11 @@ def run_cost_model(options: dict[str, Any]) -> Result:
     for config in (BEFORE, AFTER):
         with fake_aws_environment(), mock_aws():
             lives, tick = count_lifecycles(options, config)
-        per_run = [price_invocations(life, options, prices, config.architecture) for life in lives]
-        month = idle_month(tick, options, prices, config.architecture, config.stack_secrets)
+        per_run = [
+            price_invocations(life, options, prices, config.architecture, config.system_logs)
+            for life in lives
+        ]
+        month = idle_month(tick, options, prices, config)
         figures += money(per_run, month, config.label)
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
@@ -239,6 +264,11 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             f"request + {options['sqs_ms']} ms per SQS send + {options['runtask_ms']} ms per "
             "RunTask (assumptions: options of this benchmark)",
             f"{options['run_reports']} state reports by the flow itself over the API",
+            f"log bytes per invocation: the handler's own lines ({options['line_bytes']} B "
+            f"each, a dispatch pass also one {options['emf_bytes']} B EMF line) plus "
+            f"Lambda's START/END/REPORT ({options['system_log_bytes']} B) unless "
+            "SystemLogLevel is WARN (before: logged; after: "
+            f"{'logged' if AFTER.system_logs else 'not logged, template.yaml LoggingConfig'})",
             "idle month: the tick every minute on an idle stack (one pool, one deployment), "
             f"{options['idle_pollers']} Lambda pollers long-polling each of "
             f"{options['dispatch_queues']} dispatch queue(s); the admin token and run-token "
@@ -340,7 +370,9 @@ BENCHMARKS = [
             Option("dynamodb_ms", 6.0, 6.0, "one DynamoDB request from Lambda"),
             Option("sqs_ms", 10.0, 10.0, "one SQS SendMessage from Lambda"),
             Option("runtask_ms", 250.0, 250.0, "one ECS RunTask call"),
-            Option("log_bytes", 400, 400, "CloudWatch log bytes per invocation"),
+            Option("system_log_bytes", 360, 360, "Lambda's START, END, REPORT lines"),
+            Option("line_bytes", 330, 330, "one JSON log line of a handler"),
+            Option("emf_bytes", 450, 450, "one EMF metrics line (a dispatch pass)"),
             Option("idle_pollers", 5, 5, "Lambda pollers per empty SQS queue"),
             Option("dispatch_queues", 1, 1, "dispatch queues (1 + enabled families)"),
             Option("secrets", 2, 2, "2 + enabled families (their Secrets Manager secrets)"),

@@ -132,6 +132,7 @@ class Lifecycle:
             provider_for=lambda pool: self.provider,
             run_token=lambda run: self.container.run_token(run.id),
             api_url="https://api.example/api",
+            turn_ids=self.container.ids,  # as handlers.dispatch builds it
         )
         self.ticker = Ticker(
             store=self.store,
@@ -172,15 +173,17 @@ class Lifecycle:
             self.invocations.append(Invocation("dispatch", "dispatch pass", tally, 0, submitted))
 
     def infra_event(self, run_id: str, infra_id: str, status: InfraStatus) -> None:
-        from core.services.observe import apply_status
+        from core.services.observe import apply_status, slot_awaited
 
         sent = len(self.trigger.requests)
         with self.meter.step(f"event#{len(self.invocations)}") as tally:
             observed = apply_status(
                 self.store, run_id=run_id, infra_id=infra_id, status=status, clock=self.clock
             )
-        if observed is not None and observed.released_slot:
-            self.trigger.request_dispatch(observed.pool_name)  # as the event handler does
+            # as the event handler does: a freed slot wakes the dispatcher if a run waits
+            released = observed is not None and observed.released_slot
+            if released and slot_awaited(self.store, observed.pool_id, self.clock()):
+                self.trigger.request_dispatch(observed.pool_name)
         self.invocations.append(
             Invocation(
                 "infra_events",

@@ -16,7 +16,11 @@ Scenarios: the totals with few and with many due runs, a tenth of the
 totals with few due runs, and the totals again with the deployments'
 schedules switched off (same runs, nothing to materialise), with few and
 many due runs: that pair isolates what the tick does besides
-materialising schedules.
+materialising schedules.  The seed ends as the ticks before this one would
+have left the store (each deployment's progress recorded, issue 16); the
+last scenario sets a thirtieth of them back half an hour, so the tick has
+that many schedules to extend (the steady state of 6-minute schedules
+extended every half hour).
 """
 
 from __future__ import annotations
@@ -78,8 +82,14 @@ class PushTypes:
         return {}
 
 
-def seed(path: Path, *, pools: int, due: int, active: bool = True) -> dict[str, int]:
-    from core.services.tick import schedule_runs
+def seed(
+    path: Path, *, pools: int, due: int, active: bool = True, extending: int = 0
+) -> dict[str, int]:
+    """``extending``: every so many deployments (0: none) has its recorded
+    progress set back by half an hour, as if last extended then, so the
+    tick extends it by 5 runs (they exist, so ``create_run`` answers False):
+    a steady state where deployments' schedules run out at different times."""
+    from core.services.materialise import Materialiser, schedule_runs
     from core.store import open_store
 
     store = open_store(f"sqlite:///{path}", clock=lambda: T0)
@@ -112,6 +122,13 @@ def seed(path: Path, *, pools: int, due: int, active: bool = True) -> dict[str, 
             made["deployments"] += 1
         if (p + 1) % max(pools // 4, 1) == 0:
             progress(f"seeded {p + 1}/{pools} pools")
+    # What the ticks before this one recorded: how far each schedule is materialised.
+    Materialiser(store, batch=made["deployments"] + 1).run(now=T0, errors=[])
+    if extending:
+        every = store.deployments_to_schedule(T0 + timedelta(days=1), limit=made["deployments"])
+        for behind in every[::extending]:
+            store.mark_materialised(behind.deployment, until=T0 + timedelta(minutes=29))
+            made["extending"] += 1
     for i in range(due):
         pool, queue = queues[i % len(queues)]
         store.create_run(make_run(pool, queue, at=T0 - timedelta(seconds=30, milliseconds=i)))
@@ -161,11 +178,18 @@ def one_tick(path: Path, *, trace: bool) -> TickRun:
 
 
 def scenario(
-    tmp: Path, label: str, *, pools: int, due: int, reps: int, active: bool = True
+    tmp: Path,
+    label: str,
+    *,
+    pools: int,
+    due: int,
+    reps: int,
+    active: bool = True,
+    extending: int = 0,
 ) -> tuple[list[Figure], str]:
     seeded = tmp / f"{label}.db"
     clock = Stopwatch()
-    made = seed(seeded, pools=pools, due=due, active=active)
+    made = seed(seeded, pools=pools, due=due, active=active, extending=extending)
     progress(f"{label}: seeded {made} in {clock.seconds:.0f} s")
     runs = []
     for rep in range(reps + 1):
@@ -177,6 +201,8 @@ def scenario(
         f"{made['pools']:,} pools, {made['deployments']:,} deployments, "
         f"{made['runs']:,} scheduled, {due:,} due{'' if active else ', schedules off'}"
     )
+    if extending:
+        name += f", {made['extending']:,} to extend"
     calls = ", ".join(
         f"{m} x{traced.calls[m]} ({traced.rows[m]:,} returned)" for m in sorted(traced.calls)
     )
@@ -197,20 +223,29 @@ def run(options: dict[str, Any]) -> Result:
         repetitions=f"{reps} timed ticks per scenario on fresh copies, + 1 under tracemalloc",
     )
     with tempfile.TemporaryDirectory(prefix="pushpool-scale-") as tmp:
-        for label, size, due, active in (
-            ("totals-few-due", pools, few, True),
-            ("totals-many-due", pools, many, True),
-            ("tenth-few-due", max(pools // 10, 1), few, True),
-            ("totals-few-due-off", pools, few, False),
-            ("totals-many-due-off", pools, many, False),
+        for label, size, due, active, extending in (
+            ("totals-few-due", pools, few, True, 0),
+            ("totals-many-due", pools, many, True, 0),
+            ("tenth-few-due", max(pools // 10, 1), few, True, 0),
+            ("totals-few-due-off", pools, few, False, 0),
+            ("totals-many-due-off", pools, many, False, 0),
+            # Half-hour extensions of 6-minute schedules: a thirtieth a tick.
+            ("totals-few-due-extending", pools, few, True, 30),
         ):
             figures, detail = scenario(
-                Path(tmp), label, pools=size, due=due, reps=reps, active=active
+                Path(tmp),
+                label,
+                pools=size,
+                due=due,
+                reps=reps,
+                active=active,
+                extending=extending,
             )
             result.figures += figures
             result.notes.append(detail)
     result.notes.append(
-        "every deployment has an active schedule (a run every 6 min, materialised 1 h ahead); "
+        "every deployment has an active schedule (a run every 6 min, materialised 1 h ahead, "
+        "progress recorded by a tick at seeding); "
         "peak memory is tracemalloc's (Python allocations), not the process RSS"
     )
     return result

@@ -31,6 +31,7 @@ from tests.contract.builders import (
     add_pool,
     add_run,
     claim,
+    make_deployment,
     scheduled,
     state,
 )
@@ -369,6 +370,32 @@ def test_create_table_is_idempotent_with_indexes_on_demand_and_ttl(client):
     }
     ttl = client.describe_time_to_live(TableName="another")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires")
+
+
+def test_store_init_indexes_deployments_written_before_schedule_progress_was_kept(client):
+    """Issue 16's upgrade of an existing table: a deployment item without
+    ``sched_q`` would never reach the tick; ``create_table`` (``pushpool
+    store init``) puts it back, and leaves recorded progress alone."""
+    store = DynamoStore(TABLE, client=client)
+    pool, _ = add_pool(store)
+    old, current = make_deployment(pool, "old"), make_deployment(pool, "current")
+    store.create_deployment(old)
+    store.create_deployment(current)
+    store.mark_materialised(current, until=NOW + timedelta(hours=1))
+    client.update_item(  # as the previous version wrote it
+        TableName=TABLE,
+        Key={"pk": {"S": "DEPLOYMENTS"}, "sk": {"S": old.id}},
+        UpdateExpression="REMOVE sched_q, sched_t",
+    )
+    assert store.deployments_to_schedule(NOW + timedelta(days=1), limit=10)[0].deployment == current
+
+    assert create_table(client, TABLE) is False
+
+    found = store.deployments_to_schedule(NOW + timedelta(days=1), limit=10)
+    assert [(p.deployment, p.materialised_until) for p in found] == [
+        (old, None),
+        (current, NOW + timedelta(hours=1)),
+    ]
 
 
 # -- reads cost what they return ----------------------------------------------------------------

@@ -85,6 +85,30 @@ def test_list_due_includes_late_and_awaiting_retry_runs(store):
     assert store.list_due(pool.id, NOW) == [late]
 
 
+def test_has_due_sees_a_due_scheduled_run_in_any_queue_of_the_pool_only(store):
+    pool, default = add_pool(store)
+    other_queue = add_queue(store, pool, "other", priority=2)
+    other_pool, other_pool_queue = add_pool(store)
+    add_run(store, pool, default, at=minutes(4))  # due only from minute 4
+    for _ in range(6):  # claimed runs are no longer due, however many sort first
+        claim(store, add_run(store, pool, default, at=minutes(0)))
+    add_run(store, other_pool, other_pool_queue, at=minutes(0))  # another pool
+
+    assert not store.has_due(pool.id, minutes(3))
+    assert store.has_due(pool.id, minutes(4))
+    assert store.has_due(other_pool.id, minutes(0))
+
+    add_run(store, pool, other_queue, at=minutes(1))  # the pool's second queue
+    assert store.has_due(pool.id, minutes(1))
+
+
+def test_has_due_is_false_for_an_empty_or_unknown_pool(store):
+    pool, _ = add_pool(store)
+
+    assert not store.has_due(pool.id, minutes(60))
+    assert not store.has_due(new_id(), minutes(60))
+
+
 def test_due_pools_names_each_pool_with_its_earliest_due_time(store):
     a, qa = add_pool(store)
     b, qb = add_pool(store)

@@ -154,3 +154,38 @@ def test_open_store_creates_the_file_and_its_directory(tmp_path, monkeypatch):
 def test_unusable_store_urls_say_what_to_write(url, hint):
     with pytest.raises(InvalidInput, match=hint):
         open_store(url)
+
+
+def test_deployments_from_before_schedule_progress_are_scheduled_after_the_upgrade(tmp_path):
+    """Issue 16's migration: a file written by the previous schema version
+    keeps every deployment where the tick looks, so none loses its runs."""
+    from core.store.sqlite_db import MIGRATIONS
+    from tests.contract.builders import make_deployment
+
+    path = tmp_path / "old.db"
+    pool, _ = make_pool("old")
+    deployment = make_deployment(pool)
+    with sqlite3.connect(path) as raw:
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                raw.execute(statement)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (2)")
+        raw.execute(
+            "INSERT INTO deployments (id, flow_name, name, work_pool_name, version, body)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                deployment.id,
+                deployment.flow_name,
+                deployment.name,
+                pool.name,
+                1,
+                deployment.model_dump_json(),
+            ),
+        )
+
+    store = SqliteStore(path)
+
+    found = store.deployments_to_schedule(NOW, limit=10)
+    assert [(p.deployment, p.materialised_until) for p in found] == [(deployment, None)]
+    store.close()

@@ -3,9 +3,10 @@ template.yaml and infra/ forward the same ones.
 
 ECS emits about nine "ECS Task State Change" events per task (PROVISIONING,
 PENDING, ACTIVATING, RUNNING, the stop request, DEACTIVATING, STOPPING,
-DEPROVISIONING, STOPPED); ``providers.ecs.task_status`` turns only three of
-them into a new state (InfrastructurePending, RUNNING, the final one).  The
-patterns are matched by moto's EventBridge rule matcher.
+DEPROVISIONING, STOPPED); only two change a run's state type (RUNNING, the
+final one), so only those are forwarded: PENDING would only rename PENDING to
+InfrastructurePending, a write and an invocation per run (docs/decisions.md).
+The patterns are matched by moto's EventBridge rule matcher.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ def sample(name: str, **detail: Any) -> dict[str, Any]:
 
 
 FORWARDED = {
-    "pending": sample("ecs_task_pending"),
     "running": sample("ecs_task_running"),
     **{
         name: sample(f"ecs_task_{name}")
@@ -46,6 +46,7 @@ FORWARDED = {
 }
 IGNORED = {
     "provisioning": sample("ecs_task_provisioning"),
+    "pending": sample("ecs_task_pending"),
     "activating": sample("ecs_task_running", lastStatus="ACTIVATING"),
     "stop_requested": sample("ecs_task_running", desiredStatus="STOPPED"),
     "stopped_while_pending": sample("ecs_task_pending", desiredStatus="STOPPED"),

@@ -167,11 +167,15 @@ def test_every_function_and_layer_runs_on_the_chosen_architecture(translate, sam
         "aws_lambda_function": "architectures",
         "aws_lambda_layer_version": "compatible_architectures",
     }
+    checked = 0
     for document in parsed(MODULE):
         for block in document.get("resource", []):
-            for kind, key in keys.items():
-                for name, body in block.get(kind, {}).items():
+            for kind, named in block.items():  # python-hcl2 keeps the labels' quotes
+                key = keys.get(label(kind))
+                for name, body in named.items() if key else ():
                     assert body.get(key) == ["${var.lambda_architecture}"], label(name)
+                    checked += 1
+    assert checked > len(keys)  # every function and layer, not none
 
 
 def test_terraform_names_and_grants_the_same_stack_parameters_as_the_sam_template():
@@ -186,3 +190,35 @@ def test_terraform_names_and_grants_the_same_stack_parameters_as_the_sam_templat
     terraform_grants = re.findall(r"\$\{local\.parameter_arn\}/([\w-]+)", module)
     assert sorted(sam_grants) == sorted(terraform_grants)  # api: both; 4 dispatchers: the key
     assert "aws_ssm_parameter" not in module and "AWS::SSM::Parameter" not in template
+
+
+def test_every_function_logs_json_without_lambdas_start_end_and_report_lines(translate):
+    """SystemLogLevel WARN drops Lambda's INFO platform lines (START/END/REPORT),
+    most of the log bytes of a short invocation; the application's INFO lines
+    and Lambda's WARN lines (errors, timeouts) stay (docs/decisions.md)."""
+    wanted = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+    functions = [
+        (name, resource["Properties"])
+        for name, resource in translate(ALL_FEATURES)["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    ]
+    assert functions
+    for name, properties in functions:
+        assert properties["LoggingConfig"] == wanted, name
+    terraform = [
+        (label(name), body)
+        for document in parsed(MODULE)
+        for block in document.get("resource", [])
+        for kind, named in block.items()
+        if label(kind) == "aws_lambda_function"
+        for name, body in named.items()
+    ]
+    assert len(terraform) == len(functions)
+    for name, body in terraform:
+        (config,) = body["logging_config"]
+        settings = {key: label(value) for key, value in config.items() if not key.startswith("__")}
+        assert settings == {
+            "log_format": "JSON",
+            "application_log_level": "INFO",
+            "system_log_level": "WARN",
+        }, name

@@ -18,7 +18,7 @@ import pytest
 from core.models import Deployment, Flow, FlowRun
 from core.ports import Store
 from core.rules.pools import new_pool
-from core.services.tick import scheduled_run
+from core.services.materialise import scheduled_run
 from handlers import bootstrap as composition
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, new_id

@@ -32,13 +32,18 @@ def triggers(monkeypatch, store, clock) -> Triggers:
     return triggers
 
 
-def claimed(store: Store, clock: FakeClock, *, submitted: bool = True) -> None:
+def claimed(
+    store: Store, clock: FakeClock, *, submitted: bool = True, waiting: bool = True
+) -> None:
+    """The sample events' run, claimed; ``waiting``: another run of its pool is due."""
     deployment = push_pool_with_deployment(store, "ecs:push", name="on-ecs", job_variables={})
     run = due_run(store, deployment, run_id=RUN_ID)
     pending = new_state(StateType.PENDING, at=clock())
     run = store.claim(run, state=pending, lease_expires=clock() + LEASE)
     if submitted:
         store.mark_submitted(run, infrastructure_pid=INFRA_ID, at=clock())
+    if waiting:
+        due_run(store, deployment)
 
 
 def event(name: str) -> dict:
@@ -65,6 +70,17 @@ def test_a_task_walks_its_run_to_completion_and_the_freed_slot_is_dispatched(
     }
     assert triggers.requests == [("on-ecs", None)]
     assert store.counters(store.get_pool("on-ecs").id).pool_active == 0
+
+
+def test_a_freed_slot_no_due_run_waits_for_asks_for_no_dispatch_pass(store, clock, triggers):
+    claimed(store, clock, waiting=False)
+    deployment = store.get_deployment(store.get_run(RUN_ID).deployment_id or "")
+    due_run(store, deployment, when=clock() + LEASE)  # due later: its own request wakes it
+
+    answer = handlers.infra_events.handler(event("stopped_exit_0"), None)
+
+    assert answer["released_slot"] is True
+    assert triggers.requests == []
 
 
 def test_repeated_and_late_events_change_nothing(store, clock, triggers):

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from core.services.admission import DEFAULT_WINDOW
 from handlers.aws.families import Family, family_of
 from handlers.aws.sqs import DispatchMessage, SqsDispatchTrigger, delay_seconds
 from providers.registry import REGISTRY
@@ -128,7 +129,7 @@ def test_the_tick_sends_its_messages_in_batches_of_ten(sqs, queues):
     assert len(received(sqs, queues[Family.AWS])) == 23
 
 
-def test_a_message_for_later_is_delayed_to_the_second_and_one_beyond_15_minutes_is_not_sent():
+def test_a_message_for_later_arrives_within_a_second_before_its_time_and_one_beyond_15_minutes_is_not_sent():
     client = boto3.client(
         "sqs", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
     )
@@ -144,13 +145,13 @@ def test_a_message_for_later_is_delayed_to_the_second_and_one_beyond_15_minutes_
             },
             expected_params={
                 "QueueUrl": queue,
-                "Entries": [{"Id": "0", "MessageBody": body, "DelaySeconds": 13}],
+                "Entries": [{"Id": "0", "MessageBody": body, "DelaySeconds": 12}],
             },
         )
         sending = trigger({Family.AWS: queue}, client)
 
         sending.request_dispatch("on-ecs", not_before=due)
-        sending.request_dispatch("on-ecs", not_before=NOW + timedelta(minutes=15, seconds=1))
+        sending.request_dispatch("on-ecs", not_before=NOW + timedelta(minutes=15, seconds=2))
 
         stub.assert_no_pending_responses()
 
@@ -170,8 +171,18 @@ def test_a_message_that_cannot_be_sent_is_logged_not_raised(caplog):
 def test_delays_are_whole_seconds_and_past_times_are_now():
     assert delay_seconds(None, now=NOW) == 0
     assert delay_seconds(NOW - timedelta(seconds=5), now=NOW) == 0
-    assert delay_seconds(NOW + timedelta(seconds=900), now=NOW) == 900
-    assert delay_seconds(NOW + timedelta(seconds=900, milliseconds=1), now=NOW) is None
+    assert delay_seconds(NOW + timedelta(seconds=901), now=NOW) == 900
+    assert delay_seconds(NOW + timedelta(seconds=901, milliseconds=1), now=NOW) is None
+
+
+def test_a_delay_ends_within_the_admission_window_before_its_time_never_after_it():
+    """A tick at a fraction of a second: rounding up made every message late
+    by that fraction; now it comes when its runs enter the admission window."""
+    for fraction_ms in (0, 1, 300, 999):
+        sent = NOW + timedelta(milliseconds=fraction_ms)
+        for not_before in (NOW + timedelta(seconds=1), NOW + timedelta(seconds=37)):
+            arrives = sent + timedelta(seconds=delay_seconds(not_before, now=sent) or 0)
+            assert not_before - DEFAULT_WINDOW <= arrives < not_before
 
 
 def test_families_follow_the_provider_module_of_each_type():

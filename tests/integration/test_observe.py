@@ -6,12 +6,15 @@ from datetime import timedelta
 
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus
+from core.services.context import Context
 from core.services.lifecycle import observe_active
-from core.services.observe import apply_status, rotation
+from core.services.observe import apply_status, rotation, slot_awaited
+from core.services.runs import StateProposal, set_state
 from core.states import StateType, new_state
+from providers.registry import REGISTRY
 from tests.clock import FakeClock
-from tests.contract.builders import NOW, add_pool, add_run, claim
-from tests.integration.support import RecordingProvider
+from tests.contract.builders import NOW, add_pool, add_run, claim, new_id
+from tests.integration.support import RecordingProvider, Triggers
 
 RUNNING = InfraStatus(phase=InfraPhase.RUNNING)
 EXITED_0 = InfraStatus(phase=InfraPhase.EXITED, exit_code=0)
@@ -38,6 +41,27 @@ def test_events_walk_a_run_to_completion_and_free_its_slots(store):
     assert (done.now, done.released_slot, done.pool_name) == (StateType.COMPLETED, True, pool.name)
     assert store.get_run(run.id).state_type is StateType.COMPLETED
     assert store.counters(pool.id).pool_active == 0
+
+
+def test_a_released_slot_is_awaited_only_by_a_due_run_of_its_pool(store):
+    pool, queue = add_pool(store, limit=1)
+    other, other_queue = add_pool(store)
+    add_run(store, pool, queue, at=NOW + timedelta(minutes=5))  # due later
+    add_run(store, other, other_queue, at=NOW)  # due, but another pool
+
+    assert not slot_awaited(store, pool.id, NOW)
+    assert slot_awaited(store, pool.id, NOW + timedelta(minutes=5))
+
+
+def test_a_failing_check_asks_for_the_dispatch_pass_anyway(store, monkeypatch):
+    pool, _ = add_pool(store)
+
+    def unavailable(pool_id, before):
+        raise ConnectionError("the store did not answer")
+
+    monkeypatch.setattr(store, "has_due", unavailable)
+
+    assert slot_awaited(store, pool.id, NOW)
 
 
 def test_duplicate_late_and_foreign_events_change_nothing(store):
@@ -152,3 +176,54 @@ def test_polling_rotates_through_more_runs_than_one_batch(store):
         assert len(batch) == 2
         seen.update(r.id for r in batch)
     assert seen == {r.id for r in runs}
+
+
+def test_a_run_finishing_over_the_api_asks_for_a_pass_only_when_a_run_waits(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store, limit=1)
+    triggers = Triggers()
+    ctx = Context(store=store, clock=clock, ids=new_id, types=REGISTRY, trigger=triggers)
+    alone = submitted_run(store, pool, queue)
+    read = store.get_run(alone.id)
+
+    done = set_state(ctx, alone.id, StateProposal(type=StateType.COMPLETED), read=read)
+    assert done.run.state_type is StateType.COMPLETED
+    assert triggers.requests == []  # nothing due: no pass
+
+    first = submitted_run(store, pool, queue, pid="infra-2")
+    waiting = add_run(store, pool, queue)  # due now, held back by the pool's limit of 1
+    set_state(ctx, first.id, StateProposal(type=StateType.FAILED))
+    assert triggers.requests == [(pool.name, None)]
+    assert store.get_run(waiting.id).state_type is StateType.SCHEDULED
+
+
+def test_set_state_with_a_stale_read_re_reads_and_decides_again(store):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    ctx = Context(store=store, clock=clock, ids=new_id, types=REGISTRY, trigger=Triggers())
+    run = submitted_run(store, pool, queue)
+    stale = store.get_run(run.id)
+    apply_status(store, run_id=run.id, infra_id="infra-1", status=RUNNING, clock=clock)
+
+    result = set_state(ctx, run.id, StateProposal(type=StateType.COMPLETED), read=stale)
+
+    stored = store.get_run(run.id)
+    assert (result.run.state_type, stored.state_type) == (StateType.COMPLETED, StateType.COMPLETED)
+    assert stored.version == stale.version + 2  # RUNNING, then COMPLETED: nothing overwritten
+
+
+def test_a_run_sent_back_to_scheduled_and_due_asks_for_a_pass_whatever_the_index_shows(
+    store, monkeypatch
+):
+    clock = FakeClock()
+    pool, queue = add_pool(store)
+    triggers = Triggers()
+    ctx = Context(store=store, clock=clock, ids=new_id, types=REGISTRY, trigger=triggers)
+    run = claim(store, add_run(store, pool, queue))  # claimed, nothing started yet
+    monkeypatch.setattr(store, "has_due", lambda pool_id, before: False)  # an index lagging
+
+    retry = StateProposal(type=StateType.SCHEDULED, name="AwaitingRetry", scheduled_time=NOW)
+    result = set_state(ctx, run.id, retry, force=True)
+
+    assert result.run.state_type is StateType.SCHEDULED
+    assert triggers.requests == [(pool.name, None)]

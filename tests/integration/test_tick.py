@@ -9,7 +9,8 @@ import pytest
 from core.models import Schedule
 from core.rules.schedules import scheduled_run_id
 from core.services.admission import DEFAULT_LEASE
-from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second, schedule_runs
+from core.services.materialise import schedule_runs
+from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.clock import FakeClock
@@ -62,10 +63,24 @@ def test_a_later_tick_adds_only_the_new_occurrences(store):
     clock = FakeClock()
     pool, _ = add_pool(store)
     deploy(store, pool, EVERY_10_MIN)
-    t = ticker(store, clock)
+    t = ticker(store, clock, extend_within=timedelta(hours=1))  # refill every tick
     t.tick()
     clock.advance(minutes=10)
     assert len(t.tick().created) == 1
+
+
+def test_a_schedule_is_extended_in_batches_once_its_runs_end_within_half_the_horizon(store):
+    """Issue 16: one deployment write per few runs, not per run."""
+    clock = FakeClock()
+    pool, _ = add_pool(store)
+    deployment = deploy(store, pool, EVERY_10_MIN)
+    t = ticker(store, clock)
+    t.tick()  # NOW .. NOW+50 min
+    clock.advance(minutes=20)
+    assert t.tick().created == ()  # NOW+60 is 40 min away: not yet
+    clock.advance(minutes=11)
+    later = [NOW + timedelta(minutes=m) for m in (60, 70, 80, 90)]
+    assert t.tick().created == tuple(scheduled_run_id(deployment.id, at) for at in later)
 
 
 def test_the_api_can_schedule_a_new_deployment_at_once_and_the_tick_agrees(store):
@@ -292,8 +307,8 @@ def test_a_pool_the_reaper_cannot_handle_is_reported_and_the_others_are_reaped(s
     clock.advance(seconds=DEFAULT_LEASE.total_seconds())
     original = store.list_active
 
-    def list_active(pool_id):
-        if pool_id == broken.id:
+    def list_active(pool_id=None):
+        if pool_id in (broken.id, None):
             raise KeyError("a malformed item")
         return original(pool_id)
 

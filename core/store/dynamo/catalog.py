@@ -1,18 +1,22 @@
 """Flows, deployments, tokens and the small cache on DynamoDB.
 
 None of these is on the hot path of a run, so they favour simple shapes:
-deployments share one partition (the tick reads them all every minute in
-one query), names are claimed by name items, tokens are found by the hash
+deployments share one partition (listing them is one query; the tick reads
+only those whose schedule needs extending, through the ``scheduled`` index), names are claimed by name items, tokens are found by the hash
 of their secret, and cache entries are single items.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from itertools import islice
+
 from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
+from core.ports import ScheduleProgress
 from core.store.dynamo import schema
 from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import get_s, names, pack, s, unpack
+from core.store.dynamo.codec import get_s, n, names, pack, parse_stamp, s, stamp, unpack
 from core.store.dynamo.items import deployment_item, deployment_name_item
 from core.store.dynamo.ops import delete, put_new, put_versioned
 from core.store.dynamo.table import Op
@@ -118,6 +122,66 @@ class CatalogMixin(DynamoBase):
         )
         return new
 
+    def deployments_to_schedule(self, before: datetime, *, limit: int) -> list[ScheduleProgress]:
+        """One query of the sparse ``scheduled`` index's deployment partition.
+
+        The index is eventually consistent: a deployment written a moment ago
+        may show its previous progress, which costs at most a repeated
+        ``create_run`` (answered False) and a ``mark_materialised`` refused
+        by its version check.
+        """
+        items = self._table.query(
+            IndexName=schema.SCHEDULED_INDEX,
+            KeyConditionExpression="#sched_q = :deployments AND #sched_t < :before",
+            ExpressionAttributeNames={"#sched_q": "sched_q", "#sched_t": "sched_t"},
+            ExpressionAttributeValues={
+                ":deployments": s(schema.DEPLOYMENT_SCHEDULES),
+                ":before": s(stamp(before)),
+            },
+            Limit=max(limit, 1),
+        )
+        found = []
+        for item in islice(items, max(limit, 0)):
+            until = get_s(item, "sched_t")
+            found.append(
+                ScheduleProgress(
+                    deployment=unpack(item, Deployment),
+                    materialised_until=(
+                        None if until in (None, schema.UNMATERIALISED) else parse_stamp(until)
+                    ),
+                )
+            )
+        return found
+
+    def mark_materialised(self, deployment: Deployment, *, until: datetime | None) -> bool:
+        """Sets (or removes) only the index attributes, conditioned on the version."""
+        key = schema.key(schema.DEPLOYMENTS, deployment.id)
+        condition = "#version = :version"
+        values = {":version": n(deployment.version)}
+        if until is None:
+            change = "REMOVE #sched_q, #sched_t"
+        else:
+            change = "SET #sched_q = :deployments, #sched_t = :until"
+            values |= {":deployments": s(schema.DEPLOYMENT_SCHEDULES), ":until": s(stamp(until))}
+        try:
+            self._table.conditional(
+                "update_item",
+                lambda _stored: _Changed(),
+                Key=key,
+                UpdateExpression=change,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#version": "version",
+                    "#sched_q": "sched_q",
+                    "#sched_t": "sched_t",
+                },
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="NONE",
+            )
+        except _Changed:
+            return False
+        return True
+
     def delete_deployment(self, deployment: Deployment) -> None:
         what = f"deployment {deployment.flow_name}/{deployment.name}"
         try:
@@ -152,6 +216,10 @@ class CatalogMixin(DynamoBase):
     def put_cached(self, key: str, value: str) -> None:
         item = {**schema.key(schema.cache_pk(key), schema.ITEM_SK), "value": s(value)}
         self._table.call("put_item", TableName=self._table.name, Item=item)
+
+
+class _Changed(Exception):
+    """The deployment was written or deleted since the caller read it."""
 
 
 def _duplicate(deployment: Deployment) -> Conflict:

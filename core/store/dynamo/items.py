@@ -115,6 +115,9 @@ def deployment_item(deployment: Deployment) -> Item:
         "name": s(deployment.name),
         "pool_name": s(deployment.work_pool_name),
         "doc": pack(deployment),
+        # Any write puts the deployment where the tick looks for schedules to extend.
+        "sched_q": s(schema.DEPLOYMENT_SCHEDULES),
+        "sched_t": s(schema.UNMATERIALISED),
     }
 
 
@@ -150,7 +153,9 @@ def run_item(run: FlowRun, *, shards: int, retention: timedelta) -> Item:
         item["dep_id"] = s(run.deployment_id)
     if run.state_type is StateType.SCHEDULED:
         item["sched_q"] = s(run.work_queue_id)
-        item["sched_t"] = s(when)
+        # time#id: a queue's due runs read in (time, id) order, as a bounded
+        # read needs (an older item's bare time still sorts by time).
+        item["sched_t"] = s(f"{when}#{run.id}")
         item["due_s"] = s(f"DUE#{shard(run.id, shards)}")
         item["due_t"] = s(f"{when}#{run.work_pool_id}")
     if run.state_type in SLOT_HOLDING:

@@ -26,6 +26,7 @@ from core.store.dynamo.items import run_from
 from core.store.dynamo.table import Op
 
 MICROSECOND = timedelta(microseconds=1)
+HAS_DUE_PAGE = 4
 
 
 def _upper(before: datetime) -> str:
@@ -160,10 +161,21 @@ class RunsMixin(DynamoBase):
 
     # -- due and active -------------------------------------------------------------
 
-    def list_due(self, pool_id: str, before: datetime) -> list[FlowRun]:
-        """One query per queue of the pool on the ``scheduled`` index."""
-        runs = [run for q in self._queue_ids(pool_id) for run in self.queue_due(q, before)]
-        return sorted(runs, key=lambda r: (r.next_scheduled_start_time, r.id))
+    def list_due(
+        self,
+        pool_id: str,
+        before: datetime,
+        *,
+        queue_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[FlowRun]:
+        """One query per queue of the pool (or of ``queue_id``) on the
+        ``scheduled`` index, each stopping after ``limit`` runs."""
+        queue_ids = self._queue_ids(pool_id) if queue_id is None else [queue_id]
+        runs = [run for q in queue_ids for run in self.queue_due(q, before, limit=limit)]
+        runs = [run for run in runs if run.work_pool_id == pool_id]
+        runs.sort(key=lambda r: (r.next_scheduled_start_time, r.id))
+        return runs if limit is None else runs[: max(limit, 0)]
 
     def _queue_ids(self, pool_id: str) -> list[str]:
         items = self._table.partition(
@@ -171,17 +183,44 @@ class RunsMixin(DynamoBase):
         )
         return [(get_s(item, "sk") or "").removeprefix(schema.QUEUE_PREFIX) for item in items]
 
-    def queue_due(self, queue_id: str, before: datetime) -> list[FlowRun]:
-        """SCHEDULED runs of one queue due by ``before``, oldest first."""
+    def queue_due(
+        self, queue_id: str, before: datetime, *, limit: int | None = None
+    ) -> list[FlowRun]:
+        """SCHEDULED runs of one queue due by ``before`` in (time, id) order,
+        the first ``limit`` of them if given: a page of ``limit`` items, more
+        only if some turned out to be no longer SCHEDULED."""
+        if limit is not None and limit <= 0:
+            return []
+        params: dict[str, Any] = {
+            "IndexName": schema.SCHEDULED_INDEX,
+            "KeyConditionExpression": "#sched_q = :queue AND #sched_t < :upper",
+            "ExpressionAttributeNames": {"#sched_q": "sched_q", "#sched_t": "sched_t"},
+            "ExpressionAttributeValues": {":queue": s(queue_id), ":upper": s(_upper(before))},
+        }
+        if limit is not None:
+            params["Limit"] = min(limit, 1000)
+        items = self._table.query(**params)
+        due = (
+            run_from(item) for item in items if get_s(item, "state") == StateType.SCHEDULED.value
+        )
+        return list(due if limit is None else islice(due, limit))
+
+    def has_due(self, pool_id: str, before: datetime) -> bool:
+        """A short query per queue of the pool that stops at the first due run
+        (half a read unit each), so a backlog of any size costs the same."""
+        return any(self._queue_has_due(q, before) for q in self._queue_ids(pool_id))
+
+    def _queue_has_due(self, queue_id: str, before: datetime) -> bool:
         items = self._table.query(
             IndexName=schema.SCHEDULED_INDEX,
             KeyConditionExpression="#sched_q = :queue AND #sched_t < :upper",
             ExpressionAttributeNames={"#sched_q": "sched_q", "#sched_t": "sched_t"},
             ExpressionAttributeValues={":queue": s(queue_id), ":upper": s(_upper(before))},
+            # a few at a time: an entry the index has not yet dropped (a run
+            # claimed a moment ago) is skipped without reading the whole backlog
+            Limit=HAS_DUE_PAGE,
         )
-        return [
-            run_from(item) for item in items if get_s(item, "state") == StateType.SCHEDULED.value
-        ]
+        return any(get_s(item, "state") == StateType.SCHEDULED.value for item in items)
 
     def due_pools(self, before: datetime) -> dict[str, datetime]:
         """Read only the due entries of the ``due`` index (keys only, a few bytes each)."""

@@ -98,7 +98,14 @@ def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
 
 # -- indexes --------------------------------------------------------------------
 
-SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time; while SCHEDULED
+SCHEDULED_INDEX = "scheduled"  # sched_q = queue id, sched_t = time#run id; while SCHEDULED
+# The same index also holds the deployments whose schedule the tick may need
+# to extend: sched_q = this constant (no queue id looks like it), sched_t =
+# how far the schedule is materialised (UNMATERIALISED after any write);
+# absent when there is nothing to materialise.  Overloading the index spares
+# a fifth one and a table update on every stack.
+DEPLOYMENT_SCHEDULES = "DEPLOYMENTS"
+UNMATERIALISED = "0000-00-00T00:00:00.000000Z"  # sorts before every stamp
 DUE_INDEX = "due"  # due_s = DUE#shard, due_t = time#pool id; while SCHEDULED
 ACTIVE_INDEX = "active"  # act_s = ACTIVE#shard, act_k = pool id#run id; while holding slots
 RUNS_INDEX = "runs"  # runs_s = RUNS#shard, runs_t = time#run id; every run
@@ -149,7 +156,9 @@ def create_table(client: Any, table_name: str) -> bool:
     """Create the table, its indexes and its TTL; True if it was created.
 
     Idempotent: an existing table is left as it is apart from switching TTL
-    on, so ``pushpool store init`` can be run again safely.
+    on and indexing deployments written before their schedule progress was
+    kept (``index_deployment_schedules``), so ``pushpool store init`` can be
+    run again safely, and upgrades a table.
     """
     created = True
     try:
@@ -167,4 +176,49 @@ def create_table(client: Any, table_name: str) -> bool:
             TableName=table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
+    if not created:
+        index_deployment_schedules(client, table_name)
     return created
+
+
+def index_deployment_schedules(client: Any, table_name: str) -> int:
+    """Put every deployment without schedule progress (written before issue
+    16) where the tick looks, as "not materialised"; how many were.  Each
+    update is conditioned on the progress still being absent, so a tick or
+    a write racing with this is never undone."""
+    indexed = 0
+    params: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "#pk = :pk",
+        "FilterExpression": "attribute_not_exists(#sched_q)",
+        "ProjectionExpression": "#pk, #sk",
+        "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", "#sched_q": "sched_q"},
+        "ExpressionAttributeValues": {":pk": {"S": DEPLOYMENTS}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client.query(**params)
+        for item in page.get("Items", []):
+            try:
+                client.update_item(
+                    TableName=table_name,
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="SET #sched_q = :q, #sched_t = :t",
+                    ConditionExpression="attribute_exists(#pk) AND attribute_not_exists(#sched_q)",
+                    ExpressionAttributeNames={
+                        "#pk": "pk",
+                        "#sched_q": "sched_q",
+                        "#sched_t": "sched_t",
+                    },
+                    ExpressionAttributeValues={
+                        ":q": {"S": DEPLOYMENT_SCHEDULES},
+                        ":t": {"S": UNMATERIALISED},
+                    },
+                )
+                indexed += 1
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        if "LastEvaluatedKey" not in page:
+            return indexed
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -14,6 +14,7 @@ from core.store.dynamo.logs import LogsMixin
 from core.store.dynamo.pools import PoolsMixin
 from core.store.dynamo.slots import SlotsMixin
 from core.store.dynamo.table import Backoff, Table
+from core.store.dynamo.turns import TurnsMixin
 from core.store.dynamo.workers import WorkersMixin
 
 DEFAULT_RETENTION = timedelta(days=30)
@@ -25,7 +26,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DynamoStore(PoolsMixin, WorkersMixin, CatalogMixin, SlotsMixin, LogsMixin):
+class DynamoStore(PoolsMixin, WorkersMixin, CatalogMixin, SlotsMixin, LogsMixin, TurnsMixin):
     """Every ``Store`` method on a single on-demand table (see docs/storage.md).
 
     ``client`` is a boto3 DynamoDB client; without one, a client is made on

@@ -102,7 +102,7 @@ def set_flow_run_state(run_id: str, body: SetStateRequest) -> Response[Orchestra
     principal.require_run(run)
     if body.force and principal.scope == "run":
         raise Forbidden("a run token may not force a state; report the state without force")
-    result = runs.set_state(context, run.id, body.proposal(), force=body.force)
+    result = runs.set_state(context, run.id, body.proposal(), force=body.force, read=run)
     status = 201 if result.status is SetStateStatus.ACCEPT else 200
     return reply(status, OrchestrationResult.of(result))
 

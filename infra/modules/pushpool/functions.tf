@@ -81,6 +81,11 @@ resource "aws_lambda_function" "api_function" {
   tracing_config {
     mode = "Active"
   }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+  }
   environment {
     variables = merge(local.common_env, local.family_queue_env, {
       PUSHPOOL_ADMIN_TOKEN_PARAMETER = local.stack_parameters.admin_token
@@ -108,6 +113,11 @@ resource "aws_lambda_function" "tick_function" {
   reserved_concurrent_executions = 1
   tracing_config {
     mode = "Active"
+  }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
   }
   dead_letter_config {
     target_arn = aws_sqs_queue.tick_dead_letter_queue.arn
@@ -152,6 +162,11 @@ resource "aws_lambda_function" "dispatch_function" {
   tracing_config {
     mode = "Active"
   }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+  }
   environment {
     variables = merge(local.common_env, {
       PUSHPOOL_API_URL                    = local.api_url
@@ -195,6 +210,11 @@ resource "aws_lambda_function" "dispatch_gcp_function" {
   tracing_config {
     mode = "Active"
   }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+  }
   environment {
     variables = merge(local.common_env, {
       PUSHPOOL_API_URL                = local.api_url
@@ -235,6 +255,11 @@ resource "aws_lambda_function" "dispatch_azure_function" {
   timeout          = 300
   tracing_config {
     mode = "Active"
+  }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
   }
   environment {
     variables = merge(local.common_env, {
@@ -277,6 +302,11 @@ resource "aws_lambda_function" "dispatch_modal_function" {
   tracing_config {
     mode = "Active"
   }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+  }
   environment {
     variables = merge(local.common_env, {
       PUSHPOOL_API_URL                  = local.api_url
@@ -317,6 +347,11 @@ resource "aws_lambda_function" "infra_events_function" {
   timeout          = 30
   tracing_config {
     mode = "Active"
+  }
+  logging_config { # as template.yaml: drops START/END/REPORT, keeps INFO lines
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
   }
   dead_letter_config {
     target_arn = aws_sqs_queue.tick_dead_letter_queue.arn
