@@ -44,7 +44,7 @@ def server(  # noqa: PLR0917 (Typer options)
     ] = LogFormat.TEXT,
 ) -> None:
     """Serve the API with the tick and dispatch loops on one machine."""
-    from handlers.server import serve  # noqa: PLC0415 (uvicorn and the API load only here)
+    from handlers.local.server import serve  # noqa: PLC0415 (uvicorn and the API load only here)
 
     serve(
         host=host,

@@ -14,7 +14,7 @@ done by threads in one process for ``pushpool server`` and ``pushpool demo``.
   a finished run frees its slot promptly.
 
 With ``workers`` (``--with-worker``), process pools are served by pull
-workers in this process (``handlers.local_workers``): the same worker as
+workers in this process (``handlers.local.workers``): the same worker as
 ``pushpool worker start``, woken by the same trigger, so a run created now
 starts at once instead of at the next poll.
 """
@@ -40,7 +40,7 @@ from handlers.bootstrap import Container
 from handlers.wakeups import Wakeups
 
 if TYPE_CHECKING:  # the workers load the API resolver; a stack without them does not
-    from handlers.local_workers import LocalWorkers
+    from handlers.local.workers import LocalWorkers
 
 log = logging.getLogger("pushpool.local")
 

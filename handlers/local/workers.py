@@ -27,8 +27,8 @@ import httpx
 from core.errors import PushpoolError
 from core.services.auth import Principal
 from handlers.api.app import handle
-from handlers.asgi import to_event
 from handlers.bootstrap import Container
+from handlers.local.asgi import to_event
 from handlers.worker import Worker, WorkerSettings, WorkerSetupError
 from pushpool.client import Client
 
