@@ -44,6 +44,7 @@ from handlers.api.routes import (
 from handlers.aws import logs as lambda_logs
 from handlers.aws.observability import tracer
 from handlers.bootstrap import Container, bootstrap
+from pushpool.defaults import DEFAULT_API_URL
 
 log = logging.getLogger("pushpool.api")
 
@@ -127,7 +128,7 @@ def _no_route(exc: Exception) -> Response[Any]:
         # The usual cause: an API URL set without its /api suffix.
         detail += (
             f". The API is served under {PREFIX}: does your API URL end in {PREFIX}? "
-            f"(e.g. pushpool config set api-url http://127.0.0.1:4200{PREFIX})"
+            f"(e.g. pushpool config set api-url {DEFAULT_API_URL})"
         )
     return _json(404, {"detail": detail})
 

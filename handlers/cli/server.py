@@ -9,9 +9,7 @@ import typer
 
 from handlers.cli.app import app
 from handlers.cli.common import guard
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
+from pushpool.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 
 class LogFormat(StrEnum):

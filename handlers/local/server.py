@@ -28,11 +28,9 @@ from handlers.clock import utc_now
 from handlers.local.asgi import ApiApp
 from handlers.local.loops import LocalStack, LocalTrigger
 from handlers.observability import configure_logging
+from pushpool.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger("pushpool.server")
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
 
 
 def is_loopback(host: str) -> bool:
