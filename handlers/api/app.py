@@ -49,6 +49,7 @@ from pushpool.defaults import DEFAULT_API_URL
 log = logging.getLogger("pushpool.api")
 
 PREFIX = "/api"
+INTERNAL_ERROR = "internal error; the server log has the details"
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/openapi.json")}
 TITLE = "pushpool"
 DESCRIPTION = (
@@ -91,18 +92,21 @@ def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any
     return [_error(e) for e in exc.errors()]
 
 
+def invalid_detail(exc: RequestValidationError | ValidationError, *, default: str) -> str:
+    """The one-line ``detail`` of a 422 (also ``--with-worker``'s in-process API's)."""
+    return "; ".join(dict.fromkeys(_describe(e) for e in _errors(exc))) or default
+
+
 @resolver.exception_handler(RequestValidationError)
 def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-    errors = _errors(exc)
-    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid request"
-    return _json(422, {"detail": detail, "errors": errors})
+    detail = invalid_detail(exc, default="invalid request")
+    return _json(422, {"detail": detail, "errors": _errors(exc)})
 
 
 @resolver.exception_handler(ValidationError)
 def _invalid_value(exc: ValidationError) -> Response[Any]:
-    errors = _errors(exc)
-    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid value"
-    return _json(422, {"detail": detail, "errors": errors})
+    detail = invalid_detail(exc, default="invalid value")
+    return _json(422, {"detail": detail, "errors": _errors(exc)})
 
 
 @resolver.exception_handler(PushpoolError)
@@ -117,7 +121,7 @@ def _domain_error(exc: PushpoolError) -> Response[Any]:
 @resolver.exception_handler(Exception)
 def _bug(exc: Exception) -> Response[Any]:
     log.exception("unhandled error in the API", exc_info=exc)
-    return _json(500, {"detail": "internal error; the server log has the details"})
+    return _json(500, {"detail": INTERNAL_ERROR})
 
 
 @resolver.not_found

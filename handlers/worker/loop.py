@@ -42,6 +42,7 @@ from core.rules.timeouts import (
     template_seconds,
 )
 from handlers.clock import utc_now
+from handlers.worker.api import WorkerApi
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor
@@ -49,7 +50,7 @@ from handlers.worker.reconcile import end_previous_claims
 from handlers.worker.reporter import Reporter
 from handlers.worker.setup import ensure_pool, ensure_queues
 from handlers.worker.starter import Starter, StartPolicy
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 
 log = logging.getLogger("pushpool.worker")
 
@@ -85,7 +86,7 @@ class Worker:
 
     def __init__(
         self,
-        client: Client,
+        client: WorkerApi,
         settings: WorkerSettings,
         *,
         provider: Provider | None = None,
