@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn, ParamSpec, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from core.errors import PushpoolError
 from core.services import logs, polling, pools, queues, runs, workers
@@ -45,8 +45,6 @@ from handlers.api.schemas.runs import (
     OrchestrationResult,
     ScheduledRunsRequest,
     SetStateRequest,
-    StateCreate,
-    StateDetailsIn,
     WorkerFlowRun,
 )
 from handlers.bootstrap import Container
@@ -54,6 +52,9 @@ from pushpool.client import ApiError
 from pushpool.types import FlowRun, WorkPool, WorkQueue
 
 log = logging.getLogger("pushpool.api")
+
+# The route's body is a list: validated as one, a refusal names the line's index.
+_LOG_BATCH = TypeAdapter(list[LogCreate])
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -181,13 +182,14 @@ class InProcessApi:
         ctx = self._ctx
         run = runs.get_run(ctx, run_id)
         self._principal.require_run(run)
-        details = StateDetailsIn(scheduled_time=scheduled_time) if scheduled_time else None
-        body = SetStateRequest(
-            state=StateCreate.model_validate(
-                {"type": state_type, "message": message, "state_details": details}
-            ),
-            attempt=attempt,
-            worker_name=worker_name,
+        details = {"scheduled_time": scheduled_time} if scheduled_time else None
+        # One validation of the whole body, so a refusal names the field as the route does.
+        body = SetStateRequest.model_validate(
+            {
+                "state": {"type": state_type, "message": message, "state_details": details},
+                "attempt": attempt,
+                "worker_name": worker_name,
+            }
         )
         result = runs.set_state(ctx, run.id, body.proposal(), force=body.force)
         return cast(dict[str, Any], _json(OrchestrationResult.of(result)))
@@ -228,7 +230,7 @@ class InProcessApi:
 
     @_answered
     def write_logs(self, lines: Sequence[Mapping[str, Any]]) -> None:
-        body = [LogCreate.model_validate(line) for line in lines]
+        body = _LOG_BATCH.validate_python(list(lines))
         logs.write_logs(
             self._ctx,
             self._container.logs,
