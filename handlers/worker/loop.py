@@ -3,8 +3,8 @@
 It talks to the API only, through its port (``handlers.worker.api``: the
 HTTP client with a worker-scoped token, or the server's in-process adapter
 with the same rights), exactly as a worker on another machine or cluster
-would; it never opens the store.  Each poll asks ``get_scheduled_flow_runs`` what the waterfall
-releases for its queues, claims in that order by proposing PENDING (the
+would; it never opens the store.  Each poll asks ``get_scheduled_flow_runs``
+what the waterfall releases for its queues, claims in that order by proposing PENDING (the
 API's atomic claim: a refusal means another worker or a limit got there
 first), and hands each accepted claim to a ``Starter`` thread.  A
 ``Monitor`` pass every ``watch_seconds`` reports RUNNING, final states and
