@@ -216,23 +216,11 @@ def _signing_key(container: Container) -> bytes | None:
         return None
 
 
-def handle(
-    event: dict[str, Any],
-    context: Any = None,
-    *,
-    container: Container,
-    principal: Principal | None = None,
-) -> dict[str, Any]:
-    """Serve one API Gateway v2 event with ``container``'s store and settings.
-
-    ``principal`` is for trusted in-process callers only (the local server's
-    built-in worker): it replaces authentication, not authorisation, so the
-    routes still check what that principal may do.
-    """
+def handle(event: dict[str, Any], context: Any = None, *, container: Container) -> dict[str, Any]:
+    """Serve one API Gateway v2 event with ``container``'s store and settings."""
     try:
         event = decode_body(event)
-        if principal is None:
-            principal = _principal(event, container)
+        principal = _principal(event, container)
     except PushpoolError as exc:
         return _early_answer(exc)
     with request_scope(container, principal):
