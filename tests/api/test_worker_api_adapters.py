@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import Transient
 from handlers.local.worker_api import InProcessApi
 from handlers.worker.api import WorkerApi
+from handlers.worker.starter import transient
 from pushpool.client import ApiError, Client
 from tests.api.support import (
     Env,
@@ -151,14 +153,38 @@ def test_both_adapters_refuse_alike_with_the_worker_tokens_rights(env: Env):
     assert env.http.get(f"/flow_runs/{unclaimed['id']}").json()["state_type"] == "SCHEDULED"
 
 
-def test_an_unexpected_failure_is_a_500_the_worker_retries_not_a_traceback(
-    env: Env, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("failure", "answer"),
+    [
+        (RuntimeError("a bug"), (500, "internal error; the server log has the details")),
+        (Transient("the store is busy; retry"), (503, "the store is busy; retry")),
+    ],
+)
+def test_a_store_failure_is_the_status_the_worker_retries_on_not_a_traceback(
+    env: Env, monkeypatch: pytest.MonkeyPatch, failure: Exception, answer: tuple[int, str]
 ):
     local = InProcessApi(env.container, "mine")
 
     def broken(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("a bug")
+        raise failure
 
     monkeypatch.setattr(env.container.store, "get_pool", broken)
-    status, detail = refusal(lambda: local.read_pool("mine"))
-    assert (status, detail) == (500, "internal error; the server log has the details")
+    assert refusal(lambda: local.read_pool("mine")) == answer
+    assert transient(ApiError(*answer))
+
+
+def test_a_pool_name_with_spaces_and_accents_reaches_the_same_pool_through_both(env: Env):
+    """The HTTP client quotes path segments and the routes unquote them; the
+    in-process adapter passes the name as it is."""
+    odd = "nächtliche läufe #1"
+    make_pool(env.http, odd)
+    run = make_run(env.http, make_deployment(env.http, odd, name="odd")["id"])
+    http, local = adapter("http", env, odd), adapter("in-process", env, odd)
+
+    assert http.read_pool(odd) == local.read_pool(odd)
+    [offered] = local.get_scheduled_flow_runs(odd)
+    assert offered["flow_run"]["id"] == run["id"]
+    local.heartbeat(odd, "w")
+    assert local.set_state(run["id"], "PENDING", attempt=1, worker_name="w")["status"] == "ACCEPT"
+    assert http.read_job(run["id"]) == local.read_job(run["id"])
+    assert refusal(lambda: local.read_pool("mine"))[0] == 403
