@@ -23,7 +23,7 @@ from types import TracebackType
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = "pushpool API at "  # handlers/server.py prints it, flushed, once it listens
+READY = "pushpool API at "  # handlers/local/server.py prints it, flushed, once it listens
 
 
 class PushpoolProcess:

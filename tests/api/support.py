@@ -18,9 +18,9 @@ import httpx
 from core.ports import Store
 from core.services.auth import create_token
 from core.store import open_store
-from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap
-from handlers.server import BackgroundServer, bind
+from handlers.local.asgi import ApiApp
+from handlers.local.server import BackgroundServer, bind
 from tests.clock import ShiftedClock
 
 

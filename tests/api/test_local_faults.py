@@ -14,8 +14,8 @@ import pytest
 
 from core.ports import InfraPhase, InfraStatus, Job
 from handlers.bootstrap import bootstrap
-from handlers.local import LocalStack, LocalTrigger
-from handlers.server import Stack, build
+from handlers.local.loops import LocalStack, LocalTrigger
+from handlers.local.server import Stack, build
 from providers.registry import REGISTRY
 from tests.api.support import Env, LiveApi, make_deployment, make_env, make_pool, make_run, ok
 from tests.api.test_local_server import FlakyPush, start, wait_for

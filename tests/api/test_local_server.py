@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from handlers.cli.main import app
-from handlers.server import BackgroundServer, Stack, build
+from handlers.local.server import BackgroundServer, Stack, build
 from tests.api.support import make_deployment, make_pool, make_run, ok
 from tests.servers import ServerProcess
 

@@ -29,7 +29,7 @@ from core.ports import Store
 from core.services.auth import create_token
 from core.store import open_store
 from handlers.bootstrap import Container, Settings, bootstrap
-from handlers.server import BackgroundServer, bind
+from handlers.local.server import BackgroundServer, bind
 
 STORES = ["sqlite", "dynamodb"]
 SIGNING_KEY = b"fuzz-signing-key-0123456789abcdef"

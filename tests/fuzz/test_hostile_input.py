@@ -20,7 +20,7 @@ import pytest
 from core.services import runs as run_service
 from handlers.api import handle
 from handlers.bootstrap import bootstrap
-from handlers.server import BackgroundServer, bind
+from handlers.local.server import BackgroundServer, bind
 from tests.fuzz.live import STORES, LiveApi, live_api, refused, seed_deployment
 
 
