@@ -2,12 +2,14 @@
 
 One server per test module; each test gets a fresh container (its own
 SQLite file, clock and settings) swapped into the running app, so tests
-are isolated but pay for uvicorn's start once.
+are isolated but pay for uvicorn's start once.  ``local_server`` is the
+whole local stack instead (``pushpool server``'s loops too), one per test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from core.services.auth import create_token
 from core.store import open_store
 from handlers.bootstrap import Container, Settings, bootstrap
 from handlers.local.asgi import ApiApp
-from handlers.local.server import BackgroundServer, bind
+from handlers.local.server import BackgroundServer, Stack, bind, build
 from tests.clock import ShiftedClock
 
 
@@ -79,6 +81,30 @@ def start_api() -> Iterator[LiveApi]:
     finally:
         for client in api.clients:
             client.close()
+        server.stop()
+
+
+@contextmanager
+def local_server(
+    tmp_path: Path, *, loops: bool = True, **options: Any
+) -> Iterator[tuple[Stack, httpx.Client]]:
+    """``pushpool server`` in this process over a fresh SQLite file, and a client of its API.
+
+    ``options`` go to ``build`` (``with_worker``, ``tick_seconds``, ``providers``);
+    with ``loops=False`` the tick, dispatch and observe loops are not started
+    and a test asks for each pass itself.  Everything stops on leaving.
+    """
+    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", **options)
+    server = BackgroundServer(stack.container, stack.sock)
+    server.start()
+    if loops:
+        stack.loops.start()
+    http = httpx.Client(base_url=stack.url, timeout=10)
+    try:
+        yield stack, http
+    finally:
+        http.close()
+        stack.loops.stop()
         server.stop()
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from handlers.local.server import BackgroundServer, Stack, build
-from tests.api.support import make_deployment, make_pool, make_run, ok
+from handlers.local.server import Stack
+from tests.api.support import local_server, make_deployment, make_pool, make_run, ok
 from tests.bench.recording import RecordingProvider
 
 
@@ -31,22 +31,12 @@ class CountingDispatcher:
 def served(tmp_path: Path, *, with_worker: bool) -> Iterator[tuple[Stack, httpx.Client]]:
     """A stack whose loops are not started: each pass is asked for by the test."""
     recorders = {"process": RecordingProvider(), "ecs:push": RecordingProvider()}
-    stack = build(
-        port=0,
-        store_url=f"sqlite:///{tmp_path / 'local.db'}",
-        with_worker=with_worker,
-        providers=recorders,
-    )
-    server = BackgroundServer(stack.container, stack.sock)
-    server.start()
-    stack.loops.dispatcher = CountingDispatcher(stack.loops.dispatcher)  # type: ignore[assignment]
-    http = httpx.Client(base_url=stack.url, timeout=10)
-    try:
-        yield stack, http
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
+    with local_server(
+        tmp_path, loops=False, with_worker=with_worker, providers=recorders
+    ) as served:
+        stack, _ = served
+        stack.loops.dispatcher = CountingDispatcher(stack.loops.dispatcher)  # type: ignore[assignment]
+        yield served
 
 
 @pytest.fixture

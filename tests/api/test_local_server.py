@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from handlers.cli.main import app
-from handlers.local.server import BackgroundServer, Stack, build
-from tests.api.support import make_deployment, make_pool, make_run, ok
+from handlers.local.server import Stack
+from tests.api.support import local_server, make_deployment, make_pool, make_run, ok
 from tests.servers import ServerProcess
 
 
@@ -40,29 +40,11 @@ class FlakyPush:
         return None
 
 
-def start(stack: Stack) -> tuple[BackgroundServer, httpx.Client]:
-    server = BackgroundServer(stack.container, stack.sock)
-    server.start()
-    stack.loops.start()
-    return server, httpx.Client(base_url=stack.url, timeout=10)
-
-
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[tuple[Stack, httpx.Client]]:
-    stack = build(
-        port=0,
-        store_url=f"sqlite:///{tmp_path / 'local.db'}",
-        with_worker=True,
-        tick_seconds=1.0,
-        providers={"ecs:push": FlakyPush()},
-    )
-    server, http = start(stack)
-    try:
-        yield stack, http
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
+    providers = {"ecs:push": FlakyPush()}
+    with local_server(tmp_path, with_worker=True, tick_seconds=1.0, providers=providers) as served:
+        yield served
 
 
 def wait_for(check: Any, timeout: float = 10.0) -> Any:
