@@ -1,6 +1,6 @@
 """Flows, deployments, API tokens and the small cache in SQLite.
 
-The parts of :class:`core.store.sqlite.SqliteStore` that admission never
+The parts of :class:`core.store.sqlite.store.SqliteStore` that admission never
 touches, kept in their own module so each file stays readable.  Same rules
 as the rest of the store: one ``BEGIN IMMEDIATE`` transaction per write,
 version-conditional updates, duplicates answered with ``Conflict``.
@@ -14,7 +14,7 @@ from datetime import datetime
 from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
 from core.ports import ScheduleProgress
-from core.store.sqlite_db import (
+from core.store.sqlite.db import (
     UNMATERIALISED,
     Database,
     check_version,

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.ports import Clock
-from core.store.dynamo.catalog import CatalogMixin
-from core.store.dynamo.logs import LogsMixin
-from core.store.dynamo.pools import PoolsMixin
-from core.store.dynamo.slots import SlotsMixin
-from core.store.dynamo.table import Backoff, Table
-from core.store.dynamo.turns import TurnsMixin
-from core.store.dynamo.workers import WorkersMixin
+from core.store.dynamodb.catalog import CatalogMixin
+from core.store.dynamodb.logs import LogsMixin
+from core.store.dynamodb.pools import PoolsMixin
+from core.store.dynamodb.slots import SlotsMixin
+from core.store.dynamodb.table import Backoff, Table
+from core.store.dynamodb.turns import TurnsMixin
+from core.store.dynamodb.workers import WorkersMixin
 
 DEFAULT_RETENTION = timedelta(days=30)
 DEFAULT_SHARDS = 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.logs import LogLine
-from core.store.sqlite_db import Database
+from core.store.sqlite.db import Database
 
 DEFAULT_LINES_PER_RUN = 10_000
 DEFAULT_LINES_TOTAL = 1_000_000

@@ -1,7 +1,7 @@
 """Flow runs and slot counters in SQLite: the admission-critical writes.
 
 Each function runs inside a ``BEGIN IMMEDIATE`` transaction opened by
-:class:`core.store.sqlite.SqliteStore`, so "check the run, check the limits,
+:class:`core.store.sqlite.store.SqliteStore`, so "check the run, check the limits,
 move the counters, write the run" happens under one write lock across every
 thread and process using the file.  The counters live on the pool and queue
 rows (``active``) and only ever change in the same transaction as the run
@@ -19,7 +19,7 @@ from core.models import FlowRun
 from core.ports import CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
-from core.store.sqlite_db import from_ts, ts
+from core.store.sqlite.db import from_ts, ts
 
 _HOLDING = tuple(sorted(t.value for t in SLOT_HOLDING))
 _HOLDING_SQL = ", ".join("?" for _ in _HOLDING)

@@ -18,12 +18,12 @@ from typing import Any
 from core.errors import NotFound
 from core.models import FlowRun
 from core.states import SLOT_HOLDING, StateType
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import Item, get_s, names, parse_stamp, s, stamp
-from core.store.dynamo.codec import shard as shard_of
-from core.store.dynamo.items import run_from
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.base import DynamoBase, Exists
+from core.store.dynamodb.codec import Item, get_s, names, parse_stamp, s, stamp
+from core.store.dynamodb.codec import shard as shard_of
+from core.store.dynamodb.items import run_from
+from core.store.dynamodb.table import Op
 
 MICROSECOND = timedelta(microseconds=1)
 HAS_DUE_PAGE = 4

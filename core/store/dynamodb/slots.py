@@ -18,12 +18,12 @@ from core.models import FlowRun
 from core.ports import CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
-from core.store.dynamo import schema
-from core.store.dynamo.base import CounterGone, run_conflict
-from core.store.dynamo.codec import Item, get_n, get_s, n, names, parse_stamp, s, stamp
-from core.store.dynamo.items import run_from
-from core.store.dynamo.runs import RunsMixin
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.base import CounterGone, run_conflict
+from core.store.dynamodb.codec import Item, get_n, get_s, n, names, parse_stamp, s, stamp
+from core.store.dynamodb.items import run_from
+from core.store.dynamodb.runs import RunsMixin
+from core.store.dynamodb.table import Op
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from datetime import timedelta
 from core.errors import CapacityFull, Conflict, NotFound
 from core.models import FlowRun
 from core.ports import Clock
-from core.store.dynamo import schema
-from core.store.dynamo.codec import Item, get_b, get_n, n, names, s, stamp
-from core.store.dynamo.items import run_from, run_item
-from core.store.dynamo.table import Op, Table
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_b, get_n, n, names, s, stamp
+from core.store.dynamodb.items import run_from, run_item
+from core.store.dynamodb.table import Op, Table
 
 
 class CounterGone(Exception):

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from core.errors import NotFound
 from core.ports import Again
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase
-from core.store.dynamo.codec import Item, get_s, names, s, stamp
-from core.store.dynamo.ops import EXISTS
+from core.store.dynamodb import schema
+from core.store.dynamodb.base import DynamoBase
+from core.store.dynamodb.codec import Item, get_s, names, s, stamp
+from core.store.dynamodb.ops import EXISTS
 
 
 class _Held(Exception):

@@ -11,12 +11,12 @@ from typing import Any
 
 from core.errors import NotFound
 from core.models import Worker
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import n, names, s, stamp
-from core.store.dynamo.items import worker_from
-from core.store.dynamo.ops import EXISTS, must_exist
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.base import DynamoBase, Exists
+from core.store.dynamodb.codec import n, names, s, stamp
+from core.store.dynamodb.items import worker_from
+from core.store.dynamodb.ops import EXISTS, must_exist
+from core.store.dynamodb.table import Op
 
 
 class WorkersMixin(DynamoBase):

@@ -15,9 +15,9 @@ from typing import Any
 
 from core.logs import LogLine
 from core.ports import Clock
-from core.store.dynamo import schema
-from core.store.dynamo.codec import AttrValue, Item, epoch_seconds, get_n, get_s, n, s
-from core.store.dynamo.table import Table
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import AttrValue, Item, epoch_seconds, get_n, get_s, n, s
+from core.store.dynamodb.table import Table
 
 
 class LogsMixin:

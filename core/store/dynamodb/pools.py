@@ -14,12 +14,12 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.models import WorkPool, WorkQueue
-from core.store.dynamo import schema
-from core.store.dynamo.codec import Item, get_s, n, names, s, stamp
-from core.store.dynamo.items import pool_doc_item, pool_from, pool_slots_item
-from core.store.dynamo.ops import EXISTS, delete, put, put_new, put_versioned, rename_ops
-from core.store.dynamo.queues import QueuesMixin
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_s, n, names, s, stamp
+from core.store.dynamodb.items import pool_doc_item, pool_from, pool_slots_item
+from core.store.dynamodb.ops import EXISTS, delete, put, put_new, put_versioned, rename_ops
+from core.store.dynamodb.queues import QueuesMixin
+from core.store.dynamodb.table import Op
 
 
 class PoolsMixin(QueuesMixin):

@@ -1,4 +1,4 @@
-"""SQLite plumbing for :class:`core.store.sqlite.SqliteStore`: connections,
+"""SQLite plumbing for :class:`core.store.sqlite.store.SqliteStore`: connections,
 transactions, schema migrations and error translation.
 
 Kept apart from the store so the store reads as the Store port's semantics

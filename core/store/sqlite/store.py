@@ -19,11 +19,10 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun, Worker, WorkPool, WorkQueue
 from core.ports import Again, Clock, CounterRepair, SlotCounters
 from core.states import State, StateType
-from core.store import sqlite_runs as runs
-from core.store import sqlite_turns as turns
-from core.store.sqlite_catalog import SqliteCatalog
-from core.store.sqlite_db import Database, check_version, one_body, ts
-from core.store.sqlite_logs import DEFAULT_LINES_PER_RUN, DEFAULT_LINES_TOTAL, SqliteLogs
+from core.store.sqlite import runs, turns
+from core.store.sqlite.catalog import SqliteCatalog
+from core.store.sqlite.db import Database, check_version, one_body, ts
+from core.store.sqlite.logs import DEFAULT_LINES_PER_RUN, DEFAULT_LINES_TOTAL, SqliteLogs
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -36,7 +35,7 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
     ``clock`` is accepted for parity with ``DynamoStore``; SQLite needs none
     (expiry is the services' business and nothing here ages on its own).
     Run log lines are capped at ``log_lines_per_run`` per run and
-    ``log_lines_total`` in all (``core.store.sqlite_logs``).
+    ``log_lines_total`` in all (``core.store.sqlite.logs``).
     """
 
     def __init__(

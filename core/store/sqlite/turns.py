@@ -9,7 +9,7 @@ from datetime import datetime
 
 from core.errors import NotFound
 from core.ports import Again
-from core.store.sqlite_db import ts
+from core.store.sqlite.db import ts
 
 
 def take(
