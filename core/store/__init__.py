@@ -60,7 +60,7 @@ def open_store(
     keeps them until deleted.
     """
     if url.startswith(SQLITE_PREFIX):
-        from core.store.sqlite import SqliteStore  # noqa: PLC0415 (lazy by design)
+        from core.store.sqlite.store import SqliteStore  # noqa: PLC0415 (lazy by design)
 
         path = sqlite_path(url)
         if path != MEMORY:
@@ -72,7 +72,7 @@ def open_store(
             raise InvalidInput(
                 f"store URL {url!r} names no table; write dynamodb://TABLE", path="store"
             )
-        from core.store.dynamodb import DynamoStore  # noqa: PLC0415 (lazy by design)
+        from core.store.dynamodb.store import DynamoStore  # noqa: PLC0415 (lazy by design)
 
         if retention is None:
             store: Store = DynamoStore(table_name=table, clock=clock)

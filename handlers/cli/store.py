@@ -53,7 +53,7 @@ def _init_dynamodb(table: str) -> None:
     # Imported here so other commands never pay for botocore's import.
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    from core.store.dynamodb import create_table  # noqa: PLC0415
+    from core.store.dynamodb.schema import create_table  # noqa: PLC0415
 
     if not table:
         _fail("the store URL names no table; write dynamodb://TABLE")

@@ -191,7 +191,8 @@ def sqlite_trials(runs: int, concurrency: int, repetitions: int, seeded: Path) -
 def dynamodb_trials(runs: int, concurrency: int, repetitions: int, endpoint: str) -> list[Trial]:
     import boto3
 
-    from core.store.dynamodb import DynamoStore, create_table
+    from core.store.dynamodb.schema import create_table
+    from core.store.dynamodb.store import DynamoStore
 
     trials = []
     for rep in range(repetitions):

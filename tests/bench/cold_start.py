@@ -30,7 +30,7 @@ SDKS = ("boto3", "botocore", "google", "azure", "modal", "docker", "kubernetes")
 # the resolver (a body, a store read).  The store is SQLite here so nothing
 # calls AWS; sqlite3's few modules are counted although Lambda does not load them.
 FIRST_REQUEST = """
-import json, boto3, handlers.api, core.store.dynamodb
+import json, boto3, handlers.api, core.store.dynamodb.store
 from handlers.api.app import handle
 from handlers.bootstrap import bootstrap
 event = json.load(open("tests/events/api_gateway_http_request.json"))
@@ -101,7 +101,7 @@ def run(options: dict[str, Any]) -> Result:
         ]
         result.notes.append(f"{module} loads: {', '.join(sdks) or 'no cloud SDK'}")
         # boto3 and the DynamoDB store are imported lazily, on the first request
-        with_store, _ = measure(f"import {module}, core.store.dynamodb", reps, baseline)
+        with_store, _ = measure(f"import {module}, core.store.dynamodb.store", reps, baseline)
         result.figures.append(
             Figure.of(
                 f"{module} + DynamoDB store / boto3", [w / reference for w in with_store], unit="x"

@@ -104,7 +104,8 @@ class Lifecycle:
 
         from core.services.dispatch import Dispatcher
         from core.services.tick import Ticker
-        from core.store.dynamodb import DynamoStore, create_table
+        from core.store.dynamodb.schema import create_table
+        from core.store.dynamodb.store import DynamoStore
         from handlers.bootstrap import Settings, bootstrap
         from providers.registry import REGISTRY
 

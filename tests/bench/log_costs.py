@@ -26,8 +26,9 @@ def _measure(lines: int, message_chars: int) -> dict[str, float]:
     import boto3
 
     from core.logs import new_line
-    from core.store.dynamo.logs import _item
-    from core.store.dynamodb import DynamoStore, create_table
+    from core.store.dynamodb.logs import _item
+    from core.store.dynamodb.schema import create_table
+    from core.store.dynamodb.store import DynamoStore
 
     client = boto3.client("dynamodb")
     create_table(client, "logs-bench")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from core.store.dynamo import schema
+from core.store.dynamodb import schema
 
 KB = 1024
 READ_BLOCK = 4 * KB
@@ -225,7 +225,8 @@ def measure_run_life(region: str = "us-east-1") -> tuple[CostMeter, dict[str, in
     import boto3
 
     from core.states import StateType
-    from core.store.dynamodb import DynamoStore, create_table
+    from core.store.dynamodb.schema import create_table
+    from core.store.dynamodb.store import DynamoStore
     from tests.contract.builders import NOW, add_pool, make_run, pending, state
 
     client = boto3.client("dynamodb", region_name=region)

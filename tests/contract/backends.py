@@ -71,10 +71,10 @@ def create_dynamodb_table() -> str:
     """Create a fresh table (as ``pushpool store init`` would); return its store URL."""
     import boto3
 
-    from core.store import dynamodb
+    from core.store.dynamodb.schema import create_table
 
     table = f"pushpool-{uuid4().hex[:12]}"
-    dynamodb.create_table(boto3.client("dynamodb"), table)
+    create_table(boto3.client("dynamodb"), table)
     return f"dynamodb://{table}"
 
 

@@ -56,7 +56,7 @@ def store_url(
 @pytest.fixture
 def store(store_kind: str, tmp_path, monkeypatch: pytest.MonkeyPatch, request) -> Iterator[Store]:
     if store_kind == "sqlite":
-        from core.store.sqlite import SqliteStore
+        from core.store.sqlite.store import SqliteStore
 
         sqlite = SqliteStore(tmp_path / "store.db")
         yield sqlite

@@ -11,9 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
-from core.store.dynamo import schema
-from core.store.dynamo.codec import stamp
-from core.store.dynamodb import DynamoStore, create_table
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import stamp
+from core.store.dynamodb.schema import create_table
+from core.store.dynamodb.store import DynamoStore
 from tests.contract import backends
 from tests.contract.builders import NOW, add_pool, add_run, new_id
 

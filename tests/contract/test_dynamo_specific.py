@@ -21,9 +21,11 @@ from typer.testing import CliRunner
 
 from core.errors import CapacityFull, Conflict, NotFound, Transient
 from core.states import StateType
-from core.store.dynamo import schema
-from core.store.dynamo.items import run_item
-from core.store.dynamodb import Backoff, DynamoStore, create_table
+from core.store.dynamodb import schema
+from core.store.dynamodb.items import run_item
+from core.store.dynamodb.schema import create_table
+from core.store.dynamodb.store import DynamoStore
+from core.store.dynamodb.table import Backoff
 from tests.clock import FakeClock
 from tests.contract import backends
 from tests.contract.builders import (
@@ -452,7 +454,7 @@ def test_listing_scheduled_or_active_runs_reads_only_those_runs(dynamo, client):
 
 def test_importing_and_constructing_the_store_creates_no_client():
     code = (
-        "import sys; from core.store.dynamodb import DynamoStore; DynamoStore('t'); "
+        "import sys; from core.store.dynamodb.store import DynamoStore; DynamoStore('t'); "
         "print('boto3' in sys.modules)"
     )
     out = subprocess.run(

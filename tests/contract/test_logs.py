@@ -128,7 +128,7 @@ def test_truncated_messages_fit_and_say_how_much_was_cut():
 
 
 def test_sqlite_keeps_the_newest_lines_of_a_run_and_a_total_cap(tmp_path):
-    from core.store.sqlite import SqliteStore
+    from core.store.sqlite.store import SqliteStore
 
     store = SqliteStore(tmp_path / "capped.db", log_lines_per_run=5, log_lines_total=12)
     try:
@@ -153,7 +153,7 @@ def test_dynamodb_lines_expire_their_retention_after_they_were_written(days, mon
     backends.use_moto_environment(monkeypatch, endpoint=None)
     with backends.mock_aws():
         table = backends.create_dynamodb_table().removeprefix("dynamodb://")
-        from core.store.dynamodb import DynamoStore
+        from core.store.dynamodb.store import DynamoStore
 
         store = DynamoStore(table, clock=lambda: NOW, retention=timedelta(days=days))
         run = new_id()

@@ -10,8 +10,8 @@ import pytest
 
 from core.errors import InvalidInput, Transient
 from core.store import open_store, sqlite_path
-from core.store.sqlite import SqliteStore
-from core.store.sqlite_db import SCHEMA_VERSION
+from core.store.sqlite.schema import SCHEMA_VERSION
+from core.store.sqlite.store import SqliteStore
 from tests.contract.builders import NOW, add_pool, add_run, claim, make_pool
 
 
@@ -159,7 +159,7 @@ def test_unusable_store_urls_say_what_to_write(url, hint):
 def test_deployments_from_before_schedule_progress_are_scheduled_after_the_upgrade(tmp_path):
     """Issue 16's migration: a file written by the previous schema version
     keeps every deployment where the tick looks, so none loses its runs."""
-    from core.store.sqlite_db import MIGRATIONS
+    from core.store.sqlite.schema import MIGRATIONS
     from tests.contract.builders import make_deployment
 
     path = tmp_path / "old.db"

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.store.dynamo.schema import TTL_ATTRIBUTE, table_definition
+from core.store.dynamodb.schema import TTL_ATTRIBUTE, table_definition
 from tests.deploy.conftest import ALL_FEATURES, ARTIFACT_BUCKET
 
 REGION = "us-east-1"

@@ -109,7 +109,7 @@ def test_outputs_match(sam_template):
 
 
 def test_terraform_table_is_the_stores_table_definition():
-    from core.store.dynamo.schema import TTL_ATTRIBUTE, table_definition
+    from core.store.dynamodb.schema import TTL_ATTRIBUTE, table_definition
 
     wanted = table_definition("t")
     text = (MODULE / "data.tf").read_text()

@@ -41,7 +41,7 @@ import handlers.api
 import handlers.dispatch
 import handlers.infra_events
 import handlers.tick
-from core.store import dynamodb
+from core.store.dynamodb.schema import create_table
 from handlers import bootstrap as composition
 from tests.clock import FakeClock
 from tests.contract.backends import use_moto_environment
@@ -222,7 +222,7 @@ def deployed_stack(
     use_moto_environment(monkeypatch, endpoint=None)
     with moto_ecs() as ecs:
         table = "pushpool-e2e"
-        dynamodb.create_table(boto3.client("dynamodb"), table)
+        create_table(boto3.client("dynamodb"), table)
         sqs = boto3.client("sqs")
         dead = sqs.create_queue(QueueName="pushpool-DispatchDeadLetterQueue")["QueueUrl"]
         dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])

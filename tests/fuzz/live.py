@@ -118,7 +118,7 @@ def _sqlite() -> Iterator[tuple[Store, Callable[[], Any], str]]:
 def _dynamodb() -> Iterator[tuple[Store, Callable[[], Any], str]]:
     import boto3
 
-    from core.store.dynamodb import create_table
+    from core.store.dynamodb.schema import create_table
     from tests.contract.backends import running_moto_server, use_moto_environment
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log

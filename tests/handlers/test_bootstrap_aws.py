@@ -16,7 +16,7 @@ from moto import mock_aws
 from core.services.auth import authenticate
 from core.services.context import NoTrigger
 from core.states import StateType, new_state
-from core.store import dynamodb
+from core.store.dynamodb.schema import create_table
 from handlers.aws.families import Family
 from handlers.aws.parameters import StackParameters
 from handlers.aws.settings import AwsSettings, ManagedResources
@@ -198,7 +198,7 @@ def test_providers_get_their_familys_credentials_and_ecs_the_managed_resources(a
 
 
 def test_finished_runs_expire_after_the_configured_retention(aws):
-    dynamodb.create_table(boto3.client("dynamodb"), "pushpool-ttl")
+    create_table(boto3.client("dynamodb"), "pushpool-ttl")
     clock = FakeClock(NOW)
     settings = Settings(
         store_url="dynamodb://pushpool-ttl", aws=AwsSettings(run_retention=timedelta(days=7))

@@ -1,7 +1,6 @@
 """Flows, deployments, API tokens and the small cache in SQLite.
 
-The parts of :class:`core.store.sqlite.SqliteStore` that admission never
-touches, kept in their own module so each file stays readable.  Same rules
+The parts of the store that admission never touches.  Same rules
 as the rest of the store: one ``BEGIN IMMEDIATE`` transaction per write,
 version-conditional updates, duplicates answered with ``Conflict``.
 """
@@ -14,20 +13,15 @@ from datetime import datetime
 from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
 from core.ports import ScheduleProgress
-from core.store.sqlite_db import (
-    UNMATERIALISED,
-    Database,
-    check_version,
-    from_ts,
-    one_body,
-    ts,
-)
+from core.store.sqlite.db import Database, check_version, from_ts, one_body, ts
+from core.store.sqlite.schema import UNMATERIALISED
 
 
-class SqliteCatalog:
-    """Base of ``SqliteStore``: everything but pools, queues, workers and runs."""
+class Catalog:
+    """Flows, deployments (with their schedule progress), API tokens and the cache."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- flows and deployments ------------------------------------------------------
     def ensure_flow(self, flow: Flow) -> Flow:

@@ -9,10 +9,29 @@ from datetime import datetime
 
 from core.errors import NotFound
 from core.ports import Again
-from core.store.sqlite_db import ts
+from core.store.sqlite.db import Database, ts
 
 
-def take(
+class Turns:
+    """Who is passing over each pool, and whether someone asked for another pass."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def take_dispatch_turn(
+        self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
+    ) -> bool:
+        with self._db.write() as tx:
+            return _take(tx, pool_id, holder, at=at, until=until, again=again)
+
+    def end_dispatch_turn(
+        self, pool_id: str, holder: str, *, until: datetime | None
+    ) -> Again | None:
+        with self._db.write() as tx:
+            return _end(tx, pool_id, holder, until=until)
+
+
+def _take(
     tx: sqlite3.Connection,
     pool_id: str,
     holder: str,
@@ -46,7 +65,7 @@ def take(
     return True
 
 
-def end(
+def _end(
     tx: sqlite3.Connection, pool_id: str, holder: str, *, until: datetime | None
 ) -> Again | None:
     row = tx.execute(

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from core.models import Deployment, FlowRun, Worker, WorkPool, WorkQueue
 from core.states import SLOT_HOLDING, StateType
-from core.store.dynamo import schema
-from core.store.dynamo.codec import (
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import (
     Item,
     b,
     epoch_seconds,

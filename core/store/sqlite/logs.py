@@ -11,18 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.logs import LogLine
-from core.store.sqlite_db import Database
+from core.store.sqlite.db import Database
 
 DEFAULT_LINES_PER_RUN = 10_000
 DEFAULT_LINES_TOTAL = 1_000_000
 
 
-class SqliteLogs:
+class Logs:
     """The ``core.ports.LogStore`` port on the store's SQLite file."""
 
-    _db: Database
-    _log_cap_per_run: int = DEFAULT_LINES_PER_RUN
-    _log_cap_total: int = DEFAULT_LINES_TOTAL
+    def __init__(
+        self,
+        db: Database,
+        *,
+        per_run: int = DEFAULT_LINES_PER_RUN,
+        total: int = DEFAULT_LINES_TOTAL,
+    ) -> None:
+        self._db = db
+        self._log_cap_per_run = per_run
+        self._log_cap_total = total
 
     def append_logs(self, lines: Sequence[LogLine]) -> None:
         if not lines:

@@ -11,15 +11,19 @@ from typing import Any
 
 from core.errors import NotFound
 from core.models import Worker
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import n, names, s, stamp
-from core.store.dynamo.items import worker_from
-from core.store.dynamo.ops import EXISTS, must_exist
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import n, names, s, stamp
+from core.store.dynamodb.items import worker_from
+from core.store.dynamodb.ops import EXISTS, Exists, must_exist
+from core.store.dynamodb.table import Op, Table
 
 
-class WorkersMixin(DynamoBase):
+class Workers:
+    """The workers of each pool, as their heartbeats describe them."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
     def heartbeat(
         self, pool_id: str, name: str, *, at: datetime, interval_seconds: int | None
     ) -> Worker:

@@ -14,15 +14,21 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.models import WorkPool, WorkQueue
-from core.store.dynamo import schema
-from core.store.dynamo.codec import Item, get_s, n, names, s, stamp
-from core.store.dynamo.items import pool_doc_item, pool_from, pool_slots_item
-from core.store.dynamo.ops import EXISTS, delete, put, put_new, put_versioned, rename_ops
-from core.store.dynamo.queues import QueuesMixin
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_s, n, names, s, stamp
+from core.store.dynamodb.items import pool_doc_item, pool_from, pool_slots_item
+from core.store.dynamodb.ops import EXISTS, delete, put, put_new, put_versioned, rename_ops
+from core.store.dynamodb.queues import Queues
+from core.store.dynamodb.table import Op, Table
 
 
-class PoolsMixin(QueuesMixin):
+class Pools:
+    """Pools and the dispatcher's marks on them (last pass, last problem)."""
+
+    def __init__(self, table: Table, queues: Queues) -> None:
+        self._table = table
+        self._queues = queues  # a new pool's default queue; a deleted pool's queues
+
     def create_pool(self, pool: WorkPool, default_queue: WorkQueue) -> None:
         """One transaction: name claim, document, counter, last-seen, default queue."""
         duplicate = Conflict(f"a work pool named {pool.name!r} already exists")
@@ -33,7 +39,7 @@ class PoolsMixin(QueuesMixin):
                 put_new(pool_doc_item(pool), Conflict(f"a work pool with id {pool.id!r} exists")),
                 put(pool_slots_item(pool)),
                 put(schema.key(schema.pool_pk(pool.id), schema.SEEN_SK)),
-                *self.queue_ops(default_queue),
+                *self._queues.queue_ops(default_queue),
             ]
         )
 
@@ -132,7 +138,9 @@ class PoolsMixin(QueuesMixin):
             for sk in (get_s(item, "sk") or "" for item in items)
             if sk.startswith(schema.QUEUE_PREFIX)
         ]
-        self._table.batch_delete([key for q in queue_ids for key in self.scheduled_run_keys(q)])
+        self._table.batch_delete(
+            [key for q in queue_ids for key in self._queues.scheduled_run_keys(q)]
+        )
         keys = [schema.key(schema.queue_pointer_pk(q), schema.QUEUE_POINTER_SK) for q in queue_ids]
         keys += [schema.key(pk, get_s(item, "sk") or "") for item in items]
         self._table.batch_delete(keys)

@@ -18,12 +18,13 @@ from typing import Any
 from core.errors import NotFound
 from core.models import FlowRun
 from core.states import SLOT_HOLDING, StateType
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import Item, get_s, names, parse_stamp, s, stamp
-from core.store.dynamo.codec import shard as shard_of
-from core.store.dynamo.items import run_from
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_s, names, parse_stamp, s, stamp
+from core.store.dynamodb.codec import shard as shard_of
+from core.store.dynamodb.items import run_from
+from core.store.dynamodb.ops import Exists
+from core.store.dynamodb.run_writes import RunWrites
+from core.store.dynamodb.table import Op, Table
 
 MICROSECOND = timedelta(microseconds=1)
 HAS_DUE_PAGE = 4
@@ -34,18 +35,25 @@ def _upper(before: datetime) -> str:
     return stamp(before + MICROSECOND)
 
 
-class RunsMixin(DynamoBase):
+class Runs:
+    """Flow runs by id, by filter, due (per pool and queue) and slot-holding."""
+
+    def __init__(self, table: Table, writes: RunWrites, *, shards: int) -> None:
+        self._table = table
+        self._writes = writes
+        self._shards = shards
+
     def create_run(self, run: FlowRun) -> bool:
         """One put (a transaction with both counters if the run starts holding slots)."""
         new = "attribute_not_exists(#pk)"
         put = {
-            "Item": self._run_item(run),
+            "Item": self._writes.run_item(run),
             "ConditionExpression": new,
             "ExpressionAttributeNames": names(new),
         }
         try:
             if run.state_type in SLOT_HOLDING:
-                self._table.transact([Op({"Put": put}, Exists), *self.take_ops(run)])
+                self._table.transact([Op({"Put": put}, Exists), *self._writes.take_ops(run)])
             else:
                 self._table.conditional("put_item", Exists, **put)
         except Exists:

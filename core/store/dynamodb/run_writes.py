@@ -1,8 +1,6 @@
-"""State and helpers shared by the parts of :class:`DynamoStore`.
-
-The store is split by subject (pools, catalog, runs, slots) into mixins over
-this base so each file stays readable; they all write through one
-:class:`Table` and build slot-counter operations the same way.
+"""Writing a run item and moving its slot counters, shared by ``runs``
+(creating a run that starts holding slots) and ``slots`` (claims and state
+changes), so both build those operations the same way.
 """
 
 from __future__ import annotations
@@ -13,10 +11,10 @@ from datetime import timedelta
 from core.errors import CapacityFull, Conflict, NotFound
 from core.models import FlowRun
 from core.ports import Clock
-from core.store.dynamo import schema
-from core.store.dynamo.codec import Item, get_b, get_n, n, names, s, stamp
-from core.store.dynamo.items import run_from, run_item
-from core.store.dynamo.table import Op, Table
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_b, get_n, n, names, s, stamp
+from core.store.dynamodb.items import run_from, run_item
+from core.store.dynamodb.table import Op
 
 
 class CounterGone(Exception):
@@ -32,26 +30,19 @@ class CounterGone(Exception):
         self.index = index
 
 
-class Exists(Exception):
-    """An item that must be new already exists (internal)."""
-
-    def __init__(self, item: Item | None) -> None:
-        super().__init__("exists")
-        self.item = item
-
-
 def _gone(index: int) -> Callable[[Item | None], Exception]:
     return lambda _item: CounterGone(index)
 
 
-class DynamoBase:
-    _table: Table
-    _clock: Clock
-    _retention: timedelta
-    _shards: int
-    _settle: timedelta
+class RunWrites:
+    """Builds the transaction items of run writes; ``clock`` stamps the counters."""
 
-    def _run_item(self, run: FlowRun) -> Item:
+    def __init__(self, *, clock: Clock, shards: int, retention: timedelta) -> None:
+        self._clock = clock
+        self._shards = shards
+        self._retention = retention
+
+    def run_item(self, run: FlowRun) -> Item:
         return run_item(run, shards=self._shards, retention=self._retention)
 
     def _counter_keys(self, run: FlowRun) -> list[tuple[str, dict[str, dict[str, str]], str]]:
@@ -135,7 +126,7 @@ class DynamoBase:
         return Op(
             {
                 "Put": {
-                    "Item": self._run_item(new),
+                    "Item": self.run_item(new),
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names(condition),
                     "ExpressionAttributeValues": values,

@@ -10,35 +10,52 @@ transaction; every other change is a single conditional put.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun
-from core.ports import CounterRepair, SlotCounters
+from core.ports import Clock, CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
-from core.store.dynamo import schema
-from core.store.dynamo.base import CounterGone, run_conflict
-from core.store.dynamo.codec import Item, get_n, get_s, n, names, parse_stamp, s, stamp
-from core.store.dynamo.items import run_from
-from core.store.dynamo.runs import RunsMixin
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_n, get_s, n, names, parse_stamp, s, stamp
+from core.store.dynamodb.items import run_from
+from core.store.dynamodb.run_writes import CounterGone, RunWrites, run_conflict
+from core.store.dynamodb.runs import Runs
+from core.store.dynamodb.table import Op, Table
 
 log = logging.getLogger(__name__)
 
 MARK_SUBMITTED_ATTEMPTS = 5
 
 
-class SlotsMixin(RunsMixin):
+class Slots:
+    """Claims, state changes, submissions and the counters they move."""
+
+    def __init__(
+        self,
+        table: Table,
+        writes: RunWrites,
+        runs: Runs,
+        *,
+        clock: Clock,
+        settle: timedelta,
+    ) -> None:
+        self._table = table
+        self._writes = writes
+        self._runs = runs  # the slot holders a counter repair recounts
+        self._clock = clock
+        self._settle = settle
+
     def claim(self, run: FlowRun, *, state: State, lease_expires: datetime) -> FlowRun:
         if state.type is not StateType.PENDING:
             raise InvalidInput(f"a claim moves a run to PENDING, not {state.type}", path="state")
         if run.state_type is not StateType.SCHEDULED:
             raise self._why_not(run)
         new = transition(run, state, lease_expires=lease_expires)
-        run_op = self.put_run_op(new, expected=run, require_state=StateType.SCHEDULED.value)
-        self._table.transact([run_op, *self.take_ops(run)])
+        run_op = self._writes.put_run_op(new, expected=run, require_state=StateType.SCHEDULED.value)
+        self._table.transact([run_op, *self._writes.take_ops(run)])
         return new
 
     def _why_not(self, run: FlowRun) -> Exception:
@@ -49,9 +66,9 @@ class SlotsMixin(RunsMixin):
     def record_state(self, run: FlowRun, state: State) -> FlowRun:
         new = transition(run, state)
         delta = slot_delta(run.state_type, state.type)
-        run_op = self.put_run_op(new, expected=run)
+        run_op = self._writes.put_run_op(new, expected=run)
         if delta > 0:
-            self._table.transact([run_op, *self.take_ops(run)])
+            self._table.transact([run_op, *self._writes.take_ops(run)])
         elif delta < 0:
             self._release(run_op, run)
         else:
@@ -63,7 +80,7 @@ class SlotsMixin(RunsMixin):
         skip: set[int] = set()
         while True:
             try:
-                self._table.transact([run_op, *self.release_ops(run, skip=frozenset(skip))])
+                self._table.transact([run_op, *self._writes.release_ops(run, skip=frozenset(skip))])
                 return
             except CounterGone as gone:
                 log.warning(
@@ -101,7 +118,7 @@ class SlotsMixin(RunsMixin):
                     "version": current.version + 1,
                 }
             )
-            op = self.put_run_op(new, expected=current)
+            op = self._writes.put_run_op(new, expected=current)
             try:
                 self._table.conditional("put_item", _Moved, **op.request["Put"])
                 return new
@@ -160,7 +177,7 @@ class SlotsMixin(RunsMixin):
         """
         pool_item, queue_items = self._counter_items(pool_id)
         held: dict[str, int] = {}
-        for run in self.list_active(pool_id):
+        for run in self._runs.list_active(pool_id):
             held[run.work_queue_id] = held.get(run.work_queue_id, 0) + 1
         repairs: list[CounterRepair] = []
         for item, queue_id, count in [

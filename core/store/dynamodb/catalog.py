@@ -14,15 +14,19 @@ from itertools import islice
 from core.errors import Conflict, NotFound
 from core.models import Deployment, Flow, Token
 from core.ports import ScheduleProgress
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase, Exists
-from core.store.dynamo.codec import get_s, n, names, pack, parse_stamp, s, stamp, unpack
-from core.store.dynamo.items import deployment_item, deployment_name_item
-from core.store.dynamo.ops import delete, put_new, put_versioned
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import get_s, n, names, pack, parse_stamp, s, stamp, unpack
+from core.store.dynamodb.items import deployment_item, deployment_name_item
+from core.store.dynamodb.ops import Exists, delete, put_new, put_versioned
+from core.store.dynamodb.table import Op, Table
 
 
-class CatalogMixin(DynamoBase):
+class Catalog:
+    """Flows, deployments (with their schedule progress), API tokens and the cache."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
     # -- flows ------------------------------------------------------------------
     def ensure_flow(self, flow: Flow) -> Flow:
         """Return the flow named ``flow.name``, creating it if there is none.

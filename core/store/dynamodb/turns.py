@@ -15,10 +15,10 @@ from datetime import datetime
 
 from core.errors import NotFound
 from core.ports import Again
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase
-from core.store.dynamo.codec import Item, get_s, names, s, stamp
-from core.store.dynamo.ops import EXISTS
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_s, names, s, stamp
+from core.store.dynamodb.ops import EXISTS
+from core.store.dynamodb.table import Table
 
 
 class _Held(Exception):
@@ -43,7 +43,12 @@ KEEP = "SET #expires = :until REMOVE #again"
 MAX_TRIES = 3
 
 
-class TurnsMixin(DynamoBase):
+class Turns:
+    """Who is passing over each pool, and whether someone asked for another pass."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
     def take_dispatch_turn(
         self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
     ) -> bool:

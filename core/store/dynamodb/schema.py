@@ -12,6 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+DEFAULT_TABLE = "pushpool"  # what `pushpool store init` creates when no table is named
+
 # -- keys -----------------------------------------------------------------------
 
 POOL_NAMES = "POOLNAME"
@@ -152,14 +154,21 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def create_table(client: Any, table_name: str) -> bool:
+def create_table(client: Any = None, table_name: str = DEFAULT_TABLE) -> bool:
     """Create the table, its indexes and its TTL; True if it was created.
+
+    Without a client, one is made from boto3's standard settings (``pushpool
+    store init``).
 
     Idempotent: an existing table is left as it is apart from switching TTL
     on and indexing deployments written before their schedule progress was
     kept (``index_deployment_schedules``), so ``pushpool store init`` can be
     run again safely, and upgrades a table.
     """
+    if client is None:
+        from core.store.dynamodb.table import default_client  # noqa: PLC0415
+
+        client = default_client()
     created = True
     try:
         client.create_table(**table_definition(table_name))

@@ -6,9 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from core.store.dynamo import schema
-from core.store.dynamo.codec import Item, get_n, names, s
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import Item, get_n, names, s
+from core.store.dynamodb.table import Op
+
+
+class Exists(Exception):
+    """An item that must be new already exists (internal)."""
+
+    def __init__(self, item: Item | None) -> None:
+        super().__init__("exists")
+        self.item = item
+
 
 NEW = "attribute_not_exists(#pk)"
 EXISTS = "attribute_exists(#pk)"

@@ -15,15 +15,19 @@ from typing import Any
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import WorkQueue
-from core.store.dynamo import schema
-from core.store.dynamo.base import DynamoBase
-from core.store.dynamo.codec import get_s, n, names, pack, s, stamp
-from core.store.dynamo.items import queue_from, queue_item
-from core.store.dynamo.ops import EXISTS, delete, must_exist, put, put_new, rename_ops, stale
-from core.store.dynamo.table import Op
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import get_s, n, names, pack, s, stamp
+from core.store.dynamodb.items import queue_from, queue_item
+from core.store.dynamodb.ops import EXISTS, delete, must_exist, put, put_new, rename_ops, stale
+from core.store.dynamodb.table import Op, Table
 
 
-class QueuesMixin(DynamoBase):
+class Queues:
+    """Queues of a pool, their name claims and id pointers."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
     def queue_ops(self, queue: WorkQueue) -> list[Op]:
         """The items of a new queue: name claim, queue, pointer."""
         pk = schema.pool_pk(queue.pool_id)

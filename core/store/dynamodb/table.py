@@ -28,7 +28,7 @@ from botocore.exceptions import (
 )
 
 from core.errors import CapacityFull, InvalidInput, Transient
-from core.store.dynamo.codec import Item, names
+from core.store.dynamodb.codec import Item, names
 
 # Error codes that say "nothing happened, try again later".
 THROTTLING = frozenset(
@@ -111,7 +111,7 @@ class Table:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = _default_client()
+                    self._client = default_client()
         return self._client
 
     # -- plain requests -------------------------------------------------------
@@ -335,7 +335,7 @@ def _describe(exc: Exception | None) -> str:
     return type(exc).__name__ if exc else "no response"
 
 
-def _default_client() -> Any:
+def default_client() -> Any:
     """A client from boto3's standard configuration chain.
 
     botocore's own retries are switched off: :class:`Table` retries with

@@ -15,15 +15,18 @@ from typing import Any
 
 from core.logs import LogLine
 from core.ports import Clock
-from core.store.dynamo import schema
-from core.store.dynamo.codec import AttrValue, Item, epoch_seconds, get_n, get_s, n, s
-from core.store.dynamo.table import Table
+from core.store.dynamodb import schema
+from core.store.dynamodb.codec import AttrValue, Item, epoch_seconds, get_n, get_s, n, s
+from core.store.dynamodb.table import Table
 
 
-class LogsMixin:
-    _table: Table
-    _clock: Clock
-    _retention: timedelta
+class Logs:
+    """The ``core.ports.LogStore`` port: run log lines, expired by TTL."""
+
+    def __init__(self, table: Table, *, clock: Clock, retention: timedelta) -> None:
+        self._table = table
+        self._clock = clock
+        self._retention = retention
 
     def append_logs(self, lines: Sequence[LogLine]) -> None:
         expires = n(epoch_seconds(self._clock() + self._retention))
