@@ -11,6 +11,8 @@ locals {
     # Deliveries before the dead-letter queue: the last one crashes runs that still fail.
     PUSHPOOL_DISPATCH_MAX_RECEIVE_COUNT = tostring(var.dispatch_max_receive_count)
     POWERTOOLS_SERVICE_NAME             = "pushpool"
+    # Lambda records its own traces either way; per-provider-call subsegments load the X-Ray SDK.
+    POWERTOOLS_TRACE_DISABLED = var.provider_call_tracing == "on" ? "false" : "true"
   }
   family_queue_env = {
     PUSHPOOL_DISPATCH_QUEUE_URL_GCP   = var.enable_gcp ? aws_sqs_queue.dispatch_queue_gcp[0].url : ""

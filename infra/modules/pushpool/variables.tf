@@ -98,6 +98,16 @@ variable "dispatch_latency_p99_alarm_seconds" {
   }
 }
 
+variable "provider_call_tracing" {
+  description = "X-Ray subsegments for each provider call (submit, status, cancel). \"on\" loads the X-Ray SDK in every function's cold start (docs/performance.md, \"Cold start\"); Lambda's own traces are recorded either way."
+  type        = string
+  default     = "off"
+  validation {
+    condition     = contains(["on", "off"], var.provider_call_tracing)
+    error_message = "provider_call_tracing must be on or off."
+  }
+}
+
 variable "lambda_architecture" {
   description = "CPU of every function and layer; build the artifacts for the same one (scripts/build_lambdas.py --arch). arm64 costs 20% less per GB-second."
   type        = string
