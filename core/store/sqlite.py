@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun, Worker, WorkPool, WorkQueue
-from core.ports import Again, Clock, CounterRepair, SlotCounters
+from core.ports import Again, CounterRepair, SlotCounters
 from core.states import State, StateType
 from core.store import sqlite_runs as runs
 from core.store import sqlite_turns as turns
@@ -33,8 +33,6 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
 
     ``timeout_seconds`` is how long a write waits for another thread or
     process holding the write lock before it raises ``Transient``.
-    ``clock`` is accepted for parity with ``DynamoStore``; SQLite needs none
-    (expiry is the services' business and nothing here ages on its own).
     Run log lines are capped at ``log_lines_per_run`` per run and
     ``log_lines_total`` in all (``core.store.sqlite_logs``).
     """
@@ -44,7 +42,6 @@ class SqliteStore(SqliteCatalog, SqliteLogs):
         path: str | Path,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        clock: Clock | None = None,
         log_lines_per_run: int = DEFAULT_LINES_PER_RUN,
         log_lines_total: int = DEFAULT_LINES_TOTAL,
     ) -> None:
