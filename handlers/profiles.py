@@ -16,10 +16,11 @@ way the two differ is chosen here, in :data:`CHOICES`, named for why:
 * ``LOCAL``: ``pushpool server`` and ``pushpool demo``, one process whose
   threads (``handlers.local``) do what SQS, EventBridge and the tick do.
 
-Which tick runs is not a profile's choice but the deployment's: where
-dispatch functions are deployed (dispatch queues configured), the tick holds
-no provider and asks them to poll and stop (``DelegatingTicker``); anywhere
-else it does both itself (``Ticker``).
+The tick is the one choice that also depends on the deployment: the cloud
+profile's tick holds no provider and asks the dispatch functions to poll and
+stop (``DelegatingTicker``) where they are deployed (dispatch queues
+configured); anywhere else, and always in the local profile, it does both
+itself (``Ticker``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Choices:
     # A provider that emits events has its runs polled only after this much
     # quiet (the poll is the fallback for a lost event); None: poll them all.
     poll_only_quiet_after: timedelta | None
+    # The tick leaves polls and stops to the dispatch functions, if deployed.
+    tick_delegates_to_dispatchers: bool
 
 
 CHOICES: dict[Profile, Choices] = {
@@ -76,6 +79,8 @@ CHOICES: dict[Profile, Choices] = {
         traced_providers=True,
         # ECS task events reach the infrastructure-events function.
         poll_only_quiet_after=timedelta(minutes=5),
+        # The tick function carries no cloud SDK and may not call ECS.
+        tick_delegates_to_dispatchers=True,
     ),
     Profile.LOCAL: Choices(
         # One dispatch loop: its passes never overlap, so the turn's lease
@@ -87,6 +92,8 @@ CHOICES: dict[Profile, Choices] = {
         traced_providers=False,
         # No events reach the local server: its observe loop polls every run.
         poll_only_quiet_after=None,
+        # The server holds every provider, and no other process would act.
+        tick_delegates_to_dispatchers=False,
     ),
 }
 
@@ -151,9 +158,7 @@ class Services:
         from core.services.tick import DelegatingTicker, Ticker  # noqa: PLC0415
 
         container = self.container
-        if container.dispatch_queues is not None:
-            # The dispatch functions hold the providers; the tick carries no
-            # cloud SDK and may not call ECS.
+        if self.choices.tick_delegates_to_dispatchers and container.dispatch_queues is not None:
             return DelegatingTicker(
                 store=container.store, clock=container.clock, pool_types=container.types
             )

@@ -68,8 +68,10 @@ def test_the_tick_delegates_only_where_dispatch_functions_exist(tmp_path):
     deployed = container(tmp_path, cloud_settings).services(Profile.CLOUD).ticker
     no_queues = container(tmp_path).services(Profile.CLOUD).ticker
     own_trigger = container(tmp_path, cloud_settings, trigger=Triggers())
+    local_with_queues = container(tmp_path, cloud_settings).services(Profile.LOCAL).ticker
 
     assert isinstance(deployed, DelegatingTicker)
     assert not hasattr(deployed, "provider_for")  # it cannot call a provider
     assert isinstance(no_queues, Ticker)
-    assert isinstance(own_trigger.services(Profile.LOCAL).ticker, Ticker)
+    assert isinstance(own_trigger.services(Profile.CLOUD).ticker, Ticker)
+    assert isinstance(local_with_queues, Ticker)  # the server polls and stops itself
