@@ -41,13 +41,13 @@ from handlers.aws.settings import AwsSettings
 from handlers.aws.sqs import SqsDispatchTrigger
 from handlers.clock import new_id, utc_now
 from handlers.wakeups import Wakeups
+from pushpool.defaults import DEFAULT_API_URL
 
 if TYPE_CHECKING:  # the use cases load with the first handler that asks for them
     from handlers.profiles import Profile, Services
 
 SIGNING_KEY_CACHE = "run-token-signing-key"
 SEED_ADMIN_TOKEN_ID = "admin-token-secret"
-DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -14,7 +14,7 @@ way the two differ is chosen here, in :data:`CHOICES`, named for why:
 * ``CLOUD``: the Lambda functions (``handlers.dispatch``, ``handlers.tick``,
   ``handlers.infra_events``), many at once, each for a moment;
 * ``LOCAL``: ``pushpool server`` and ``pushpool demo``, one process whose
-  threads (``handlers.local``) do what SQS, EventBridge and the tick do.
+  threads (``handlers.local.loops``) do what SQS, EventBridge and the tick do.
 
 The tick is the one choice that also depends on the deployment: the cloud
 profile's tick holds no provider and asks the dispatch functions to poll and
@@ -87,7 +87,7 @@ CHOICES: dict[Profile, Choices] = {
         # writes would buy nothing.
         passes_may_overlap=False,
         # The loop retries a failing pool after 2 s, doubling
-        # (``handlers.local.LocalStack.dispatch``).
+        # (``handlers.local.loops.LocalStack.dispatch``).
         resume_claims_after=timedelta(seconds=2),
         traced_providers=False,
         # No events reach the local server: its observe loop polls every run.

@@ -26,9 +26,6 @@ from pushpool.types import (
 )
 
 DEFAULT_TIMEOUT = 30.0
-# Where ``pushpool server`` listens. handlers.bootstrap has its own copy: a Lambda must not
-# import this module, whose httpx loads rich (the import budget, tests/handlers).
-DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 
 
 class _Unset:

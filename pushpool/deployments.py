@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pushpool.client import DEFAULT_API_URL, Client
+from pushpool.client import Client
+from pushpool.defaults import DEFAULT_API_URL
 from pushpool.types import Deployment, WorkPool
 
 

@@ -1,6 +1,6 @@
 """Build the Lambda artifacts that template.yaml and infra/ deploy.
 
-One code artifact (``core``, ``providers``, ``handlers`` and the
+One code artifact (``core``, ``providers``, ``handlers``, ``pushpool`` and the
 dependencies the functions import) serves every function; the Google, Azure
 and Modal SDKs go into one layer each, attached only to the dispatch
 function of that family.  The ECS path therefore ships nothing but our code,
@@ -29,7 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.13"  # the Lambda runtime in template.yaml
-CODE_PACKAGES = ("core", "providers", "handlers")
+# pushpool for ``pushpool.defaults`` only: its client needs httpx, which is not shipped
+# (an import contract keeps the Lambda handlers off it).
+CODE_PACKAGES = ("core", "providers", "handlers", "pushpool")
 # What the functions import besides boto3 (which the runtime provides); versions from uv.lock.
 CODE_DEPENDENCIES = (
     "pydantic",

@@ -44,10 +44,12 @@ from handlers.api.routes import (
 from handlers.aws import logs as lambda_logs
 from handlers.aws.observability import traced_handler
 from handlers.bootstrap import Container, bootstrap
+from pushpool.defaults import DEFAULT_API_URL
 
 log = logging.getLogger("pushpool.api")
 
 PREFIX = "/api"
+INTERNAL_ERROR = "internal error; the server log has the details"
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/openapi.json")}
 TITLE = "pushpool"
 DESCRIPTION = (
@@ -90,18 +92,21 @@ def _errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any
     return [_error(e) for e in exc.errors()]
 
 
+def invalid_detail(exc: RequestValidationError | ValidationError, *, default: str) -> str:
+    """The one-line ``detail`` of a 422 (also ``--with-worker``'s in-process API's)."""
+    return "; ".join(dict.fromkeys(_describe(e) for e in _errors(exc))) or default
+
+
 @resolver.exception_handler(RequestValidationError)
 def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-    errors = _errors(exc)
-    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid request"
-    return _json(422, {"detail": detail, "errors": errors})
+    detail = invalid_detail(exc, default="invalid request")
+    return _json(422, {"detail": detail, "errors": _errors(exc)})
 
 
 @resolver.exception_handler(ValidationError)
 def _invalid_value(exc: ValidationError) -> Response[Any]:
-    errors = _errors(exc)
-    detail = "; ".join(dict.fromkeys(_describe(e) for e in errors)) or "invalid value"
-    return _json(422, {"detail": detail, "errors": errors})
+    detail = invalid_detail(exc, default="invalid value")
+    return _json(422, {"detail": detail, "errors": _errors(exc)})
 
 
 @resolver.exception_handler(PushpoolError)
@@ -116,7 +121,7 @@ def _domain_error(exc: PushpoolError) -> Response[Any]:
 @resolver.exception_handler(Exception)
 def _bug(exc: Exception) -> Response[Any]:
     log.exception("unhandled error in the API", exc_info=exc)
-    return _json(500, {"detail": "internal error; the server log has the details"})
+    return _json(500, {"detail": INTERNAL_ERROR})
 
 
 @resolver.not_found
@@ -127,7 +132,7 @@ def _no_route(exc: Exception) -> Response[Any]:
         # The usual cause: an API URL set without its /api suffix.
         detail += (
             f". The API is served under {PREFIX}: does your API URL end in {PREFIX}? "
-            f"(e.g. pushpool config set api-url http://127.0.0.1:4200{PREFIX})"
+            f"(e.g. pushpool config set api-url {DEFAULT_API_URL})"
         )
     return _json(404, {"detail": detail})
 
@@ -226,23 +231,11 @@ def _signing_key(container: Container) -> bytes | None:
         return None
 
 
-def handle(
-    event: dict[str, Any],
-    context: Any = None,
-    *,
-    container: Container,
-    principal: Principal | None = None,
-) -> dict[str, Any]:
-    """Serve one API Gateway v2 event with ``container``'s store and settings.
-
-    ``principal`` is for trusted in-process callers only (the local server's
-    built-in worker): it replaces authentication, not authorisation, so the
-    routes still check what that principal may do.
-    """
+def handle(event: dict[str, Any], context: Any = None, *, container: Container) -> dict[str, Any]:
+    """Serve one API Gateway v2 event with ``container``'s store and settings."""
     try:
         event = decode_body(event)
-        if principal is None:
-            principal = _principal(event, container)
+        principal = _principal(event, container)
     except PushpoolError as exc:
         return _early_answer(exc)
     with request_scope(container, principal):

@@ -22,7 +22,8 @@ from rich.console import Console
 
 from core.errors import PushpoolError
 from handlers.cli.app import app
-from pushpool.client import DEFAULT_API_URL, ApiError, Client
+from pushpool.client import ApiError, Client
+from pushpool.defaults import DEFAULT_API_URL
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,7 +70,7 @@ OutputOption = Annotated[
 @app.callback()
 def root(
     api_url: Annotated[
-        str | None, typer.Option("--api-url", help="The API, e.g. http://127.0.0.1:4200/api.")
+        str | None, typer.Option("--api-url", help=f"The API, e.g. {DEFAULT_API_URL}.")
     ] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="A bearer token.")] = None,
     # Not used here: each command's -o reads it from the root context.

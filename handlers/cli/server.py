@@ -9,9 +9,7 @@ import typer
 
 from handlers.cli.app import app
 from handlers.cli.common import guard
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
+from pushpool.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 
 class LogFormat(StrEnum):
@@ -44,7 +42,7 @@ def server(  # noqa: PLR0917 (Typer options)
     ] = LogFormat.TEXT,
 ) -> None:
     """Serve the API with the tick and dispatch loops on one machine."""
-    from handlers.server import serve  # noqa: PLC0415 (uvicorn and the API load only here)
+    from handlers.local.server import serve  # noqa: PLC0415 (uvicorn and the API load only here)
 
     serve(
         host=host,

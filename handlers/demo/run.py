@@ -34,7 +34,7 @@ from handlers.demo.scenario import (
     summarise,
 )
 from handlers.demo.view import live_view, print_summary
-from handlers.server import BackgroundServer, Stack, build
+from handlers.local.server import BackgroundServer, Stack, build
 from pushpool.client import Client
 from pushpool.types import FlowRun
 

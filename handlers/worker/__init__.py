@@ -2,6 +2,8 @@
 pools and the hybrid types (``ecs``, ``cloud-run``, ...): the same provider
 modules the dispatcher uses, driven from a loop that talks to the API only.
 
+* ``api``: ``WorkerApi``, its port to the API (``pushpool.Client`` over HTTP, or
+  ``handlers.local.worker_api.InProcessApi`` inside ``pushpool server --with-worker``);
 * ``loop``: ``Worker`` and ``WorkerSettings`` (heartbeat, poll, claim, shutdown);
 * ``starter``: a claimed run's job fetched, submitted, its infrastructure reported;
 * ``monitor``: RUNNING, final states from exit codes, cancellation;

@@ -36,8 +36,9 @@ from typing import Any
 from core.errors import InfrastructureError
 from core.logs import MAX_BATCH_LINES
 from core.ports import Clock, LogChunk, LogSource, Provider, log_source
+from handlers.worker.api import WorkerApi
 from handlers.worker.ledger import Ledger
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 
 log = logging.getLogger("pushpool.worker.logs")
 
@@ -72,7 +73,7 @@ class LogShipper:
 
     def __init__(
         self,
-        client: Client,
+        client: WorkerApi,
         *,
         provider: Callable[[], Provider],
         ledger: Ledger,

@@ -1,9 +1,10 @@
 """The pull worker: heartbeat, poll, claim, start, watch, stop cleanly.
 
-It talks to the API only (``pushpool.client``), with a worker-scoped token,
-exactly as a worker on another machine or cluster would; it never opens the
-store.  Each poll asks ``get_scheduled_flow_runs`` what the waterfall
-releases for its queues, claims in that order by proposing PENDING (the
+It talks to the API only, through its port (``handlers.worker.api``: the
+HTTP client with a worker-scoped token, or the server's in-process adapter
+with the same rights), exactly as a worker on another machine or cluster
+would; it never opens the store.  Each poll asks ``get_scheduled_flow_runs``
+what the waterfall releases for its queues, claims in that order by proposing PENDING (the
 API's atomic claim: a refusal means another worker or a limit got there
 first), and hands each accepted claim to a ``Starter`` thread.  A
 ``Monitor`` pass every ``watch_seconds`` reports RUNNING, final states and
@@ -42,6 +43,7 @@ from core.rules.timeouts import (
     template_seconds,
 )
 from handlers.clock import utc_now
+from handlers.worker.api import WorkerApi
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.logs import LogShipper
 from handlers.worker.monitor import Monitor
@@ -49,7 +51,7 @@ from handlers.worker.reconcile import end_previous_claims
 from handlers.worker.reporter import Reporter
 from handlers.worker.setup import ensure_pool, ensure_queues
 from handlers.worker.starter import Starter, StartPolicy
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 
 log = logging.getLogger("pushpool.worker")
 
@@ -85,7 +87,7 @@ class Worker:
 
     def __init__(
         self,
-        client: Client,
+        client: WorkerApi,
         settings: WorkerSettings,
         *,
         provider: Provider | None = None,

@@ -26,9 +26,10 @@ from collections.abc import Callable
 from core.errors import InfrastructureError
 from core.ports import Clock, InfraPhase, InfraStatus, Provider
 from core.rules.infra import final_state
+from handlers.worker.api import WorkerApi
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 from pushpool.types import FlowRun
 
 log = logging.getLogger("pushpool.worker")
@@ -41,7 +42,7 @@ class Monitor:
     def __init__(
         self,
         *,
-        client: Client,
+        client: WorkerApi,
         reporter: Reporter,
         provider: Callable[[], Provider],
         ledger: Ledger,

@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 from core.errors import InfrastructureError
 from core.ports import Provider
+from handlers.worker.api import WorkerApi
 from handlers.worker.reporter import Reporter
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 from pushpool.types import FlowRun
 
 log = logging.getLogger("pushpool.worker")
@@ -29,7 +30,7 @@ HELD = ["PENDING", "RUNNING", "CANCELLING"]
 PAGE = 200
 
 
-def held_runs(client: Client, pool: str, worker_name: str) -> list[FlowRun]:
+def held_runs(client: WorkerApi, pool: str, worker_name: str) -> list[FlowRun]:
     """The slot-holding runs of ``pool`` claimed under ``worker_name``."""
     found: list[FlowRun] = []
     offset = 0
@@ -47,7 +48,7 @@ def held_runs(client: Client, pool: str, worker_name: str) -> list[FlowRun]:
 
 
 def end_previous_claims(
-    client: Client, reporter: Reporter, provider: Callable[[], Provider], pool: str
+    client: WorkerApi, reporter: Reporter, provider: Callable[[], Provider], pool: str
 ) -> list[str]:
     """Stop and crash what an earlier life of this worker left; a line per run."""
     try:

@@ -13,7 +13,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from pushpool.client import ApiError, Client
+from handlers.worker.api import WorkerApi
+from pushpool.client import ApiError
 
 log = logging.getLogger("pushpool.worker")
 
@@ -26,7 +27,7 @@ Attempt = tuple[str, int]
 class Reporter:
     """Proposes states for runs on behalf of one named worker."""
 
-    def __init__(self, client: Client, worker_name: str) -> None:
+    def __init__(self, client: WorkerApi, worker_name: str) -> None:
         self.client = client
         self.worker_name = worker_name
 

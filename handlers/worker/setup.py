@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from core.ports import PoolMode, PoolTypes
 from core.rules.pools import unknown_type_message
-from pushpool.client import ApiError, Client
+from handlers.worker.api import WorkerApi
+from pushpool.client import ApiError
 from pushpool.types import WorkPool
 
 log = logging.getLogger("pushpool.worker")
@@ -28,7 +29,7 @@ class WorkerSetupError(Exception):
 
 
 def ensure_pool(
-    client: Client, pool_name: str, *, pool_type: str | None, types: PoolTypes
+    client: WorkerApi, pool_name: str, *, pool_type: str | None, types: PoolTypes
 ) -> WorkPool:
     """The pool as the API shows it, created first if it does not exist."""
     try:
@@ -51,7 +52,7 @@ def ensure_pool(
     return pool
 
 
-def _create_pool(client: Client, name: str, pool_type: str, types: PoolTypes) -> WorkPool:
+def _create_pool(client: WorkerApi, name: str, pool_type: str, types: PoolTypes) -> WorkPool:
     if pool_type not in types.known():
         raise WorkerSetupError(unknown_type_message(pool_type, types.known()))
     try:
@@ -70,7 +71,7 @@ def _create_pool(client: Client, name: str, pool_type: str, types: PoolTypes) ->
     return pool
 
 
-def ensure_queues(client: Client, pool_name: str, queue_names: Sequence[str]) -> None:
+def ensure_queues(client: WorkerApi, pool_name: str, queue_names: Sequence[str]) -> None:
     """Create the named queues that are missing (admins only; else say how)."""
     for queue in queue_names:
         try:

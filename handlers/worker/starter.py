@@ -29,9 +29,10 @@ from typing import Any, TypeVar
 from core.errors import InfrastructureError
 from core.ports import Clock, Job, Provider
 from core.submission import Crashed, Recording, Refused, Retry, Started, submit_claimed
+from handlers.worker.api import WorkerApi
 from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.reporter import Reporter
-from pushpool.client import ApiError, Client
+from pushpool.client import ApiError
 
 log = logging.getLogger("pushpool.worker")
 
@@ -77,7 +78,7 @@ class ApiRecorder:
     """The worker's side of the lifecycle's ``Recorder``: what happened to a
     claimed attempt, reported through the API (fenced to the attempt there)."""
 
-    client: Client
+    client: WorkerApi
     reporter: Reporter
     policy: StartPolicy
 
@@ -111,7 +112,7 @@ class Starter:
     def __init__(
         self,
         *,
-        client: Client,
+        client: WorkerApi,
         reporter: Reporter,
         provider: Callable[[], Provider],
         ledger: Ledger,

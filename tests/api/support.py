@@ -2,14 +2,16 @@
 
 One server per test module; each test gets a fresh container (its own
 SQLite file, clock and settings) swapped into the running app, so tests
-are isolated but pay for uvicorn's start once.
+are isolated but pay for uvicorn's start once.  ``local_server`` is the
+whole local stack instead (``pushpool server``'s loops too), one per test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +20,10 @@ import httpx
 from core.ports import Store
 from core.services.auth import create_token
 from core.store import open_store
-from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap
-from handlers.server import BackgroundServer, bind
-
-
-class Clock:
-    """Real time, shifted by ``advance`` (statuses and lateness depend on it)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
+from handlers.local.asgi import ApiApp
+from handlers.local.server import BackgroundServer, Stack, bind, build
+from tests.clock import ShiftedClock
 
 
 @dataclass
@@ -58,7 +48,7 @@ class Env:
 
     api: LiveApi
     container: Container
-    clock: Clock
+    clock: ShiftedClock
     http: httpx.Client
 
     @property
@@ -94,10 +84,34 @@ def start_api() -> Iterator[LiveApi]:
         server.stop()
 
 
+@contextmanager
+def local_server(
+    tmp_path: Path, *, loops: bool = True, **options: Any
+) -> Iterator[tuple[Stack, httpx.Client]]:
+    """``pushpool server`` in this process over a fresh SQLite file, and a client of its API.
+
+    ``options`` go to ``build`` (``with_worker``, ``tick_seconds``, ``providers``);
+    with ``loops=False`` the tick, dispatch and observe loops are not started
+    and a test asks for each pass itself.  Everything stops on leaving.
+    """
+    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", **options)
+    server = BackgroundServer(stack.container, stack.sock)
+    server.start()
+    if loops:
+        stack.loops.start()
+    http = httpx.Client(base_url=stack.url, timeout=10)
+    try:
+        yield stack, http
+    finally:
+        http.close()
+        stack.loops.stop()
+        server.stop()
+
+
 def make_env(
     api: LiveApi, tmp_path: Path, *, auth: bool = False, store_url: str | None = None
 ) -> Env:
-    clock = Clock()
+    clock = ShiftedClock()
     url = store_url or f"sqlite:///{tmp_path / 'pushpool.db'}"
     settings = Settings(store_url=url, auth=auth, api_url=api.url, run_token_key=b"k" * 32)
     container = bootstrap(store=open_store(url, clock=clock), clock=clock, settings=settings)

@@ -4,13 +4,10 @@ exceed a limit and never claim a run twice (Prefect's issue 14869)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,10 +15,10 @@ import pytest
 
 from tests.contract import backends
 from tests.contract.fixtures import moto_server, store_url
+from tests.servers import ROOT, ServerProcess
 
 __all__ = ["moto_server", "store_url"]
 
-ROOT = Path(__file__).resolve().parents[2]
 POOL_LIMIT, QUEUE_LIMIT, RUNS, WORKERS = 3, 1, 24, 6
 
 
@@ -30,25 +27,8 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@contextmanager
-def server_process(store: str, home: Path) -> Iterator[str]:
-    env = {**os.environ, "XDG_DATA_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "server", "--port", "0", "--store", store],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("pushpool API at "), line + process.stdout.read()
-        yield line.split()[3]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def server_environment(home: Path) -> dict[str, str]:
+    return {**os.environ, "XDG_DATA_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
 class Observed:
@@ -116,16 +96,18 @@ def completed(http: httpx.Client) -> set[str]:
 
 
 @pytest.mark.slow
-def test_concurrent_workers_on_two_servers_never_exceed_limits(store_url: str, tmp_path: Path):
-    with (
-        server_process(store_url, tmp_path / "a") as first,
-        server_process(store_url, tmp_path / "b") as second,
-        httpx.Client(base_url=first, timeout=30) as http,
-    ):
+def test_concurrent_workers_on_two_servers_never_exceed_limits(
+    store_url: str, tmp_path: Path, pushpool_server: Callable[..., ServerProcess]
+):
+    first, second = (
+        pushpool_server(store=store_url, env=server_environment(tmp_path / home))
+        for home in ("a", "b")
+    )
+    with httpx.Client(base_url=first.url, timeout=30) as http:
         ids = seed(http)
         observed, stop = Observed(), threading.Event()
         workers = [
-            threading.Thread(target=work, args=(first if i % 2 else second, observed, stop))
+            threading.Thread(target=work, args=(first.url if i % 2 else second.url, observed, stop))
             for i in range(WORKERS)
         ]
         for worker in workers:

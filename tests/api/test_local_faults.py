@@ -14,11 +14,20 @@ import pytest
 
 from core.ports import InfraPhase, InfraStatus, Job
 from handlers.bootstrap import bootstrap
-from handlers.local import LocalStack, LocalTrigger
-from handlers.server import Stack, build
+from handlers.local.loops import LocalStack, LocalTrigger
+from handlers.local.server import Stack
 from providers.registry import REGISTRY
-from tests.api.support import Env, LiveApi, make_deployment, make_env, make_pool, make_run, ok
-from tests.api.test_local_server import FlakyPush, start, wait_for
+from tests.api.support import (
+    Env,
+    LiveApi,
+    local_server,
+    make_deployment,
+    make_env,
+    make_pool,
+    make_run,
+    ok,
+)
+from tests.api.test_local_server import FlakyPush, wait_for
 from tests.contract import backends
 from tests.contract.fixtures import moto_server, store_url
 
@@ -35,14 +44,8 @@ def no_aws_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def plain(tmp_path: Path, no_aws_region: None) -> Iterator[tuple[Stack, httpx.Client]]:
-    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", tick_seconds=0.5)
-    server, http = start(stack)
-    try:
-        yield stack, http
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
+    with local_server(tmp_path, tick_seconds=0.5) as served:
+        yield served
 
 
 def test_a_push_pool_without_a_region_crashes_its_run_with_one_clear_line(
@@ -75,19 +78,8 @@ def test_a_push_pool_without_a_region_crashes_its_run_with_one_clear_line(
 
 @pytest.fixture
 def flaky(tmp_path: Path) -> Iterator[tuple[Stack, httpx.Client]]:
-    stack = build(
-        port=0,
-        store_url=f"sqlite:///{tmp_path / 'local.db'}",
-        tick_seconds=0.5,
-        providers={"ecs:push": FlakyPush()},
-    )
-    server, http = start(stack)
-    try:
-        yield stack, http
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
+    with local_server(tmp_path, tick_seconds=0.5, providers={"ecs:push": FlakyPush()}) as served:
+        yield served
 
 
 def test_a_submission_that_keeps_failing_retryably_ends_crashed_with_the_last_error(
@@ -135,14 +127,7 @@ def test_cancelling_a_push_run_locally_stops_it_through_the_dispatchers_stop_ste
     tmp_path: Path,
 ):
     provider = StoppablePush()
-    stack = build(
-        port=0,
-        store_url=f"sqlite:///{tmp_path / 'local.db'}",
-        tick_seconds=0.5,
-        providers={"ecs:push": provider},
-    )
-    server, http = start(stack)
-    try:
+    with local_server(tmp_path, tick_seconds=0.5, providers={"ecs:push": provider}) as (_, http):
         make_pool(http, "cloud", type="ecs:push")
         deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
         run = make_run(http, deployment["id"])
@@ -154,10 +139,6 @@ def test_cancelling_a_push_run_locally_stops_it_through_the_dispatchers_stop_ste
         wait_for(lambda: ok(http.get(f"/flow_runs/{run['id']}"))["state_type"] == "CANCELLED")
         assert provider.stopped[:1] == [f"task-{run['id']}"]
         assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
 
 
 def test_a_push_pool_without_credentials_crashes_its_run_with_one_clear_line(
@@ -168,9 +149,7 @@ def test_a_push_pool_without_credentials_crashes_its_run_with_one_clear_line(
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     caplog.set_level(logging.INFO)
-    stack = build(port=0, store_url=f"sqlite:///{tmp_path / 'local.db'}", tick_seconds=0.5)
-    server, http = start(stack)
-    try:
+    with local_server(tmp_path, tick_seconds=0.5) as (_, http):
         make_pool(http, "cloud", type="ecs:push")
         deployment = make_deployment(http, "cloud", job_variables={"image": "busybox"})
         run = make_run(http, deployment["id"])
@@ -181,10 +160,6 @@ def test_a_push_pool_without_credentials_crashes_its_run_with_one_clear_line(
         assert "credentials" in ended["state"]["message"].lower(), ended["state"]["message"]
         assert ok(http.get("/work_pools/cloud"))["active_slots"] == 0
         assert not [r for r in caplog.records if r.exc_info]
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
 
 
 @pytest.fixture(params=backends.SHAREABLE_KINDS)

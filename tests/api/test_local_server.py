@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,9 @@ from typer.testing import CliRunner
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from handlers.cli.main import app
-from handlers.server import BackgroundServer, Stack, build
-from tests.api.support import make_deployment, make_pool, make_run, ok
+from handlers.local.server import Stack
+from tests.api.support import local_server, make_deployment, make_pool, make_run, ok
+from tests.servers import ServerProcess
 
 
 class FlakyPush:
@@ -41,29 +40,11 @@ class FlakyPush:
         return None
 
 
-def start(stack: Stack) -> tuple[BackgroundServer, httpx.Client]:
-    server = BackgroundServer(stack.container, stack.sock)
-    server.start()
-    stack.loops.start()
-    return server, httpx.Client(base_url=stack.url, timeout=10)
-
-
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[tuple[Stack, httpx.Client]]:
-    stack = build(
-        port=0,
-        store_url=f"sqlite:///{tmp_path / 'local.db'}",
-        with_worker=True,
-        tick_seconds=1.0,
-        providers={"ecs:push": FlakyPush()},
-    )
-    server, http = start(stack)
-    try:
-        yield stack, http
-    finally:
-        http.close()
-        stack.loops.stop()
-        server.stop()
+    providers = {"ecs:push": FlakyPush()}
+    with local_server(tmp_path, with_worker=True, tick_seconds=1.0, providers=providers) as served:
+        yield served
 
 
 def wait_for(check: Any, timeout: float = 10.0) -> Any:
@@ -140,26 +121,12 @@ def test_stopping_hands_back_every_claim(local: tuple[Stack, httpx.Client]):
 
 
 @pytest.mark.slow
-def test_the_server_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path):
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("pushpool API at http://127.0.0.1:"), first
-        url = first.split()[3]
-        assert httpx.get(f"{url}/health", timeout=10).json() is True
-        assert (tmp_path / "data" / "pushpool" / "pushpool.db").exists()
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
-    finally:
-        process.kill()
-    assert process.returncode == 0
-    assert "pushpool server stopped." in output
+def test_the_server_command_serves_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, pushpool_server: Callable[..., ServerProcess]
+):
+    server = pushpool_server(env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")})
+    assert server.output().startswith("pushpool API at http://127.0.0.1:"), server.output()
+    assert httpx.get(f"{server.url}/health", timeout=10).json() is True
+    assert (tmp_path / "data" / "pushpool" / "pushpool.db").exists()
+    assert server.stop(timeout=20) == 0
+    assert "pushpool server stopped." in server.output()

@@ -1,6 +1,6 @@
 """The long-poll of ``get_scheduled_flow_runs`` on the local server (issue 16).
 
-The API is ``pushpool server``'s (``handlers.server.build``: the local
+The API is ``pushpool server``'s (``handlers.local.server.build``: the local
 trigger and its wake-ups) on both stores, without its loops, so only the
 requests below change anything.  Bounds on time are generous: they check
 that a parked poll is woken, not how fast.
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from handlers.server import BackgroundServer, build
+from handlers.local.server import BackgroundServer, build
 from handlers.wakeups import Wakeups
 from tests.api.support import make_deployment, make_pool, make_run, ok
 from tests.contract import backends

@@ -52,8 +52,8 @@ from moto.core.model_instances import reset_model_data
 
 from core.models import FlowRun
 from core.states import StateType
+from tests.clock import FakeClock
 from tests.e2e.aws_stack import CLUSTER, Stack, deployed_stack
-from tests.integration.support import FakeClock
 
 POLL_SECONDS = 0.01
 ROUND_SECONDS = 50  # = PER_DEPLOYMENT runs a second apart, within one tick's 60 s horizon

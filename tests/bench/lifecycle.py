@@ -73,7 +73,7 @@ class CountingTrigger:
 def api_event(
     method: str, path: str, body: Any = None, *, token: str | None = None
 ) -> dict[str, Any]:
-    from handlers.asgi import to_event
+    from handlers.local.asgi import to_event
 
     headers = [(b"content-type", b"application/json"), (b"host", b"api.example")]
     if token:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,7 +41,6 @@ import httpx
 from core.ports import Store
 from core.states import StateType
 from tests.bench.harness import (
-    ROOT,
     Benchmark,
     Figure,
     Option,
@@ -154,36 +151,14 @@ def client(url: str, deployment_id: str, shared: Shared, interval: float) -> Non
 def server_process() -> Iterator[tuple[str, Store]]:
     """``pushpool server`` on a free loopback port; its URL and its store, opened here too."""
     from core.store import open_store
-    from tests.contract.backends import free_port
+    from tests.servers import ServerProcess
 
     with tempfile.TemporaryDirectory(prefix="pushpool-load-") as tmp:
         store_url = f"sqlite:///{Path(tmp) / 'pushpool.db'}"
-        port = free_port()
-        command = [sys.executable, "-m", "handlers.cli", "server", "--port", str(port)]
         env = {**os.environ, "PUSHPOOL_AUTH": "off"}
-        server = subprocess.Popen(
-            [*command, "--store", store_url], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
-        )
-        url = f"http://127.0.0.1:{port}/api"
-        try:
-            _wait_for(url, server)
-            yield url, open_store(store_url)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if server.poll() is not None:
-            raise RuntimeError("pushpool server exited before it answered")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("pushpool server did not answer /api/health within 30 s")
+        log = Path(tmp) / "server.log"
+        with ServerProcess(store=store_url, env=env, log=log) as server:
+            yield server.url, open_store(store_url)
 
 
 def sampler(store: Store, shared: Shared, until: threading.Event) -> None:

@@ -129,8 +129,8 @@ def run(options: dict[str, Any]) -> Result:
         notes=[
             "push pool: HTTP create_flow_run → LocalTrigger → dispatch loop → admit (claim) → "
             "build_job → provider.submit; process pool: the same trigger wakes the in-process "
-            "pull worker, which polls, claims through the API and submits; the provider is a "
-            "recorder at the provider seam",
+            "pull worker, which polls, claims and submits through its in-process API port (the "
+            "services, no HTTP); the provider is a recorder at the provider seam",
             f"scheduled runs {options['spacing_ms']} ms apart; a pass woken by one run admits "
             "every run due within the next second (DEFAULT_WINDOW; the worker prefetches 1 s), "
             "so most are submitted up to a second early",

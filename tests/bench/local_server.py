@@ -1,7 +1,7 @@
 """``pushpool server`` in this process, for benchmarks: API, dispatch, tick, observe.
 
 It is exactly what ``pushpool server --with-worker`` builds
-(``handlers.server.build``), bound to a free loopback port, with one
+(``handlers.local.server.build``), bound to a free loopback port, with one
 override: pools of ``pool_type`` are served by the given provider, the seam
 the latency benchmarks measure up to.  A push type (``ecs:push``) goes
 through the dispatch loop; ``process`` through the in-process pull worker.
@@ -20,7 +20,7 @@ import httpx
 
 from core.ports import Provider
 from handlers.bootstrap import Settings
-from handlers.server import BackgroundServer, Stack, build
+from handlers.local.server import BackgroundServer, Stack, build
 
 
 @dataclass

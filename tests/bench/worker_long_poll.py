@@ -1,6 +1,6 @@
 """A separate pull worker: run created "now" → the worker's submit, with and without long-poll.
 
-``pushpool server`` without ``--with-worker`` (``handlers.server.build``:
+``pushpool server`` without ``--with-worker`` (``handlers.local.server.build``:
 API, trigger and loops on SQLite), and a ``Worker`` (``pushpool worker
 start``'s loop) talking HTTP to it with the pushpool client, as one on
 another machine would.  The provider is a recorder; the figure is from the
@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from handlers.bootstrap import Settings
-from handlers.server import BackgroundServer, build
+from handlers.local.server import BackgroundServer, build
 from handlers.worker import Worker, WorkerSettings
 from pushpool.client import Client
 from tests.bench.harness import Benchmark, Figure, Option, Result, progress

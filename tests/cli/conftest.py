@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +10,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from handlers.cli.main import app
-from tests.api.support import Env, LiveApi, make_env, start_api
-
-
-@pytest.fixture(scope="module")
-def live_api() -> Iterator[LiveApi]:
-    yield from start_api()
-
-
-@pytest.fixture
-def env(live_api: LiveApi, tmp_path: Path) -> Env:
-    return make_env(live_api, tmp_path)
-
+from tests.api.support import Env
 
 Run = Callable[..., Result]
 

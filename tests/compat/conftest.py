@@ -16,24 +16,20 @@ import json
 import logging
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from pushpool import Client
 from tests.contract.backends import (
     create_dynamodb_table,
-    free_port,
     running_moto_server,
     use_moto_environment,
 )
+from tests.servers import ServerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT_SCRIPT = Path(__file__).with_name("prefect_client_script.py")
 
 
@@ -101,42 +97,11 @@ class Prefect:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], *, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"pushpool server exited with {server.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"pushpool server at {url} not healthy within {within} s")
-
-
 def _serve(store_url: str, tmp: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "server", "--port", str(port), "--store", store_url],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PUSHPOOL_")},
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        _wait_healthy(url, server)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PUSHPOOL_")}
+    log = tmp / "server.log"
+    with ServerProcess(store=store_url, env=environment, log=log, start_timeout=60) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])

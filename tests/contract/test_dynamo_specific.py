@@ -24,6 +24,7 @@ from core.states import StateType
 from core.store.dynamo import schema
 from core.store.dynamo.items import run_item
 from core.store.dynamodb import Backoff, DynamoStore, create_table
+from tests.clock import FakeClock
 from tests.contract import backends
 from tests.contract.builders import (
     NOW,
@@ -87,19 +88,6 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield dynamodb
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 def sleeps() -> list[float]:
     return []
@@ -111,7 +99,7 @@ def faults(client: Any) -> Faults:
 
 
 @pytest.fixture
-def dynamo(client: Any, clock: Clock, sleeps: list[float]) -> DynamoStore:
+def dynamo(client: Any, clock: FakeClock, sleeps: list[float]) -> DynamoStore:
     return DynamoStore(
         TABLE,
         client=client,
@@ -343,7 +331,7 @@ def test_repair_lowers_a_counter_only_once_it_has_settled(dynamo, client, clock)
     )
 
     assert dynamo.repair_counters(pool.id) == []  # the index might still be catching up
-    clock.now = NOW + timedelta(seconds=30)
+    clock.set(NOW + timedelta(seconds=30))
     repairs = dynamo.repair_counters(pool.id)
 
     assert [(r.queue_id, r.was, r.now) for r in repairs] == [(None, 3, 1)]

@@ -43,9 +43,9 @@ import handlers.infra_events
 import handlers.tick
 from core.store import dynamodb
 from handlers import bootstrap as composition
+from tests.clock import FakeClock
 from tests.contract.backends import use_moto_environment
 from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs, task_state_change_event
-from tests.integration.support import FakeClock
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 API_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/api"

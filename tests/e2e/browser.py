@@ -11,10 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -57,79 +55,38 @@ def require_browser() -> None:
 
 @dataclass
 class Server:
-    """`python -m handlers.cli server` on a free loopback port."""
+    """`python -m handlers.cli server` on a free loopback port (see tests/servers.py)."""
 
-    process: subprocess.Popen[str]
-    url: str  # the site root, e.g. http://127.0.0.1:41234
+    process: ServerProcess
     store_url: str
-    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The site root, e.g. http://127.0.0.1:41234."""
+        return self.process.site_url
 
     @property
     def api_url(self) -> str:
-        return f"{self.url}/api"
+        return self.process.url
 
     def api(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=15)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        self.process.stop()
 
 
 def start_server(store: Path, *extra: str) -> Server:
     store_url = f"sqlite:///{store}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "handlers.cli",
-            "server",
-            "--port",
-            "0",
-            "--store",
-            store_url,
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = ServerProcess(
+        *extra,
+        store=store_url,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        log=store.with_suffix(".log"),
+        start_timeout=45,
     )
-    assert process.stdout is not None
-    output: list[str] = []
-    found = threading.Event()
-    url: list[str] = []
-
-    def drain() -> None:  # keep reading so the pipe never fills
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            match = re.search(r"pushpool API at (http://\S+)/api", line)
-            if match and not url:
-                url.append(match.group(1))
-                found.set()
-        found.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    if not found.wait(30) or not url:
-        process.kill()
-        raise RuntimeError("pushpool server did not start:\n" + "".join(output))
-    server = Server(process=process, url=url[0], store_url=store_url, output=output)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError("pushpool server never answered /api/health:\n" + "".join(output))
+    return Server(process=process, store_url=store_url)
 
 
 @dataclass

@@ -21,10 +21,7 @@ from handlers.cli.main import app
 from tests.api.support import Env, LiveApi, make_deployment, make_env, make_pool, make_run
 from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.fixtures import moto_server, store_url  # noqa: F401 (fixtures)
-from tests.e2e import worker_support
 from tests.e2e.worker_support import WorkerProcess, run_of, wait_for
-
-live_api = worker_support.live_api
 
 FLOW = """
 import os, sys, time

@@ -17,17 +17,12 @@ from handlers.worker.reporter import Reporter
 from providers.registry import REGISTRY
 from pushpool.client import Client
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
-from tests.e2e import worker_support
 from tests.e2e.worker_support import (
     FlowScript,
     WorkerProcess,
     run_of,
     wait_for,
 )
-
-# The live API with tokens required (module-scoped), and a fresh store per test.
-live_api = worker_support.live_api
-secured = worker_support.secured
 
 
 def pool_status(http, name: str) -> str:

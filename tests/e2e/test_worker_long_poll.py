@@ -8,11 +8,8 @@ so only the long-poll can make it claim a run created now within the
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +22,21 @@ from tests.e2e.worker_support import (
     ROOT,
     FlowScript,
     InProcessWorker,
-    live_api,
     run_of,
-    secured,
     wait_for,
 )
-
-__all__ = ["live_api", "secured"]
+from tests.servers import PushpoolProcess, ServerProcess
 
 CLAIMED = ("PENDING", "RUNNING", "COMPLETED")
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, pushpool_server: Callable[..., ServerProcess]) -> str:
     environment = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    store = f"sqlite:///{tmp_path / 'store.db'}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "server", "--port", "0", "--store", store],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("pushpool API at "), line + process.stdout.read()
-        yield line.split()[3]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return pushpool_server(store=f"sqlite:///{tmp_path / 'store.db'}", env=environment).url
 
 
-def start_worker(url: str, log: Path) -> subprocess.Popen[str]:
+def start_worker(url: str, log: Path) -> PushpoolProcess:
     environment = {
         **os.environ,
         "PUSHPOOL_API_URL": url,
@@ -67,14 +45,7 @@ def start_worker(url: str, log: Path) -> subprocess.Popen[str]:
         "PUSHPOOL_WORKER_LONG_POLL_SECONDS": "15",
         "PUSHPOOL_WORKER_WATCH_SECONDS": "0.2",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "worker", "start", "--pool", "proc"],
-        cwd=ROOT,
-        env=environment,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return PushpoolProcess(["worker", "start", "--pool", "proc"], log=log, env=environment)
 
 
 def test_a_run_created_now_is_claimed_at_once_and_sigterm_does_not_wait_for_the_poll(
@@ -87,8 +58,8 @@ def test_a_run_created_now_is_claimed_at_once_and_sigterm_does_not_wait_for_the_
     log = tmp_path / "worker.log"
     worker = start_worker(server, log)
     try:
-        wait_for(lambda: "serving work pool" in log.read_text() or worker.poll() is not None)
-        assert worker.poll() is None, log.read_text()
+        wait_for(lambda: "serving work pool" in worker.text() or not worker.running())
+        assert worker.running(), worker.text()
         for _ in range(2):  # the second: the worker polls again at once after a claim
             time.sleep(1.0)  # the worker's poll is parked by now
             created = time.monotonic()
@@ -98,13 +69,11 @@ def test_a_run_created_now_is_claimed_at_once_and_sigterm_does_not_wait_for_the_
             wait_for(lambda run=run: run_of(http, run["id"])["state_type"] == "COMPLETED")
         time.sleep(1.0)  # parked again, for up to 15 s
         stopping = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0, log.read_text()
+        assert worker.stop() == 0, worker.text()  # SIGTERM
         assert time.monotonic() - stopping < 8, "the stop waited for the held poll"
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(10)
+        if worker.running():
+            worker.kill9()
         http.close()
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.api.support import Env, make_deployment, make_pool, make_run, ok
-from tests.e2e import worker_support
 from tests.e2e.worker_support import (
     FlowScript,
     WorkerProcess,
@@ -27,10 +26,6 @@ from tests.e2e.worker_support import (
     run_of,
     wait_for,
 )
-
-# The live API with tokens required (module-scoped), and a fresh store per test.
-live_api = worker_support.live_api
-secured = worker_support.secured
 
 RUNS = 8
 SECONDS = 0.5

@@ -23,7 +23,6 @@ from kubernetes import client as kube
 from providers import docker, ecs, kubernetes
 from providers.ecs.ids import parse_infra_id
 from tests.api.support import Env, make_deployment, make_pool, make_run
-from tests.e2e import worker_support
 from tests.e2e.worker_support import (
     InProcessWorker,
     run_of,
@@ -32,10 +31,6 @@ from tests.e2e.worker_support import (
 from tests.fakes.docker_engine import FakeDockerEngine
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 from tests.fakes.moto_ecs import REGION, moto_ecs
-
-# The live API with tokens required (module-scoped), and a fresh store per test.
-live_api = worker_support.live_api
-secured = worker_support.secured
 
 
 def seed(env: Env, pool_type: str, **job_variables: object) -> tuple[str, dict]:

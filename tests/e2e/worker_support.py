@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from core.ports import Provider
 from handlers.worker import StartPolicy, Worker, WorkerSettings
 from pushpool.client import Client
-from tests.api.support import Env, LiveApi, make_env, ok, start_api
+from tests.api.support import Env, ok
+from tests.servers import PushpoolProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIVE = ("PENDING", "RUNNING", "CANCELLING")
@@ -56,17 +54,6 @@ time.sleep(params.get("seconds", 0))
 note("end")
 sys.exit(params.get("code", 0))
 """
-
-
-@pytest.fixture(scope="module")
-def live_api() -> Iterator[LiveApi]:
-    yield from start_api()
-
-
-@pytest.fixture
-def secured(live_api: LiveApi, tmp_path: Path) -> Env:
-    """A fresh store behind the live API, with bearer tokens required."""
-    return make_env(live_api, tmp_path, auth=True)
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 15.0, every: float = 0.05) -> T:
@@ -131,11 +118,10 @@ class FlowScript:
         return peak
 
 
-class WorkerProcess:
+class WorkerProcess(PushpoolProcess):
     """``python -m handlers.cli worker start`` as a child process."""
 
     def __init__(self, env: Env, token: str, args: list[str], logs: Path, **extra: str) -> None:
-        self.logs = logs
         environment = {
             **os.environ,
             "PUSHPOOL_API_URL": env.api.url,
@@ -146,47 +132,11 @@ class WorkerProcess:
             "PUSHPOOL_WORKER_WATCH_SECONDS": "0.2",
             **extra,
         }
-        self.output = logs.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", "worker", "start", *args],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def text(self) -> str:
-        return self.logs.read_text()
+        super().__init__(["worker", "start", *args], log=logs, env=environment)
 
     def wait_started(self) -> None:
-        wait_for(lambda: "serving work pool" in self.text() or self.process.poll() is not None)
-        assert self.process.poll() is None, self.text()
-
-    def wait(self, timeout: float = 30.0) -> int:
-        """Its exit code, once it exits by itself."""
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self.output.close()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self.output.close()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.output.close()
+        wait_for(lambda: "serving work pool" in self.text() or not self.running())
+        assert self.running(), self.text()
 
 
 @dataclass

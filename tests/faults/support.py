@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +21,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import PushpoolProcess
+
 HELD = ("PENDING", "RUNNING", "CANCELLING")
 TERMINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 T = TypeVar("T")
@@ -49,67 +48,15 @@ def wait_for(check: Callable[[], T], *, timeout: float, every: float = 0.1) -> T
         time.sleep(every)
 
 
-class Proc:
-    """A pushpool command as a child process, its output in a file."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
-        self.log = log
-        self._out = log.open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", *args],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self._out.close()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        finally:
-            self._out.close()
-
-
-def start_server(store: str, log: Path, *, with_worker: bool) -> tuple[Proc, str]:
-    """``pushpool server`` on a free port; returns it with its API URL."""
-    args = ["server", "--port", "0", "--store", store] + (["--with-worker"] if with_worker else [])
-    with log.open("a") as fh:
-        fh.write("--- server start\n")
-    start = log.stat().st_size
-    server = Proc(args, log, {})
-
-    def url() -> str | None:
-        for line in log.read_text()[start:].splitlines():
-            if line.startswith("pushpool API at "):
-                return line.split()[3]
-        assert server.process.poll() is None, server.text()
-        return None
-
-    found = wait_for(url, timeout=30)
-    assert found, server.text()
-    return server, found
-
-
-def start_worker(api: str, pool: str, name: str, log: Path) -> Proc:
+def start_worker(api: str, pool: str, name: str, log: Path) -> PushpoolProcess:
     env = {
+        **os.environ,
         "PUSHPOOL_API_URL": api,
         "PUSHPOOL_PROFILE": str(log.parent / "no-profile.json"),
         "PUSHPOOL_WORKER_POLL_SECONDS": "0.3",
         "PUSHPOOL_WORKER_WATCH_SECONDS": "0.2",
     }
-    worker = Proc(["worker", "start", "--pool", pool, "--name", name], log, env)
-    return worker
+    return PushpoolProcess(["worker", "start", "--pool", pool, "--name", name], log=log, env=env)
 
 
 @dataclass

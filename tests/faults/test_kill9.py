@@ -30,10 +30,10 @@ from tests.faults.support import (
     Watch,
     problems,
     runs,
-    start_server,
     start_worker,
     wait_for,
 )
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -90,7 +90,8 @@ def test_killing_pull_workers_at_random_loses_no_slot_and_runs_nothing_twice(
     store_url: str, tmp_path: Path
 ):
     rng = random.Random()
-    server, api = start_server(store_url, tmp_path / "server.log", with_worker=False)
+    server = ServerProcess(store=store_url, log=tmp_path / "server.log")
+    api = server.url
     flows = Flows(tmp_path / "flows.jsonl")
     http = httpx.Client(base_url=api, timeout=10)
     try:
@@ -119,7 +120,8 @@ def test_killing_pull_workers_at_random_loses_no_slot_and_runs_nothing_twice(
 def test_killing_the_server_with_its_worker_at_random_loses_no_slot(store_url: str, tmp_path: Path):
     rng = random.Random()
     log = tmp_path / "server.log"
-    server, api = start_server(store_url, log, with_worker=True)
+    server = ServerProcess("--with-worker", store=store_url, log=log)
+    api = server.url
     flows = Flows(tmp_path / "flows.jsonl")
     current = {"api": api}
     try:
@@ -132,7 +134,8 @@ def test_killing_the_server_with_its_worker_at_random_loses_no_slot(store_url: s
                     held_at_kills += busy(http, rng)
                 server.kill9()
                 killed_at = time.time()
-                server, current["api"] = start_server(store_url, log, with_worker=True)
+                server = ServerProcess("--with-worker", store=store_url, log=log)
+                current["api"] = server.url
                 with httpx.Client(base_url=current["api"], timeout=10) as http:
                     settle(http, killed_at=killed_at)
             with httpx.Client(base_url=current["api"], timeout=10) as http:

@@ -29,7 +29,7 @@ from core.ports import Store
 from core.services.auth import create_token
 from core.store import open_store
 from handlers.bootstrap import Container, Settings, bootstrap
-from handlers.server import BackgroundServer, bind
+from handlers.local.server import BackgroundServer, bind
 
 STORES = ["sqlite", "dynamodb"]
 SIGNING_KEY = b"fuzz-signing-key-0123456789abcdef"
@@ -43,6 +43,7 @@ class LiveApi:
     admin: str
     snapshot: Callable[[], Any]
     clients: list[httpx.Client] = field(default_factory=list)
+    deployment_id: str = ""  # set by ``seed_deployment``
 
     @property
     def store(self) -> Store:
@@ -147,3 +148,24 @@ def live_api(kind: str) -> Iterator[LiveApi]:
             for client in live.clients:
                 client.close()
             server.stop()
+
+
+def seed_deployment(api: LiveApi, pool: str) -> None:
+    """A process pool ``pool`` with one deployment, for requests that need one to exist."""
+    http = api.client(api.admin)
+    assert http.post("/work_pools/", json={"name": pool, "type": "process"}).is_success
+    flow = http.post("/flows/", json={"name": f"{pool}-flow"}).json()
+    body = {"name": "dep", "flow_id": flow["id"], "work_pool_name": pool}
+    api.deployment_id = http.post("/deployments/", json=body).json()["id"]
+
+
+def refused(live: LiveApi, send: Any, status: int = 422) -> str:
+    """Send, expect ``status`` with a detail and an unchanged store; return the detail."""
+    before = live.snapshot()
+    response = send()
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    assert detail.strip()
+    assert live.snapshot() == before
+    return detail

@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from handlers.api import handle
 from handlers.api.body import MAX_BODY_BYTES
-from tests.fuzz.live import STORES, LiveApi, live_api
+from tests.fuzz.live import STORES, LiveApi, live_api, refused
 
 
 @pytest.fixture(scope="module", params=STORES)
@@ -25,23 +24,6 @@ def live(request: pytest.FixtureRequest) -> Iterator[LiveApi]:
         http = api.client(api.admin)
         http.post("/work_pools/", json={"name": "found", "type": "process"})
         yield api
-
-
-@pytest.fixture
-def admin(live: LiveApi) -> httpx.Client:
-    return live.client(live.admin)
-
-
-def refused(live: LiveApi, send: Any, status: int) -> str:
-    """Send, expect ``status`` with a detail and an unchanged store; return the detail."""
-    before = live.snapshot()
-    response = send()
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str)
-    assert detail
-    assert live.snapshot() == before
-    return detail
 
 
 @pytest.mark.parametrize(

@@ -20,40 +20,15 @@ import pytest
 from core.services import runs as run_service
 from handlers.api import handle
 from handlers.bootstrap import bootstrap
-from handlers.server import BackgroundServer, bind
-from tests.fuzz.live import STORES, LiveApi, live_api
+from handlers.local.server import BackgroundServer, bind
+from tests.fuzz.live import STORES, LiveApi, live_api, refused, seed_deployment
 
 
 @pytest.fixture(scope="module", params=STORES)
 def live(request: pytest.FixtureRequest) -> Iterator[LiveApi]:
     with live_api(request.param) as api:
-        http = api.client(api.admin)
-        assert http.post("/work_pools/", json={"name": "hostile", "type": "process"}).is_success
-        flow = http.post("/flows/", json={"name": "hostile-flow"}).json()
-        body = {"name": "dep", "flow_id": flow["id"], "work_pool_name": "hostile"}
-        api.known = {"deployment": http.post("/deployments/", json=body).json()["id"]}  # type: ignore[attr-defined]
+        seed_deployment(api, "hostile")
         yield api
-
-
-@pytest.fixture
-def admin(live: LiveApi) -> httpx.Client:
-    return live.client(live.admin)
-
-
-def deployment_of(live: LiveApi) -> str:
-    return str(live.known["deployment"])  # type: ignore[attr-defined]
-
-
-def refused(live: LiveApi, send: Any, status: int = 422) -> str:
-    """Send, expect ``status`` with a detail and an unchanged store; return the detail."""
-    before = live.snapshot()
-    response = send()
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
-    assert isinstance(detail, str)
-    assert detail.strip()
-    assert live.snapshot() == before
-    return detail
 
 
 # -- content types -----------------------------------------------------------------------
@@ -172,7 +147,7 @@ def test_numbers_no_store_or_decoder_can_hold_are_refused_naming_the_field(
     detail = refused(
         live,
         lambda: admin.post(
-            f"/deployments/{deployment_of(live)}/create_flow_run",
+            f"/deployments/{live.deployment_id}/create_flow_run",
             content=body,
             headers={"content-type": "application/json"},
         ),
@@ -189,7 +164,7 @@ def test_a_scheduled_time_out_of_range_is_refused_in_create_and_set_state(
     live: LiveApi, admin: httpx.Client, moment: str
 ) -> None:
     state = {"type": "SCHEDULED", "state_details": {"scheduled_time": moment}}
-    create = f"/deployments/{deployment_of(live)}/create_flow_run"
+    create = f"/deployments/{live.deployment_id}/create_flow_run"
     detail = refused(live, lambda: admin.post(create, json={"state": state}))
     assert "scheduled_time" in detail and "1900" in detail
     run = admin.post(create, json={}).json()
@@ -248,7 +223,7 @@ def test_an_unknown_key_names_its_path_and_the_nearest_key(
     nested = refused(
         live,
         lambda: admin.post(
-            f"/deployments/{deployment_of(live)}/create_flow_run",
+            f"/deployments/{live.deployment_id}/create_flow_run",
             json={"state": {"typ": "SCHEDULED"}},
         ),
     )
@@ -274,7 +249,7 @@ def test_a_run_naming_a_missing_queue_is_refused_listing_the_queues(
     detail = refused(
         live,
         lambda: admin.post(
-            f"/deployments/{deployment_of(live)}/create_flow_run",
+            f"/deployments/{live.deployment_id}/create_flow_run",
             json={"work_queue_name": "reallynot"},
         ),
     )
@@ -291,7 +266,7 @@ def test_count_counts_every_matching_run_not_a_page(live: LiveApi, admin: httpx.
     existing = admin.post("/flow_runs/count", json={}).json()
     in_pool = admin.post("/flow_runs/count", json=pool).json()
     for _ in range(205):
-        run_service.create_flow_run(context, deployment_of(live))
+        run_service.create_flow_run(context, live.deployment_id)
     assert admin.post("/flow_runs/count", json={}).json() == existing + 205
     assert admin.post("/flow_runs/count", json={"limit": 5, "offset": 3}).json() == existing + 205
     assert admin.post("/flow_runs/count", json=pool).json() == in_pool + 205
@@ -371,7 +346,7 @@ def test_duplicate_concurrent_requests_create_once_and_claim_once(
             pool.map(lambda _: admin.post("/work_pools/", json=body).status_code, range(8))
         )
     assert sorted(created) == [201] + [409] * 7
-    run = admin.post(f"/deployments/{deployment_of(live)}/create_flow_run", json={}).json()
+    run = admin.post(f"/deployments/{live.deployment_id}/create_flow_run", json={}).json()
     pending = {"state": {"type": "PENDING"}}
     with ThreadPoolExecutor(8) as pool:
         answers = list(

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.live import STORES, LiveApi, live_api
+from tests.fuzz.live import STORES, LiveApi, live_api, seed_deployment
 
 EXAMPLES = int(os.environ.get("PUSHPOOL_FUZZ_EXAMPLES", "15"))
 RANDOM = os.environ.get("PUSHPOOL_FUZZ_RANDOM", "") not in {"", "0"}
@@ -86,17 +86,8 @@ content_types = st.one_of(
 @pytest.fixture(scope="module", params=STORES)
 def live(request: pytest.FixtureRequest) -> Iterator[LiveApi]:
     with live_api(request.param) as api:
-        http = api.client(api.admin)
-        assert http.post("/work_pools/", json={"name": "prop", "type": "process"}).is_success
-        flow = http.post("/flows/", json={"name": "prop-flow"}).json()
-        body = {"name": "dep", "flow_id": flow["id"], "work_pool_name": "prop"}
-        api.known = {"deployment": http.post("/deployments/", json=body).json()["id"]}  # type: ignore[attr-defined]
+        seed_deployment(api, "prop")
         yield api
-
-
-@pytest.fixture
-def admin(live: LiveApi) -> httpx.Client:
-    return live.client(live.admin)
 
 
 def answer(live: LiveApi, send: Any) -> httpx.Response:
@@ -174,7 +165,7 @@ def test_a_scheduled_time_is_kept_or_refused(
     live: LiveApi, admin: httpx.Client, moment: datetime
 ) -> None:
     state = {"type": "SCHEDULED", "state_details": {"scheduled_time": moment.isoformat()}}
-    deployment = live.known["deployment"]  # type: ignore[attr-defined]
+    deployment = live.deployment_id
     response = answer(
         live,
         lambda: admin.post(f"/deployments/{deployment}/create_flow_run", json={"state": state}),

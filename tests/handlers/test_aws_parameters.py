@@ -17,6 +17,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 
 from core.errors import InfrastructureError, Transient
 from handlers.aws.parameters import MIN_LENGTH, RETRY_AFTER_SECONDS, StackParameters
+from tests.clock import FakeMonotonic
 from tests.contract.backends import use_moto_environment
 
 NAME = "/pushpool/test-stack/run-token-key"
@@ -191,17 +192,9 @@ def test_a_denied_permission_is_one_error_naming_the_parameter_and_the_permissio
     assert raised.value.retryable is False
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_refused_parameter_is_asked_again_a_minute_later_not_on_every_request(ssm):
     ssm.put_parameter(Name=NAME, Value="short", Type="SecureString")
-    calls, clock = Calls(boto3.client("ssm")), Clock()
+    calls, clock = Calls(boto3.client("ssm")), FakeMonotonic()
     parameters = StackParameters(lambda: calls.client, monotonic=clock)
 
     for _ in range(3):
@@ -210,7 +203,7 @@ def test_a_refused_parameter_is_asked_again_a_minute_later_not_on_every_request(
     assert calls.made == ["GetParameter"]
 
     ssm.put_parameter(Name=NAME, Value="k" * 64, Type="SecureString", Overwrite=True)
-    clock.now += RETRY_AFTER_SECONDS
+    clock.advance(RETRY_AFTER_SECONDS)
     assert parameters.value(NAME, what="key") == "k" * 64
     assert calls.made == ["GetParameter", "GetParameter"]
 

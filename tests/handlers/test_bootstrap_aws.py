@@ -22,9 +22,10 @@ from handlers.aws.parameters import StackParameters
 from handlers.aws.settings import AwsSettings, ManagedResources
 from handlers.aws.sqs import SqsDispatchTrigger
 from handlers.bootstrap import ReadThroughCache, Settings, bootstrap
+from tests.clock import FakeClock
 from tests.contract.backends import use_moto_environment
 from tests.contract.builders import NOW, add_pool, add_run
-from tests.integration.support import FakeClock, Triggers
+from tests.integration.support import Triggers
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/pushpool-DispatchQueue-1"
 TEMPLATE_ENVIRONMENT = {

@@ -4,7 +4,6 @@ same idempotency key, poll and stop messages, misrouted and malformed ones."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,7 +13,6 @@ from botocore.stub import Stubber
 import handlers.dispatch
 from core.ports import InfraPhase, Provider, Store
 from core.states import StateType, new_state
-from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
@@ -22,7 +20,7 @@ from handlers.dispatch import retry_delay
 from providers.ecs import EcsProvider
 from providers.ecs.provider import MemoryCache
 from providers.ecs.request import EcsSettings
-from tests.contract.builders import NOW
+from tests.clock import FakeClock
 from tests.handlers.support import (
     GCP_QUEUE_URL,
     QUEUE_URL,
@@ -32,7 +30,7 @@ from tests.handlers.support import (
     push_pool_with_deployment,
     sqs_event,
 )
-from tests.integration.support import FakeClock, RecordingProvider, Triggers
+from tests.integration.support import RecordingProvider, Triggers, Untouchable
 
 REGION = "us-east-1"
 CLUSTER_ARN = f"arn:aws:ecs:{REGION}:123456789012:cluster/flows"
@@ -47,26 +45,6 @@ ECS_VARIABLES = {
         "awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0f00ba47"]}
     },
 }
-
-
-class Untouchable:
-    """A provider this function must never use."""
-
-    emits_events = False
-    supports_polling = True
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"provider.{name} must not be called here")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'pushpool.db'}", clock=clock)
 
 
 @pytest.fixture

@@ -3,18 +3,16 @@ events: runs move, slots free and a dispatch follows; repeats change nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import handlers.infra_events
 from core.ports import Store
 from core.states import StateType, new_state
-from core.store import open_store
 from handlers.bootstrap import Settings, bootstrap
-from tests.contract.builders import LEASE, NOW
+from tests.clock import FakeClock
+from tests.contract.builders import LEASE
 from tests.handlers.support import due_run, install, push_pool_with_deployment, sample
-from tests.integration.support import FakeClock, Triggers
+from tests.integration.support import Triggers
 
 # The run, cluster and task the samples in tests/events/ecs_task_*.json are about.
 RUN_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -22,16 +20,6 @@ INFRA_ID = (
     "arn:aws:ecs:us-east-1:111122223333:cluster/flows|"
     "arn:aws:ecs:us-east-1:111122223333:task/flows/0f9f2a8c5b6d4e7f8a9b0c1d2e3f4a5b"
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'pushpool.db'}", clock=clock)
 
 
 @pytest.fixture

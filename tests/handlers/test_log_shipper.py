@@ -15,6 +15,7 @@ from handlers.worker.ledger import Execution, Ledger
 from handlers.worker.logs import LogShipper, ShipperSettings
 from providers.shared import OutputRing
 from pushpool.client import Client
+from tests.clock import FakeMonotonic
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -61,15 +62,7 @@ class Api:
         return [x["message"] for b in self.batches for x in b if x["flow_run_id"] == run_id]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def shipper(api: Api, provider: RingProvider, ledger: Ledger, clock: Clock, **settings):
+def shipper(api: Api, provider: RingProvider, ledger: Ledger, clock: FakeMonotonic, **settings):
     client = Client("http://api.test/api", transport=httpx.MockTransport(api.handle))
     return LogShipper(
         client,
@@ -90,7 +83,7 @@ def started(ledger: Ledger, run_id: str, infra_id: str) -> Execution:
 
 
 def test_output_is_shipped_in_bounded_batches_a_run_at_a_time():
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     started(ledger, "b", "ib")
     provider.print("ia", *(f"a{i}" for i in range(25)))
@@ -108,20 +101,20 @@ def test_output_is_shipped_in_bounded_batches_a_run_at_a_time():
 
 
 def test_a_short_outage_loses_nothing_and_logs_one_warning(caplog):
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     ship = shipper(api, provider, ledger, clock)
     api.down = True
     with caplog.at_level(logging.WARNING, logger="pushpool.worker.logs"):
         for second in range(6):
             provider.print("ia", f"line {second}")
-            clock.now = second * 10.0
+            clock.set(second * 10.0)
             ship.tick()
     assert ship.buffered == 6 and api.batches == []
     assert len(caplog.records) == 1 and "retrying" in caplog.records[0].getMessage()
 
     api.down = False
-    clock.now = 1000.0
+    clock.set(1000.0)
     ship.tick()
     assert api.messages("a") == [f"line {i}" for i in range(6)]
     seqs = [x["seq"] for b in api.batches for x in b]
@@ -129,19 +122,19 @@ def test_a_short_outage_loses_nothing_and_logs_one_warning(caplog):
 
 
 def test_while_down_it_backs_off_instead_of_hammering_the_api():
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     provider.print("ia", "x")
     ship = shipper(api, provider, ledger, clock)
     api.down = True
     for tick in range(100):  # 10 s of ticks, 0.1 s apart
-        clock.now = tick / 10
+        clock.set(tick / 10)
         ship.tick()
     assert api.attempts == 3  # at 0 s, then after 2 s and 4 s more (doubling back-off)
 
 
 def test_a_long_outage_keeps_the_newest_lines_and_says_how_many_were_dropped():
-    api, provider, ledger, clock = Api(), RingProvider(limit=50), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(limit=50), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     ship = shipper(api, provider, ledger, clock, max_buffered=30)
     api.down = True
@@ -153,7 +146,7 @@ def test_a_long_outage_keeps_the_newest_lines_and_says_how_many_were_dropped():
 
     api.down = False
     for _ in range(5):
-        clock.now += 100
+        clock.advance(100)
         ship.tick()
     got = api.messages("a")
     assert got[:20] == [f"early {i}" for i in range(20)]
@@ -165,7 +158,7 @@ def test_a_long_outage_keeps_the_newest_lines_and_says_how_many_were_dropped():
 
 
 def test_lines_printed_before_the_exit_are_shipped_after_the_run_left_the_ledger():
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     execution = started(ledger, "a", "ia")
     ship = shipper(api, provider, ledger, clock)
     provider.print("ia", "first")
@@ -178,7 +171,7 @@ def test_lines_printed_before_the_exit_are_shipped_after_the_run_left_the_ledger
 
 
 def test_a_run_the_api_refuses_is_dropped_with_one_warning_and_others_still_ship(caplog):
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     started(ledger, "gone", "ig")
     started(ledger, "ok", "io")
     api.refuse.add("gone")
@@ -196,7 +189,7 @@ def test_a_run_the_api_refuses_is_dropped_with_one_warning_and_others_still_ship
 
 
 def test_batches_never_exceed_what_the_api_accepts():
-    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), Clock()
+    api, provider, ledger, clock = Api(), RingProvider(), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     provider.print("ia", *(str(i) for i in range(MAX_BATCH_LINES * 2 + 1)))
     ship = shipper(api, provider, ledger, clock, batch_lines=10**6, batch_bytes=10**9)
@@ -219,7 +212,7 @@ class FailingProvider(RingProvider):
 def test_a_source_that_cannot_be_read_is_one_warning_not_a_traceback_per_pass(caplog):
     from core.errors import InfrastructureError
 
-    api, ledger, clock = Api(), Ledger(None), Clock()
+    api, ledger, clock = Api(), Ledger(None), FakeMonotonic()
     started(ledger, "a", "ia")
     denied = FailingProvider(
         InfrastructureError("AccessDenied: logs:GetLogEvents", retryable=False)

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from core.services.admission import DEFAULT_WINDOW
 from handlers.aws.families import Family, family_of
 from handlers.aws.sqs import DispatchMessage, SqsDispatchTrigger, delay_seconds
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW
-from tests.integration.support import FakeClock
 
 REGION = "us-east-1"
 POOL_TYPES = {
@@ -32,14 +30,6 @@ POOL_TYPES = {
     "on-process": "process",
     "on-ecs-workers": "ecs",
 }
-
-
-@pytest.fixture
-def sqs() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client(
-            "sqs", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
-        )
 
 
 @pytest.fixture

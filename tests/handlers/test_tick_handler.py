@@ -5,53 +5,23 @@ calls of its own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import handlers.tick
 from core.ports import Store
 from core.states import StateType, new_state
-from core.store import open_store
 from handlers.aws.families import Family
 from handlers.aws.settings import AwsSettings
 from handlers.bootstrap import Settings, bootstrap
+from tests.clock import FakeClock
 from tests.contract.builders import LEASE, NOW
 from tests.handlers.support import due_run, install, push_pool_with_deployment, sample
-from tests.integration.support import FakeClock, RecordingProvider
+from tests.integration.support import RecordingProvider, Untouchable
 
 REGION = "us-east-1"
-
-
-class Untouchable:
-    emits_events = False
-    supports_polling = True
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the tick must not call provider.{name}")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'pushpool.db'}", clock=clock)
-
-
-@pytest.fixture
-def sqs() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client(
-            "sqs", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
-        )
 
 
 @pytest.fixture

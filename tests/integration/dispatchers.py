@@ -22,17 +22,14 @@ from core.services.observe import apply_status
 from core.states import StateType
 from core.store import open_store
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW
 from tests.contract.claimers import Limits, Tally, check_active
 from tests.integration.support import RecordingProvider, provider_factory, token_for
 
 DEADLINE_SECONDS = 60.0
 UNFINISHED = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
-LATER = NOW + timedelta(hours=1)  # every seeded run is due
-
-
-def clock():  # type: ignore[no-untyped-def]
-    return LATER
+clock = FakeClock(NOW + timedelta(hours=1))  # every seeded run is due; the clock never moves
 
 
 def retrying(call, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Test doubles for the ports the admission services use: a clock and a provider.
+"""Test doubles for the provider port the services use (the clock is in ``tests.clock``).
 
 ``RecordingProvider`` behaves as the design asks of real providers (one
 infrastructure per idempotency key: a repeated submit returns the one it
@@ -6,7 +6,8 @@ already started) and records everything, so tests can assert "no run was
 submitted twice" as "no run has more than one infrastructure".  Faults are
 injected per call: a terminal or retryable error before anything starts, or
 an *ambiguous* failure that starts the infrastructure and then errors (a
-timeout after the cloud accepted the request).
+timeout after the cloud accepted the request).  ``Untouchable`` fails the
+test on any use, for a pool a handler must leave alone.
 """
 
 from __future__ import annotations
@@ -14,34 +15,12 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from core.errors import InfrastructureError
 from core.models import FlowRun, WorkPool
 from core.ports import InfraPhase, InfraStatus, Job
-from tests.contract.builders import NOW
-
-
-class FakeClock:
-    """A settable clock; thread-safe so concurrent tests can share it."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self._now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **kwargs: float) -> datetime:
-        with self._lock:
-            self._now += timedelta(**kwargs)
-            return self._now
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._now = moment
 
 
 @dataclass
@@ -59,6 +38,16 @@ class Infra:
 class Fault:
     error: InfrastructureError
     after_start: bool = False  # ambiguous: the infrastructure starts anyway
+
+
+class Untouchable:
+    """A provider the code under test must never use: any call fails the test."""
+
+    emits_events = False
+    supports_polling = True
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"provider.{name} must not be called here")
 
 
 class RecordingProvider:

@@ -10,8 +10,9 @@ from core.errors import Conflict
 from core.rules.waterfall import WaitReason
 from core.services.admission import DEFAULT_LEASE, admit, preview
 from core.states import StateType
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, scheduled, state
-from tests.integration.support import FakeClock, HookedStore
+from tests.integration.support import HookedStore
 
 
 def ids(runs):

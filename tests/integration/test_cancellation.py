@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from core.services.context import Context
 from core.services.dispatch import Dispatcher
 from core.services.lifecycle import observe_active
@@ -26,13 +24,7 @@ from core.services.tick import (
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_run, new_id
-from tests.integration.support import (
-    FakeClock,
-    RecordingProvider,
-    Triggers,
-    provider_factory,
-    token_for,
-)
+from tests.integration.support import RecordingProvider, Triggers, provider_factory, token_for
 
 
 class EventfulProvider(RecordingProvider):
@@ -56,11 +48,6 @@ def dispatcher(store, provider, clock, **kwargs) -> Dispatcher:
 def cancel(store, run_id, clock):
     run = store.get_run(run_id)
     return store.record_state(run, new_state(StateType.CANCELLING, at=clock()))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def test_a_pass_stops_a_cancelled_run_and_gives_its_slot_to_the_next_run(store, clock):

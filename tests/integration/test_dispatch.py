@@ -12,9 +12,9 @@ from core.services.dispatch import DEFAULT_RESUME_AFTER, Dispatcher, DispatchInc
 from core.services.pools import view
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_deployment
 from tests.integration.support import (
-    FakeClock,
     Fault,
     HookedStore,
     RecordingProvider,

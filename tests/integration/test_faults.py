@@ -28,10 +28,10 @@ from core.services.reaper import reap
 from core.services.tick import Ticker
 from core.states import SLOT_HOLDING, TERMINAL, StateType
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_queue, add_run
 from tests.integration.support import (
     Crash,
-    FakeClock,
     HookedStore,
     RecordingProvider,
     provider_factory,

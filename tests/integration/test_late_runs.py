@@ -11,8 +11,9 @@ from core.services.context import Context
 from core.services.polling import scheduled_runs
 from core.states import StateType
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, make_deployment
-from tests.integration.support import FakeClock, RecordingProvider
+from tests.integration.support import RecordingProvider
 from tests.integration.test_dispatch import dispatcher
 from tests.integration.test_tick import ticker
 

@@ -12,8 +12,9 @@ from core.services.observe import apply_status, rotation, slot_awaited
 from core.services.runs import StateProposal, set_state
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_run, claim, new_id
-from tests.integration.support import FakeClock, RecordingProvider, Triggers
+from tests.integration.support import RecordingProvider, Triggers
 
 RUNNING = InfraStatus(phase=InfraPhase.RUNNING)
 EXITED_0 = InfraStatus(phase=InfraPhase.EXITED, exit_code=0)

@@ -22,9 +22,10 @@ from core.services.dispatch import HELD_ELSEWHERE, Dispatcher
 from core.services.pool_turns import DEFAULT_TURN, in_turn
 from core.states import StateType
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.builders import NOW, add_pool, add_queue, add_run
-from tests.integration.support import FakeClock, RecordingProvider, provider_factory, token_for
+from tests.integration.support import RecordingProvider, provider_factory, token_for
 
 LATER = NOW + timedelta(hours=1)
 THREADS = 8

@@ -14,8 +14,9 @@ from core.rules.timeouts import (
 from core.services.admission import DEFAULT_LEASE
 from core.services.reaper import reap
 from core.states import StateType, new_state
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_pool
-from tests.integration.support import FakeClock, HookedStore
+from tests.integration.support import HookedStore
 
 
 def submitted(store, run, pid="infra-1"):

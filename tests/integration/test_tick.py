@@ -13,8 +13,9 @@ from core.services.materialise import schedule_runs
 from core.services.tick import DispatchRequest, Ticker, TickSettings, ceil_second
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, add_pool, add_run, claim, make_deployment
-from tests.integration.support import FakeClock, RecordingProvider, provider_factory
+from tests.integration.support import RecordingProvider, provider_factory
 
 EVERY_10_MIN = Schedule(cron="*/10 * * * *")
 

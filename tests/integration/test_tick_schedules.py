@@ -26,9 +26,10 @@ from core.services.deployments import DeploymentChanges
 from core.services.tick import Ticker, TickSettings
 from core.states import StateType
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.backends import SHAREABLE_KINDS
 from tests.contract.builders import NOW, add_pool, make_deployment, new_id
-from tests.integration.support import FakeClock, RecordingProvider, provider_factory
+from tests.integration.support import RecordingProvider, provider_factory
 
 EVERY_10_MIN = Schedule(cron="*/10 * * * *")
 

@@ -13,7 +13,7 @@ import socket
 
 import pytest
 
-from handlers.server import bind
+from handlers.local.server import bind
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])

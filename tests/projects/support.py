@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers.cli.main import app
-from handlers.server import BackgroundServer, build
+from handlers.local.server import BackgroundServer, build
 from pushpool import Client
 
 ETL = Path(__file__).resolve().parent / "etl"

@@ -121,10 +121,13 @@ class ProviderHarness(ABC):
         """Let the backend finish asynchronous work on ``infra_id`` (a cancel, say)."""
 
 
+def run(provider: Provider, job: Job) -> str:
+    """Build then submit, as the dispatcher does; the infrastructure id."""
+    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+
+
 def submit(harness: ProviderHarness, job: Job) -> str:
-    """Build then submit, as the dispatcher does."""
-    request = harness.provider.build_request(job)
-    return harness.provider.submit(request, idempotency_key=job.idempotency_key)
+    return run(harness.provider, job)
 
 
 def new_run_id() -> str:

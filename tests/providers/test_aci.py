@@ -17,7 +17,7 @@ from providers.aci.provider import parse_group_id
 from providers.aci.request import RUN_TAG
 from providers.shared import dns_name
 from tests.fakes.arm_server import FakeArm
-from tests.providers.contract import make_job
+from tests.providers.contract import make_job, run
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 CONFIGURATION = {
@@ -83,10 +83,6 @@ def provider(fake: FakeArm, credential: StaticToken) -> Iterator[AciProvider]:
     yield provider
     for client in provider._clients.values():
         client.close()
-
-
-def run(provider: AciProvider, job: Job) -> str:
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
 
 
 # -- submission --------------------------------------------------------------------------------

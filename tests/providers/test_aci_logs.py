@@ -5,12 +5,12 @@ from __future__ import annotations
 from core.errors import InfrastructureError
 from core.ports import log_source
 from tests.fakes.arm_server import FakeArm
+from tests.providers.contract import run
 from tests.providers.test_aci import aci_job, credential, fake, provider  # noqa: F401 (fixtures)
 
 
 def submitted(provider) -> str:  # noqa: F811
-    job = aci_job()
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+    return run(provider, aci_job())
 
 
 def test_container_logs_are_read_on_from_the_last_line_seen(fake: FakeArm, provider):  # noqa: F811

@@ -9,8 +9,8 @@ import pytest
 from core.errors import InfrastructureError
 from providers.aci import AciRequest, make_provider
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 from tests.providers.test_aci import CONFIGURATION
-from tests.providers.test_cloud_run_request import check_golden
 
 RUN_ID = "5d0c7f1e-2f4b-4b7e-9d8e-1a2b3c4d5e6f"
 IDENTITY = (
@@ -48,11 +48,11 @@ def build(configuration: dict[str, Any]) -> AciRequest:
 
 
 def test_the_default_template_configuration_builds_the_golden_group():
-    check_golden("aci_container_group.json", as_json(build(CONFIGURATION)))
+    assert_golden("aci_container_group.json", as_json(build(CONFIGURATION)))
 
 
 def test_gpu_subnets_identities_registry_and_dns_build_the_golden_group():
-    check_golden("aci_container_group_full.json", as_json(build(FULL)))
+    assert_golden("aci_container_group_full.json", as_json(build(FULL)))
 
 
 def test_identities_combine_system_and_user_assigned():

@@ -15,7 +15,7 @@ from providers.cloud_run.request import ATTEMPT_LABEL
 from providers.cloud_run.status import FAILED
 from providers.shared import dns_name
 from tests.fakes.cloud_run_server import FakeCloudRun
-from tests.providers.contract import make_job
+from tests.providers.contract import make_job, run
 
 CONFIGURATION = {
     "project": "demo-project",
@@ -60,10 +60,6 @@ def provider(fake: FakeCloudRun) -> Iterator[CloudRunProvider]:
         client = vars(provider.clients).get(name)
         if client is not None:
             client.transport.close()
-
-
-def run(provider: CloudRunProvider, job: Job) -> str:
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
 
 
 # -- submission ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from core.errors import InfrastructureError
 from core.ports import log_source
 from providers.cloud_run.logs import parse_time
 from tests.fakes.cloud_run_server import FakeCloudRun
-from tests.providers.test_cloud_run import cloud_run_job, fake, provider, run  # noqa: F401
+from tests.providers.contract import run
+from tests.providers.test_cloud_run import cloud_run_job, fake, provider  # noqa: F401
 
 
 def test_entries_of_the_execution_are_read_on_from_the_last_one_seen(fake: FakeCloudRun, provider):  # noqa: F811

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +12,9 @@ from google.protobuf import json_format
 from core.errors import InfrastructureError
 from providers.cloud_run import CloudRunRequest, make_provider
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 from tests.providers.test_cloud_run import CONFIGURATION
 
-GOLDEN = Path(__file__).parent / "golden"
 RUN_ID = "0b7c1e52-6a0f-4c5e-9a61-3f0d7c2b9e11"
 
 # Prefect's cloud-run-v2 job_configuration as pushpool renders it: unset
@@ -60,19 +58,11 @@ def as_json(request: CloudRunRequest) -> dict[str, Any]:
     }
 
 
-def check_golden(name: str, value: dict[str, Any]) -> None:
-    path = GOLDEN / name
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("PUSHPOOL_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
-
-
 def test_the_default_template_configuration_builds_the_golden_job():
     provider = make_provider()
     job = make_job(CONFIGURATION, run_id=RUN_ID, run_name="brisk-otter")
 
-    check_golden("cloud_run_job.json", as_json(provider.build_request(job)))
+    assert_golden("cloud_run_job.json", as_json(provider.build_request(job)))
 
 
 def test_a_rendered_prefect_cloud_run_v2_template_builds_the_golden_job():
@@ -82,7 +72,7 @@ def test_a_rendered_prefect_cloud_run_v2_template_builds_the_golden_job():
     request = provider.build_request(job)
 
     assert request.parent == "projects/prefect-project/locations/us-east1"
-    check_golden("cloud_run_prefect_job.json", as_json(request))
+    assert_golden("cloud_run_prefect_job.json", as_json(request))
 
 
 def test_labels_become_valid_google_labels_and_stay_verbatim_as_annotations():

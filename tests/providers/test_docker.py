@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,19 +13,9 @@ from core.ports import InfraPhase, InfraStatus, Job
 from providers.docker import DockerProvider, build_request, make_provider
 from tests.fakes.docker_engine import STDERR, FakeDockerEngine
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 RUN_ID = "0b5a3c1e-7d2f-4e8a-9c61-2f3e4d5a6b7c"
-
-
-def assert_golden(name: str, value: Any) -> None:
-    """Compare with ``golden/<name>.json``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text
 
 
 def job(configuration: dict[str, Any], *, run_id: str = RUN_ID, attempt: int = 1) -> Job:
@@ -91,12 +78,12 @@ def test_build_request_maps_every_variable_onto_containers_create():
         )
     )
     assert request.registry is not None and request.registry["password"] == "s3cret"
-    assert_golden("docker_full", request.as_json())
+    assert_golden("docker_full.json", request.as_json())
 
 
 def test_build_request_with_the_defaults_of_a_plain_template():
     request = build_request(job({"command": ["echo", "hi"], "network_mode": "host"}))
-    assert_golden("docker_defaults", request.as_json())
+    assert_golden("docker_defaults.json", request.as_json())
 
 
 def test_the_container_name_is_a_valid_docker_name_from_run_id_and_attempt():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,7 +16,7 @@ from core.ports import InfraPhase
 from providers.ecs import EcsProvider, make_provider
 from providers.ecs.ids import parse_infra_id
 from providers.ecs.provider import MemoryCache
-from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs
+from tests.fakes.moto_ecs import REGION, MotoEcs
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
 
 CLUSTER = "flows"
@@ -33,12 +32,6 @@ class Calls:
 
     def _count(self, model: Any, **_: Any) -> None:
         self.counts[model.name] += 1
-
-
-@pytest.fixture
-def aws() -> Iterator[MotoEcs]:
-    with moto_ecs() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ events, to prove the event path and the polling path agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from core.ports import InfraPhase
 from providers.ecs import EcsProvider, make_provider
 from providers.ecs.ids import parse_infra_id
 from providers.ecs.status import task_change
-from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs, task_state_change_event
+from tests.fakes.moto_ecs import REGION, MotoEcs, task_state_change_event
 from tests.providers.ecs_jobs import ecs_job, prefect_shaped
 
 EVENTS = Path(__file__).parents[1] / "events"
@@ -107,12 +106,6 @@ def test_a_task_whose_group_was_changed_is_matched_by_its_run_id_variable() -> N
 
 
 # -- events for tasks started through the provider -------------------------------------------
-
-
-@pytest.fixture
-def aws() -> Iterator[MotoEcs]:
-    with moto_ecs() as fake:
-        yield fake
 
 
 @pytest.fixture

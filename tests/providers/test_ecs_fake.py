@@ -5,7 +5,6 @@ These pin the fake itself, so a provider test passing on it means something.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -13,12 +12,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.fakes.moto_ecs import REGION, MotoEcs, moto_ecs, task_state_change_event
-
-
-@pytest.fixture
-def aws() -> Iterator[MotoEcs]:
-    with moto_ecs() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ and review the diff.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +21,8 @@ from providers.ecs.request import EcsSettings
 from providers.ecs.taskdef import DEFAULT_LOG_GROUP, DEFAULT_STREAM_PREFIX
 from providers.registry import REGISTRY
 from tests.providers.ecs_jobs import RUN_ID, ecs_job, prefect_shaped
+from tests.providers.golden_files import GOLDEN, assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = EcsSettings(region="us-east-1")
 MANAGED = EcsSettings(
     region="eu-west-1",
@@ -206,13 +204,7 @@ CASES: dict[str, tuple[dict[str, Any], EcsSettings, str]] = {
 def test_build_request_matches_its_golden_file(name: str) -> None:
     configuration, settings, pool_type = CASES[name]
     request = build_request(ecs_job(configuration, pool_type=pool_type), settings)
-    produced = json.dumps(request.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-
-    path = GOLDEN / f"ecs_{name}.json"
-    if os.environ.get("PUSHPOOL_UPDATE_GOLDEN") == "1":
-        path.write_text(produced)
-    assert path.exists(), f"{path.name} is missing: run with PUSHPOOL_UPDATE_GOLDEN=1 and review it"
-    assert produced == path.read_text()
+    assert_golden(f"ecs_{name}.json", request.model_dump(mode="json"))
 
 
 def test_golden_files_round_trip_into_requests() -> None:

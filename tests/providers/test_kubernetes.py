@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,12 +13,12 @@ from kubernetes import client
 from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from providers.kubernetes import KubernetesProvider, build_request, make_provider
+from tests.clock import NOW, FakeClock
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 RUN_ID = "0b5a3c1e-7d2f-4e8a-9c61-2f3e4d5a6b7c"
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 # Prefect's default kubernetes base job template, rendered as the template
 # engine renders it (placeholders replaced by the variables' values).
@@ -67,16 +65,6 @@ PREFECT_STYLE = {
 }
 
 
-def assert_golden(name: str, value: Any) -> None:
-    """Compare with ``golden/<name>.json``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text
-
-
 def job(configuration: dict[str, Any], *, run_id: str = RUN_ID, attempt: int = 1) -> Job:
     return make_job(
         configuration,
@@ -97,28 +85,15 @@ def simple(**overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def cluster(clock: Clock):
+def cluster(clock: FakeClock):
     with FakeKubeApiServer(clock=clock) as fake:
         fake.namespaces.add("flows")
         yield fake
 
 
 @pytest.fixture
-def provider(cluster: FakeKubeApiServer, clock: Clock) -> KubernetesProvider:
+def provider(cluster: FakeKubeApiServer, clock: FakeClock) -> KubernetesProvider:
     return make_provider(configuration=client.Configuration(host=cluster.host), clock=clock)
 
 
@@ -130,7 +105,7 @@ def submit(provider: KubernetesProvider, the_job: Job) -> str:
 
 
 def test_a_rendered_prefect_style_manifest_becomes_a_named_labelled_job():
-    assert_golden("kubernetes_prefect_style", build_request(job(PREFECT_STYLE)).as_json())
+    assert_golden("kubernetes_prefect_style.json", build_request(job(PREFECT_STYLE)).as_json())
 
 
 def test_without_a_manifest_a_minimal_job_is_built_from_the_variables():
@@ -139,7 +114,7 @@ def test_without_a_manifest_a_minimal_job_is_built_from_the_variables():
             simple(env={"A": "1"}, finished_job_ttl=600, backoff_limit=2, service_account_name="sa")
         )
     )
-    assert_golden("kubernetes_minimal", request.as_json())
+    assert_golden("kubernetes_minimal.json", request.as_json())
 
 
 def test_the_name_is_a_dns_label_of_at_most_63_chars_distinct_per_attempt():
@@ -346,10 +321,10 @@ def test_an_image_pull_failure_crashes_only_beyond_the_pod_watch_timeout(
     infra_id = submit(provider, job(simple(image="flows/missing:9", pod_watch_timeout_seconds=90)))
     cluster.pull_backoff(*infra_id.split("/"), reason=reason)
 
-    clock.now = START + timedelta(seconds=89)
+    clock.set(NOW + timedelta(seconds=89))
     assert provider.status(infra_id).phase is InfraPhase.PENDING
 
-    clock.now = START + timedelta(seconds=91)
+    clock.set(NOW + timedelta(seconds=91))
     status = provider.status(infra_id)
     assert status.phase is InfraPhase.CRASHED
     assert reason in status.reason
@@ -360,7 +335,7 @@ def test_an_unschedulable_pod_crashes_beyond_the_pod_watch_timeout(provider, clu
     infra_id = submit(provider, job(simple(pod_watch_timeout_seconds=30)))
     cluster.unschedulable(*infra_id.split("/"), "0/3 nodes are available: 3 Insufficient cpu.")
 
-    clock.now = START + timedelta(seconds=31)
+    clock.set(NOW + timedelta(seconds=31))
 
     status = provider.status(infra_id)
     assert status.phase is InfraPhase.CRASHED
@@ -370,7 +345,7 @@ def test_an_unschedulable_pod_crashes_beyond_the_pod_watch_timeout(provider, clu
 def test_a_pod_that_is_merely_slow_to_start_stays_pending(provider, cluster, clock):
     infra_id = submit(provider, job(simple(pod_watch_timeout_seconds=30)))
 
-    clock.now = START + timedelta(hours=1)
+    clock.set(NOW + timedelta(hours=1))
 
     assert (
         provider.status(infra_id).phase is InfraPhase.PENDING

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from kubernetes import client
 
 from core.ports import Job
 from providers.kubernetes import KubernetesProvider, make_provider
+from tests.clock import FakeClock
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 from tests.providers.contract import ProviderContract, ProviderHarness, make_job
 
 POD_WATCH_TIMEOUT = 60
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 class KubernetesHarness(ProviderHarness):
-    def __init__(self, cluster: FakeKubeApiServer, clock: Clock) -> None:
+    def __init__(self, cluster: FakeKubeApiServer, clock: FakeClock) -> None:
         self.cluster = cluster
         self.clock = clock
         configuration = client.Configuration(host=cluster.host)
@@ -60,7 +51,7 @@ class KubernetesHarness(ProviderHarness):
 
     def fail_to_start(self, infra_id: str) -> str:
         self.cluster.pull_backoff(*infra_id.split("/"))
-        self.clock.now += timedelta(seconds=POD_WATCH_TIMEOUT + 1)
+        self.clock.advance(seconds=POD_WATCH_TIMEOUT + 1)
         return "ImagePullBackOff"
 
     def vanish(self, infra_id: str) -> None:
@@ -79,6 +70,6 @@ class KubernetesHarness(ProviderHarness):
 class TestKubernetesProviderContract(ProviderContract):
     @pytest.fixture
     def harness(self):
-        clock = Clock()
+        clock = FakeClock()
         with FakeKubeApiServer(clock=clock) as cluster:
             yield KubernetesHarness(cluster, clock)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from core.ports import log_source
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 from tests.providers.test_kubernetes import (  # noqa: F401 (fixtures)
-    clock,
     cluster,
     job,
     provider,

@@ -13,7 +13,7 @@ from providers.modal.request import FunctionRequest, Resources, SandboxRequest
 from providers.modal.status import CANCELLED_TAG
 from providers.shared import dns_name
 from tests.fakes.modal_client import FakeModal
-from tests.providers.contract import make_job
+from tests.providers.contract import make_job, run
 
 FUNCTION = {
     "app_name": "flows",
@@ -49,10 +49,6 @@ def fake() -> FakeModal:
 @pytest.fixture
 def provider(fake: FakeModal) -> ModalProvider:
     return make_provider(client=fake)
-
-
-def run(provider: ModalProvider, job: Job) -> str:
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
 
 
 # -- build_request ---------------------------------------------------------------------------

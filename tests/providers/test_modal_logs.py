@@ -3,7 +3,7 @@ and the SDK adapter's use of ``logs.fetch`` with the SDK's own ``LogEntry``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import modal
 import pytest
@@ -15,19 +15,11 @@ from core.ports import log_source
 from providers.modal import ModalProvider
 from providers.modal.logs import LOOKBACK, PAGE_LINES, SETTLE
 from providers.modal.sdk_client import SdkModalClient, collect_output
+from tests.clock import NOW, FakeClock
 from tests.fakes.modal_client import FakeModal
 from tests.fakes.modal_grpc import FakeControlPlane
+from tests.providers.contract import run
 from tests.providers.test_modal import FUNCTION, SANDBOX, modal_job
-
-T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -38,18 +30,12 @@ def fake() -> FakeModal:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def provider(fake: FakeModal, clock: Clock) -> ModalProvider:
+def provider(fake: FakeModal, clock: FakeClock) -> ModalProvider:
     return ModalProvider(fake, clock=clock)
 
 
 def submitted(provider: ModalProvider, configuration: dict[str, object]) -> str:
-    job = modal_job(configuration)
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
+    return run(provider, modal_job(configuration))
 
 
 def messages(chunk) -> list[str]:
@@ -58,22 +44,22 @@ def messages(chunk) -> list[str]:
 
 @pytest.mark.parametrize("configuration", [FUNCTION, SANDBOX], ids=["call", "sandbox"])
 def test_output_is_read_on_from_the_last_line_seen(
-    fake: FakeModal, provider: ModalProvider, clock: Clock, configuration: dict[str, object]
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock, configuration: dict[str, object]
 ):
     infra_id = submitted(provider, configuration)
     source = log_source(provider)
     assert source is not None
     assert source.read_logs(infra_id).lines == ()
 
-    fake.print(infra_id, "pulling data\nünïcode ☃\n", at=T0)
-    fake.print(infra_id, "warning: slow", at=T0 + timedelta(seconds=1), source="stderr")
-    clock.now = T0 + timedelta(seconds=10)
+    fake.print(infra_id, "pulling data\nünïcode ☃\n", at=NOW)
+    fake.print(infra_id, "warning: slow", at=NOW + timedelta(seconds=1), source="stderr")
+    clock.set(NOW + timedelta(seconds=10))
     first = source.read_logs(infra_id)
     assert messages(first) == ["pulling data", "ünïcode ☃", "warning: slow"]
-    assert first.lines[0].timestamp == T0
+    assert first.lines[0].timestamp == NOW
 
-    fake.print(infra_id, "done", at=T0 + timedelta(seconds=11))
-    clock.now = T0 + timedelta(seconds=20)
+    fake.print(infra_id, "done", at=NOW + timedelta(seconds=11))
+    clock.set(NOW + timedelta(seconds=20))
     more = source.read_logs(infra_id, after=first.cursor)
     assert messages(more) == ["done"]
     assert source.read_logs(infra_id, after=more.cursor).lines == ()
@@ -81,39 +67,39 @@ def test_output_is_read_on_from_the_last_line_seen(
 
 
 def test_lines_sharing_a_timestamp_are_neither_lost_nor_repeated_across_reads(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     infra_id = submitted(provider, FUNCTION)
-    fake.print(infra_id, "a", at=T0)
-    fake.print(infra_id, "b", at=T0)
-    clock.now = T0 + timedelta(seconds=10)
+    fake.print(infra_id, "a", at=NOW)
+    fake.print(infra_id, "b", at=NOW)
+    clock.set(NOW + timedelta(seconds=10))
     first = provider.read_logs(infra_id)
-    fake.print(infra_id, "c", at=T0)  # stored late, stamped like the last two
-    fake.print(infra_id, "d", at=T0 + timedelta(seconds=1))
+    fake.print(infra_id, "c", at=NOW)  # stored late, stamped like the last two
+    fake.print(infra_id, "d", at=NOW + timedelta(seconds=1))
     second = provider.read_logs(infra_id, after=first.cursor)
     assert messages(first) == ["a", "b"]
     assert messages(second) == ["c", "d"]
 
 
 def test_the_newest_seconds_wait_for_a_later_read(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     """A line Modal stores a moment late is not skipped by a cursor that moved past it."""
     infra_id = submitted(provider, FUNCTION)
-    fake.print(infra_id, "just now", at=T0)
-    clock.now = T0 + SETTLE / 2
+    fake.print(infra_id, "just now", at=NOW)
+    clock.set(NOW + SETTLE / 2)
     assert provider.read_logs(infra_id).lines == ()
-    clock.now = T0 + SETTLE * 2
+    clock.set(NOW + SETTLE * 2)
     assert messages(provider.read_logs(infra_id)) == ["just now"]
 
 
 def test_a_read_returns_at_most_a_page_and_the_next_one_continues(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     infra_id = submitted(provider, FUNCTION)
     for i in range(PAGE_LINES + 5):
-        fake.print(infra_id, f"line {i}", at=T0 + timedelta(milliseconds=i))
-    clock.now = T0 + timedelta(minutes=5)
+        fake.print(infra_id, f"line {i}", at=NOW + timedelta(milliseconds=i))
+    clock.set(NOW + timedelta(minutes=5))
     first = provider.read_logs(infra_id)
     second = provider.read_logs(infra_id, after=first.cursor)
     assert len(first.lines) == PAGE_LINES
@@ -121,23 +107,23 @@ def test_a_read_returns_at_most_a_page_and_the_next_one_continues(
 
 
 def test_the_first_read_looks_back_no_further_than_modal_allows(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     infra_id = submitted(provider, FUNCTION)
-    fake.print(infra_id, "too old", at=T0 - LOOKBACK - timedelta(seconds=1))
-    fake.print(infra_id, "kept", at=T0 - LOOKBACK + timedelta(seconds=1))
+    fake.print(infra_id, "too old", at=NOW - LOOKBACK - timedelta(seconds=1))
+    fake.print(infra_id, "kept", at=NOW - LOOKBACK + timedelta(seconds=1))
     assert messages(provider.read_logs(infra_id)) == ["kept"]
 
 
 def test_a_cursor_read_again_weeks_later_asks_modal_for_at_most_its_longest_range(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     infra_id = submitted(provider, FUNCTION)
-    fake.print(infra_id, "first", at=T0)
-    fake.print(infra_id, "much later", at=T0 + timedelta(days=40))
-    clock.now = T0 + timedelta(seconds=10)
+    fake.print(infra_id, "first", at=NOW)
+    fake.print(infra_id, "much later", at=NOW + timedelta(days=40))
+    clock.set(NOW + timedelta(seconds=10))
     first = provider.read_logs(infra_id)
-    clock.now = T0 + timedelta(days=41)
+    clock.set(NOW + timedelta(days=41))
     asked: list[timedelta] = []
     read = fake.read_output
 
@@ -156,13 +142,13 @@ def test_a_cursor_read_again_weeks_later_asks_modal_for_at_most_its_longest_rang
 def test_an_unknown_call_has_no_more_output(fake: FakeModal, provider: ModalProvider):
     infra_id = submitted(provider, FUNCTION)
     fake.vanish(infra_id)
-    cursor = f"{T0.isoformat()}|1"
+    cursor = f"{NOW.isoformat()}|1"
     chunk = provider.read_logs(infra_id, after=cursor)
     assert chunk.lines == () and chunk.cursor == cursor
 
 
 def test_an_outage_is_retryable_and_a_refusal_is_not(
-    fake: FakeModal, provider: ModalProvider, clock: Clock
+    fake: FakeModal, provider: ModalProvider, clock: FakeClock
 ):
     infra_id = submitted(provider, FUNCTION)
     fake.fail_requests(retryable=True, message="connection reset", only=frozenset({"read_output"}))
@@ -210,10 +196,10 @@ class StubLogs:
 
 def test_the_adapter_takes_at_most_the_limit_and_stops_the_sdks_fetch():
     logs = StubLogs(count=10)
-    entries = collect_output(logs, since=T0, until=T0 + timedelta(hours=1), limit=3)
+    entries = collect_output(logs, since=NOW, until=NOW + timedelta(hours=1), limit=3)
     assert [entry.message for entry in entries] == ["line 0\n", "line 1\n", "line 2\n"]
-    assert entries[2].timestamp == T0 + timedelta(seconds=2) and entries[0].source == "stdout"
-    assert logs.asked == {"since": T0, "until": T0 + timedelta(hours=1)}
+    assert entries[2].timestamp == NOW + timedelta(seconds=2) and entries[0].source == "stdout"
+    assert logs.asked == {"since": NOW, "until": NOW + timedelta(hours=1)}
     assert logs.closed
 
 
@@ -232,7 +218,7 @@ def control_plane() -> FakeControlPlane:
 
 
 @pytest.fixture
-def sdk_provider(control_plane: FakeControlPlane, clock: Clock) -> ModalProvider:
+def sdk_provider(control_plane: FakeControlPlane, clock: FakeClock) -> ModalProvider:
     adapter = SdkModalClient()
     adapter.__dict__["sdk_client"] = control_plane.client()  # the SDK, on the fake stub
     return ModalProvider(adapter, clock=clock)
@@ -254,23 +240,23 @@ CASES = {  # infra id, another one's, its app, the filter AppFetchLogs must carr
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_output_is_read_through_the_sdk_filtered_to_the_call_or_sandbox(
-    control_plane: FakeControlPlane, sdk_provider: ModalProvider, clock: Clock, case: str
+    control_plane: FakeControlPlane, sdk_provider: ModalProvider, clock: FakeClock, case: str
 ):
     infra_id, other, app_id, filtered_by = CASES[case]
-    control_plane.print(infra_id, "pulling data\n", at=T0)
-    control_plane.print(infra_id, "warning: slow\n", at=T0 + timedelta(seconds=1), stderr=True)
-    control_plane.print(other, "not this one\n", at=T0)
-    clock.now = T0 + timedelta(seconds=10)
+    control_plane.print(infra_id, "pulling data\n", at=NOW)
+    control_plane.print(infra_id, "warning: slow\n", at=NOW + timedelta(seconds=1), stderr=True)
+    control_plane.print(other, "not this one\n", at=NOW)
+    clock.set(NOW + timedelta(seconds=10))
     first = sdk_provider.read_logs(infra_id)
     assert messages(first) == ["pulling data", "warning: slow"]
-    assert first.lines[1].timestamp == T0 + timedelta(seconds=1)
+    assert first.lines[1].timestamp == NOW + timedelta(seconds=1)
     fetches = [r for r in control_plane.requests if isinstance(r, api_pb2.AppFetchLogsRequest)]
     field, value = filtered_by
     assert fetches and {getattr(r, field) for r in fetches} == {value}
     assert {r.app_id for r in fetches} == {app_id}
 
-    control_plane.print(infra_id, "done\n", at=T0 + timedelta(seconds=11))
-    clock.now = T0 + timedelta(seconds=20)
+    control_plane.print(infra_id, "done\n", at=NOW + timedelta(seconds=11))
+    clock.set(NOW + timedelta(seconds=20))
     more = sdk_provider.read_logs(infra_id, after=first.cursor)
     assert messages(more) == ["done"]
     assert sdk_provider.read_logs(infra_id, after=more.cursor).lines == ()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import sys
@@ -18,20 +17,10 @@ from core.errors import InfrastructureError
 from core.ports import InfraPhase, InfraStatus, Job
 from providers.process import ProcessProvider, build_request, make_provider
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 PY = sys.executable
 TERMINAL = {InfraPhase.EXITED, InfraPhase.CRASHED, InfraPhase.CANCELLED}
-
-
-def assert_golden(name: str, value: Any) -> None:
-    """Compare with ``golden/<name>.json``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text
 
 
 def job(configuration: dict[str, Any], *, run_id: str = "run-1", **kwargs: Any) -> Job:
@@ -93,7 +82,7 @@ def test_a_string_command_is_split_like_a_shell_and_env_values_become_text():
             }
         )
     )
-    assert_golden("process_string_command", request.as_json())
+    assert_golden("process_string_command.json", request.as_json())
 
 
 def test_a_list_command_is_kept_and_working_dir_and_stream_output_pass_through():
@@ -108,7 +97,7 @@ def test_a_list_command_is_kept_and_working_dir_and_stream_output_pass_through()
             run_name="crimson-fox",
         )
     )
-    assert_golden("process_list_command", request.as_json())
+    assert_golden("process_list_command.json", request.as_json())
 
 
 def test_a_job_without_a_command_is_rejected_as_terminal():

@@ -32,11 +32,11 @@ from core.states import TERMINAL, StateType
 from core.store import open_store
 from providers import aci, cloud_run
 from providers.registry import REGISTRY
+from tests.clock import FakeClock
 from tests.contract.builders import NOW, new_id
 from tests.fakes.arm_server import FakeArm
 from tests.fakes.cloud_run_server import FakeCloudRun
 from tests.fakes.modal_client import FakeModal
-from tests.integration.support import FakeClock
 from tests.providers.contract import ProviderHarness
 from tests.providers.test_aci import SUBSCRIPTION, StaticToken, client_kwargs
 from tests.providers.test_aci_contract import AciHarness

@@ -13,7 +13,7 @@ from core.ports import InfraPhase, Job
 from providers.registry import load_provider
 from providers.vertex_ai import VertexAIProvider, make_provider
 from tests.fakes.vertex_ai_server import CANCELLED, PROJECT_NUMBER, FakeVertexAI
-from tests.providers.contract import make_job
+from tests.providers.contract import make_job, run
 
 CONFIGURATION = {
     "project": "demo-project",
@@ -59,10 +59,6 @@ def provider(fake: FakeVertexAI) -> Iterator[VertexAIProvider]:
     )
     yield provider
     provider.clients.close()
-
-
-def run(provider: VertexAIProvider, job: Job) -> str:
-    return provider.submit(provider.build_request(job), idempotency_key=job.idempotency_key)
 
 
 def test_the_registry_serves_vertex_ai_pools_with_this_provider():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 from google.cloud import aiplatform_v1
@@ -14,9 +11,9 @@ from core.templates import render
 from providers.registry import REGISTRY
 from providers.vertex_ai import VertexAIRequest, make_provider
 from tests.providers.contract import make_job
+from tests.providers.golden_files import assert_golden
 from tests.providers.test_vertex_ai import CONFIGURATION
 
-GOLDEN = Path(__file__).parent / "golden"
 RUN_ID = "0b7c1e52-6a0f-4c5e-9a61-3f0d7c2b9e11"
 
 
@@ -27,18 +24,10 @@ def as_json(request: VertexAIRequest) -> dict[str, Any]:
     }
 
 
-def check_golden(name: str, value: dict[str, Any]) -> None:
-    path = GOLDEN / name
-    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("PUSHPOOL_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
-
-
 def test_a_full_configuration_builds_the_golden_custom_job():
     job = make_job(CONFIGURATION, run_id=RUN_ID, run_name="brisk-otter", pool_type="vertex-ai")
 
-    check_golden("vertex_ai_custom_job.json", as_json(make_provider().build_request(job)))
+    assert_golden("vertex_ai_custom_job.json", as_json(make_provider().build_request(job)))
 
 
 def test_the_default_template_rendered_with_a_gpu_builds_the_golden_custom_job():
@@ -58,7 +47,7 @@ def test_the_default_template_rendered_with_a_gpu_builds_the_golden_custom_job()
     job = make_job(configuration, run_id=RUN_ID, run_name="brisk-otter", pool_type="vertex-ai")
     provider = make_provider(default_project="key-project")  # the service-account key's project
 
-    check_golden("vertex_ai_default_template_gpu.json", as_json(provider.build_request(job)))
+    assert_golden("vertex_ai_default_template_gpu.json", as_json(provider.build_request(job)))
 
 
 def test_build_request_is_pure_and_equal_for_equal_jobs():

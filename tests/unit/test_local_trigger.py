@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from handlers.local import LocalTrigger
+from handlers.local.loops import LocalTrigger
 
 
 def now() -> datetime:

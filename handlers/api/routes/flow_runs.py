@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from core.errors import Forbidden, InvalidInput
 from core.rules.orchestration import SetStateStatus
 from core.services import runs
+from core.services.auth import Principal
 from core.states import StateType
 from handlers.api.request import caller, container, ctx, name, no_content, reply
 from handlers.api.schemas.runs import (
@@ -35,11 +36,13 @@ def read_flow_run(run_id: str) -> FlowRun:
     return FlowRun.of(run)
 
 
-def _filter(where: FlowRunFilter) -> runs.RunFilter:
+def run_filter(where: FlowRunFilter, principal: Principal) -> runs.RunFilter:
+    """The filter body as the service's filter, narrowed to what ``principal``
+    may read (a worker: its own pool).  ``--with-worker``'s in-process API
+    (``handlers.local.worker_api``) filters through here too."""
     fields = where.flow_runs
     state = fields.state if fields else None
     pools = where.work_pools.name.any_ if where.work_pools and where.work_pools.name else None
-    principal = caller()
     if principal.scope == "worker":
         mine = [principal.pool_name or ""]
         pools = [p for p in pools if p in mine] if pools is not None else mine
@@ -84,14 +87,14 @@ def _state_types(names: list[str]) -> list[StateType]:
 
 @router.post("/flow_runs/filter", summary="Read flow runs", tags=TAGS)
 def read_flow_runs(body: FlowRunFilter | None = None) -> list[FlowRun]:
-    where = _filter(body or FlowRunFilter())
+    where = run_filter(body or FlowRunFilter(), caller())
     return [FlowRun.of(r) for r in runs.list_runs(ctx(), where)]
 
 
 @router.post("/flow_runs/count", summary="Count flow runs", tags=TAGS)
 def count_flow_runs(body: FlowRunFilter | None = None) -> int:
     """Every matching run; the body's offset and limit do not apply."""
-    return runs.count_runs(ctx(), _filter(body or FlowRunFilter()))
+    return runs.count_runs(ctx(), run_filter(body or FlowRunFilter(), caller()))
 
 
 @router.post("/flow_runs/<run_id>/set_state", summary="Propose a state", tags=TAGS)

@@ -6,7 +6,9 @@ done by threads in one process for ``pushpool server`` and ``pushpool demo``.
   cloud sends an SQS message instead); a run due later wakes it at its
   second.  Each wake-up also releases the pool's long-polls
   (``handlers.wakeups``), so a separate pull worker hears of it too.
-* the dispatch loop runs ``Dispatcher.dispatch`` for each woken pool;
+* the dispatch loop runs ``Dispatcher.dispatch`` for each woken push or
+  managed pool; a woken pull pool has no pass (its runs are for workers to
+  claim), its local worker is woken instead;
 * the tick loop runs ``Ticker.tick`` (schedules, Late, reaper, polls) and
   turns its dispatch requests into wake-ups;
 * the observe loop polls submitted runs of the pools served here every
@@ -14,7 +16,7 @@ done by threads in one process for ``pushpool server`` and ``pushpool demo``.
   a finished run frees its slot promptly.
 
 With ``workers`` (``--with-worker``), process pools are served by pull
-workers in this process (``handlers.local_workers``): the same worker as
+workers in this process (``handlers.local.workers``): the same worker as
 ``pushpool worker start``, woken by the same trigger, so a run created now
 starts at once instead of at the next poll.
 """
@@ -38,7 +40,7 @@ from handlers.profiles import Profile
 from handlers.wakeups import Wakeups
 
 if TYPE_CHECKING:  # the workers load the API resolver; a stack without them does not
-    from handlers.local_workers import LocalWorkers
+    from handlers.local.workers import LocalWorkers
 
 log = logging.getLogger("pushpool.local")
 
@@ -156,21 +158,33 @@ class LocalStack:
                 self.dispatch(pool_name)
 
     def dispatch(self, pool_name: str) -> None:
-        """One pass; a failing pool is retried with back-off (2 s doubling to
-        a minute), as the cloud's queue would redeliver its message, and after
-        the pool's ``submit_attempts`` failed passes the next is the last: what
-        still fails retryably ends CRASHED with the error.  A pull pool served
-        here has its worker woken instead (the dispatcher skips it)."""
-        if self.workers is not None:
-            self.workers.wake_if_served(pool_name)
+        """One pass for a push or managed pool; a failing pool is retried with
+        back-off (2 s doubling to a minute), as the cloud's queue would
+        redeliver its message, and after the pool's ``submit_attempts`` failed
+        passes the next is the last: what still fails retryably ends CRASHED
+        with the error.  A pull pool's runs are its workers' to claim: no pass,
+        its worker here (``--with-worker``) is woken instead, and a separate
+        worker's long-poll already heard the trigger."""
         try:
-            final = self._failures.get(pool_name, 0) + 1 >= self._attempts(pool_name)
+            pool = self.container.store.get_pool(pool_name)
+        except NotFound:  # deleted since the wake-up was asked for
+            self._failures.pop(pool_name, None)
+            return
+        except PushpoolError as exc:
+            self._retry_later(pool_name, exc)
+            return
+        except Exception:
+            log.exception("dispatch of %s failed", pool_name)
+            return
+        if not self._served_here(pool):
+            if self.workers is not None:
+                self.workers.wake(pool)
+            return
+        try:
+            final = self._failures.get(pool_name, 0) + 1 >= submit_attempts(pool)
             report = self.dispatcher.dispatch(pool_name, final_attempt=final)
         except PushpoolError as exc:
-            delay = min(2 * 2 ** self._failures.get(pool_name, 0), 60)
-            self._failures[pool_name] = self._failures.get(pool_name, 0) + 1
-            self._warn(f"dispatch of {pool_name}: {exc} (retrying in {delay} s)", key=pool_name)
-            self.trigger.request_dispatch(pool_name, not_before=self._later(delay))
+            self._retry_later(pool_name, exc)
             return
         except Exception:
             log.exception("dispatch of %s failed", pool_name)
@@ -179,11 +193,11 @@ class LocalStack:
         if report.wants_another_pass:
             self.trigger.request_dispatch(pool_name)
 
-    def _attempts(self, pool_name: str) -> int:
-        try:
-            return submit_attempts(self.container.store.get_pool(pool_name))
-        except NotFound:
-            return 1
+    def _retry_later(self, pool_name: str, exc: PushpoolError) -> None:
+        delay = min(2 * 2 ** self._failures.get(pool_name, 0), 60)
+        self._failures[pool_name] = self._failures.get(pool_name, 0) + 1
+        self._warn(f"dispatch of {pool_name}: {exc} (retrying in {delay} s)", key=pool_name)
+        self.trigger.request_dispatch(pool_name, not_before=self._later(delay))
 
     def _warn(self, message: str, *, key: str) -> None:
         """Log a problem once a minute, not on every pass that meets it."""

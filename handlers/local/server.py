@@ -1,7 +1,7 @@
 """``pushpool server``: the API under uvicorn plus the local loops, one process.
 
-The API is the same resolver API Gateway serves (through ``handlers.asgi``);
-the loops are ``handlers.local.LocalStack``.  Without ``--auth`` the API is
+The API is the same resolver API Gateway serves (through ``handlers.local.asgi``);
+the loops are ``handlers.local.loops.LocalStack``.  Without ``--auth`` the API is
 open, so it only binds loopback addresses.  SIGINT/SIGTERM stop uvicorn,
 then the loops, then hand back every claim this process held.
 """
@@ -23,16 +23,14 @@ import uvicorn
 from core.errors import InvalidInput
 from core.ports import Provider
 from core.store import describe_store
-from handlers.asgi import ApiApp
 from handlers.bootstrap import Container, Settings, bootstrap
 from handlers.clock import utc_now
-from handlers.local import LocalStack, LocalTrigger
+from handlers.local.asgi import ApiApp
+from handlers.local.loops import LocalStack, LocalTrigger
 from handlers.observability import configure_logging
+from pushpool.defaults import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger("pushpool.server")
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
 
 
 def is_loopback(host: str) -> bool:
@@ -112,7 +110,7 @@ def build(
     container = bootstrap(settings=configured, trigger=trigger, providers=providers)
     workers = None
     if with_worker:
-        from handlers.local_workers import LocalWorkers  # noqa: PLC0415
+        from handlers.local.workers import LocalWorkers  # noqa: PLC0415
 
         workers = LocalWorkers(container)
     loops = LocalStack(container, trigger, workers=workers, tick_seconds=tick_seconds)

@@ -2,68 +2,32 @@
 
 One mechanism, not two: these are the very ``handlers.worker.Worker``
 objects ``pushpool worker start`` runs, one per process pool, claiming,
-starting, watching and handing back through the API like any worker.  Only
-the wire differs: ``InProcessTransport`` hands each request to the API's
-resolver in this process (the same API Gateway v2 event uvicorn would
-build), so the workers need no port, no token in the store, and keep working
-while uvicorn shuts down, which is when they hand their claims back.
-
-They act as a worker principal of their own pool, so the API authorises
-them exactly as it would a worker token for that pool.
+starting, watching and handing back through the worker's API port like any
+worker.  Only the adapter behind the port differs: ``InProcessApi``
+(``handlers.local.worker_api``) calls the services in this process, with
+the authorization a worker token of the pool would have, so the workers
+need no socket and no token in the store, and keep working while uvicorn
+shuts down, which is when they hand their claims back.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote
-
-import httpx
 
 from core.errors import PushpoolError
-from core.services.auth import Principal
-from handlers.api.app import handle
-from handlers.asgi import to_event
+from core.models import WorkPool
 from handlers.bootstrap import Container
+from handlers.local.worker_api import InProcessApi
 from handlers.worker import Worker, WorkerSettings, WorkerSetupError
-from pushpool.client import Client
 
 log = logging.getLogger("pushpool.local")
 
 SERVED_TYPES = frozenset({"process"})
-IN_PROCESS_URL = "http://pushpool.in-process/api"
 PREFETCH_SECONDS = 1.0
-
-
-class InProcessTransport(httpx.BaseTransport):
-    """An httpx transport that serves requests with the API resolver in-process."""
-
-    def __init__(self, container: Container, principal: Principal) -> None:
-        self.container = container
-        self.principal = principal
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        path, _, query = request.url.raw_path.partition(b"?")
-        scope = {
-            "method": request.method,
-            "path": unquote(path.decode("ascii")),
-            "raw_path": path,
-            "query_string": query,
-            "headers": [(name.lower(), value) for name, value in request.headers.raw],
-            "http_version": "1.1",
-            "client": ("127.0.0.1", 0),
-        }
-        event = to_event(scope, request.read())
-        answer = handle(event, None, container=self.container, principal=self.principal)
-        body = answer.get("body") or ""
-        content = base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode()
-        return httpx.Response(
-            int(answer["statusCode"]), headers=answer.get("headers") or {}, content=content
-        )
 
 
 @dataclass
@@ -113,21 +77,18 @@ class LocalWorkers:
         for served in stopping:
             served.worker.request_stop(hurry=True)
 
-    def wake_if_served(self, pool_name: str) -> None:
-        """A run was created or a slot freed: the pool's worker polls now instead
-        of at its next interval (a pool created since the last sync gets one)."""
+    def wake(self, pool: WorkPool) -> None:
+        """A run of ``pool`` was created or came due, or a slot freed: its worker
+        polls now instead of at its next interval (a pool created since the last
+        sync gets one first)."""
+        if pool.type not in self.types:
+            return
         with self._lock:
-            served = self._served.get(pool_name)
+            served = self._served.get(pool.name)
         if served is None:
-            try:
-                pool_type = self.container.store.get_pool(pool_name).type
-            except PushpoolError:
-                return
-            if pool_type not in self.types:
-                return
             self.sync()
             with self._lock:
-                served = self._served.get(pool_name)
+                served = self._served.get(pool.name)
         if served is not None:
             served.worker.wake()
 
@@ -148,8 +109,7 @@ class LocalWorkers:
         return lines
 
     def _start(self, pool_name: str, pool_type: str) -> _Served:
-        principal = Principal(scope="worker", pool_name=pool_name, token_id="local-worker")
-        client = Client(IN_PROCESS_URL, transport=InProcessTransport(self.container, principal))
+        api = InProcessApi(self.container, pool_name)
         settings = WorkerSettings(
             pool=pool_name,
             name=self.name,
@@ -158,12 +118,12 @@ class LocalWorkers:
             # Woken at each run's due second by the trigger, as the dispatcher is,
             # so there is nothing to fetch early for (the dispatcher's window).
             prefetch_seconds=PREFETCH_SECONDS,
-            # ``wake_if_served`` wakes it directly: no long-poll to hold a
+            # ``wake`` wakes it directly: no long-poll to hold a
             # parking place (and an API thread) per pool.
             long_poll_seconds=0.0,
             shutdown_grace_seconds=0.0,
         )
-        worker = Worker(client, settings, provider=self.container.provider(pool_type))
+        worker = Worker(api, settings, provider=self.container.provider(pool_type))
         released: list[str] = []
 
         def serve() -> None:
