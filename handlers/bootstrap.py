@@ -1,9 +1,11 @@
-"""The one composition root: settings, store, pool types, providers, clock, ids.
+"""The one composition root: settings, store, pool types, providers, clock, ids,
+and the use cases over them, once per profile (``handlers.profiles``).
 
 Everything is built lazily, once per process (once per Lambda cold start),
 from the environment; tests pass overrides instead::
 
     container = bootstrap(store=SqliteStore(path), clock=lambda: NOW)
+    container.services(Profile.CLOUD).dispatcher
 
 Environment: ``PUSHPOOL_STORE`` (``sqlite:///path`` or ``dynamodb://TABLE``;
 default an SQLite file under the user's data directory), ``PUSHPOOL_API_URL``
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
 from core.models import Token
@@ -40,6 +42,9 @@ from handlers.aws.sqs import SqsDispatchTrigger
 from handlers.clock import new_id, utc_now
 from handlers.wakeups import Wakeups
 from pushpool.defaults import DEFAULT_API_URL
+
+if TYPE_CHECKING:  # the use cases load with the first handler that asks for them
+    from handlers.profiles import Profile, Services
 
 SIGNING_KEY_CACHE = "run-token-signing-key"
 SEED_ADMIN_TOKEN_ID = "admin-token-secret"
@@ -110,7 +115,7 @@ class ReadThroughCache:
 
 
 class Container:
-    """Holds the adapters; each is created on first use and then reused."""
+    """Holds the adapters and the use cases; each is created on first use and then reused."""
 
     def __init__(
         self,
@@ -137,6 +142,16 @@ class Container:
         self._admin_seeded = False
         self.secrets = secrets or Secrets()
         self.parameters = parameters or StackParameters()
+        self._services: dict[Profile, Services] = {}
+
+    def services(self, profile: Profile) -> Services:
+        """The use cases as ``profile`` drives them (``handlers.profiles``), built once."""
+        from handlers.profiles import Services  # noqa: PLC0415 (lazy by design)
+
+        with self._lock:
+            if profile not in self._services:
+                self._services[profile] = Services(self, profile)
+            return self._services[profile]
 
     @property
     def store(self) -> Store:

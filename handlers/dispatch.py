@@ -1,6 +1,7 @@
 """The dispatch functions: SQS batches from a provider family's dispatch queue.
 
-Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
+Each message names a pool (``handlers.aws.sqs.DispatchMessage``) and is
+handled by a use case of the cloud profile (``handlers.profiles``):
 
 * ``dispatch``: ``Dispatcher.dispatch`` — plan the waterfall, claim,
   render, submit, record; and, when the message asks to look after the
@@ -10,7 +11,7 @@ Each message names a pool (``handlers.aws.sqs.DispatchMessage``):
   run of the pool, so the many messages that only announce due work or a
   freed slot skip it.  A pass that wants another (claim cap reached, runs
   crashed and slots freed) sends a new message for the pool.
-* ``poll``: the lifecycle's observe request (``core.services.lifecycle``):
+* ``poll``: the lifecycle's observe request (``Lifecycle.observe``):
   stop the infrastructure of CANCELLING runs, ask the provider about the
   pool's submitted runs (for providers with events, only runs quiet for a
   while) and apply what it says.
@@ -40,7 +41,6 @@ the right queue.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -55,20 +55,19 @@ from pydantic import ValidationError
 from core.errors import NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import PoolMode
-from core.services.dispatch import Dispatcher, DispatchIncomplete, DispatchReport
-from core.services.lifecycle import observe_active, stop_abandoned
+from core.services.dispatch import DispatchIncomplete, DispatchReport
 from handlers.aws import logs
 from handlers.aws.families import family_of
-from handlers.aws.observability import TracedProvider, metrics, record_dispatch, traced_handler
+from handlers.aws.observability import metrics, record_dispatch, traced_handler
 from handlers.aws.sqs import DispatchMessage, MessageKind
 from handlers.bootstrap import Container, bootstrap
 from handlers.observability import log_context
+from handlers.profiles import Profile
 
 log = logging.getLogger("pushpool.dispatch")
 
-RETRY_BASE_SECONDS = 30  # the dispatcher resumes claims older than this
+RETRY_BASE_SECONDS = 30  # the cloud profile's dispatcher resumes claims older than this
 RETRY_MAX_SECONDS = 240  # the third retry still comes within the 5-minute lease
-QUIET_AFTER = timedelta(minutes=5)  # event providers: poll only runs quiet this long
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -85,20 +84,6 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     )
 
 
-def dispatcher_for(container: Container) -> Dispatcher:
-    return Dispatcher(
-        store=container.store,
-        clock=container.clock,
-        pool_types=container.types,
-        provider_for=lambda pool: TracedProvider(container.provider(pool.type), pool.type),
-        run_token=lambda run: container.run_token(run.id),
-        api_url=container.settings.api_url,
-        # Several functions may take one pool's messages at once: each pass
-        # runs in the pool's turn, so only one of them claims at a time.
-        turn_ids=container.ids,
-    )
-
-
 def retry_delay(receive_count: int) -> int:
     """Seconds before the next delivery of a message that failed ``receive_count`` times."""
     doublings = min(max(receive_count - 1, 0), 8)  # 30 s << 8 is past the cap already
@@ -110,7 +95,7 @@ class Batch:
 
     def __init__(self, container: Container) -> None:
         self.container = container
-        self.dispatcher = dispatcher_for(container)
+        self.services = container.services(Profile.CLOUD)
         self.seen: set[tuple[str, str, str, bool]] = set()
 
     def handle(self, record: SQSRecord) -> str:
@@ -151,7 +136,7 @@ class Batch:
         # A redelivery retries a pass that left claims stalled: resume them.
         resume = message.look_after or receive_count > 1
         try:
-            report = self.dispatcher.dispatch(
+            report = self.services.dispatcher.dispatch(
                 message.pool, resume=resume, final_attempt=final, pool=pool
             )
         except DispatchIncomplete as exc:
@@ -173,15 +158,11 @@ class Batch:
         return summary
 
     def poll(self, pool: WorkPool | None) -> str:
-        store = self.container.store
         if pool is None:
             return "work pool no longer exists"
         if self.container.types.mode(pool.type) is PoolMode.PULL:
             return f"{pool.type} pools are watched by their workers"
-        provider = self.container.provider(pool.type)
-        observation = observe_active(
-            store, pool, provider, clock=self.container.clock, quiet_after=QUIET_AFTER
-        )
+        observation = self.services.lifecycle.observe(pool)
         errors = [f"{o.run_id}: {o.error}" for o in observation.stopped if o.error]
         errors += observation.poll.errors if observation.poll else ()
         for error in errors:
@@ -200,7 +181,7 @@ class Batch:
             log.warning("cannot stop %s: work pool %s is gone", message.infra_id, message.pool)
             return "work pool no longer exists"
         # A retryable failure is raised: the message is redelivered with back-off.
-        failure = stop_abandoned(self.container.provider(pool.type), message.infra_id)
+        failure = self.services.lifecycle.stop_abandoned(pool, message.infra_id)
         if failure:
             log.warning("%s", failure)
             return failure

@@ -5,10 +5,10 @@ begins with ``pushpool``), and of their changes only PENDING, RUNNING (while
 meant to run) and STOPPED: the ones that move a run, about 3 of ECS's 9.  ``providers.ecs.status.task_change`` finds the run and
 attempt from the task's group and maps its state (PENDING/PROVISIONING →
 InfrastructurePending, RUNNING → RUNNING, STOPPED → COMPLETED / FAILED with
-the exit code / CRASHED with ECS's reason / CANCELLED after a cancel);
-``core.services.observe.apply_status`` applies it, so a duplicate, late or
-out-of-order event, or one about an attempt the run has moved past, changes
-nothing.  When the change frees the run's slots, a dispatch message for its
+the exit code / CRASHED with ECS's reason / CANCELLED after a cancel); the
+cloud profile's ``Lifecycle.apply_status`` (``handlers.profiles``) applies
+it, so a duplicate, late or out-of-order event, or one about an attempt the
+run has moved past, changes nothing.  When the change frees the run's slots, a dispatch message for its
 pool admits the next waiting run at once instead of at the next tick.
 
 A store error propagates: EventBridge retries the event (then sends it to
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.services.observe import apply_status, slot_awaited
 from core.states import StateType
 from handlers.aws import logs
 from handlers.aws.observability import (
@@ -30,6 +29,7 @@ from handlers.aws.observability import (
 )
 from handlers.bootstrap import bootstrap
 from handlers.observability import log_context
+from handlers.profiles import Profile
 from providers.ecs.status import TaskChange, task_change
 
 log = logging.getLogger("pushpool.infra_events")
@@ -50,12 +50,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _apply(change: TaskChange) -> dict[str, Any]:
     container = bootstrap()
-    observed = apply_status(
-        container.store,
+    lifecycle = container.services(Profile.CLOUD).lifecycle
+    observed = lifecycle.apply_status(
         run_id=change.run_id,
         infra_id=change.infra_id,
         status=change.status,
-        clock=container.clock,
         attempt=change.attempt,
     )
     if observed is None:
@@ -64,9 +63,7 @@ def _apply(change: TaskChange) -> dict[str, Any]:
     log.info("run %s: %s -> %s %s", observed.run_id, observed.was, observed.now, observed.message)
     if observed.now is StateType.CRASHED:
         record_infrastructure_crash()
-    if observed.released_slot and slot_awaited(
-        container.store, observed.pool_id, container.clock()
-    ):
+    if observed.released_slot and lifecycle.slot_awaited(observed.pool_id):
         container.trigger.request_dispatch(observed.pool_name)
     return {
         "applied": True,

@@ -1,15 +1,17 @@
 """The tick function: EventBridge Scheduler invokes it every minute.
 
-It runs ``core.services.tick.Ticker`` (schedules, Late, reaper, counter
-repair, dispatch timing) and turns the report into messages: a dispatch
-message per pool with due work (delayed to the second for runs due before
-the next tick), one for every pool where the reaper freed a slot, and — as
-this function carries no cloud SDK and may not call ECS — a poll message per
-push pool with submitted runs and a stop message per infrastructure the
-reaper gave up on, each to the pool's family queue.
+It runs the cloud profile's tick (``handlers.profiles``; schedules, Late,
+reaper, counter repair, dispatch timing) and turns the report into
+messages: a dispatch message per pool with due work (delayed to the second
+for runs due before the next tick), one for every pool where the reaper
+freed a slot, and — as this function carries no cloud SDK and may not call
+ECS, its tick is the ``DelegatingTicker`` — a poll message per push pool with
+submitted runs and a stop message per infrastructure the reaper gave up on,
+each to the pool's family queue.
 
-Outside the cloud (no dispatch queues configured) it polls and stops
-through the providers itself, like the local server's tick loop.
+Outside the cloud (no dispatch queues configured) the tick is the
+``Ticker``, which polls and stops through the providers itself, like the
+local server's tick loop.
 
 The event is ignored: the clock, not the schedule's payload, says what is
 due, so a late or repeated invocation does the right thing.
@@ -20,11 +22,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.services.tick import Ticker, TickReport, TickSettings
+from core.services.tick import TickReport
 from handlers.aws import logs
 from handlers.aws.observability import metrics, record_tick, traced_handler
 from handlers.aws.sqs import DispatchMessage, MessageKind, SqsDispatchTrigger
 from handlers.bootstrap import Container, bootstrap
+from handlers.profiles import Profile
 
 log = logging.getLogger("pushpool.tick")
 
@@ -36,16 +39,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logs.configure()
     metrics.set_default_dimensions(function="tick")
     container = bootstrap()
-    queues = container.dispatch_queues
-    ticker = Ticker(
-        store=container.store,
-        clock=container.clock,
-        pool_types=container.types,
-        provider_for=lambda pool: container.provider(pool.type),
-        settings=TickSettings(delegate_infrastructure=queues is not None),
-    )
-    report = ticker.tick()
-    sent = _send(container, queues, report)
+    report = container.services(Profile.CLOUD).ticker.tick()
+    sent = _send(container, container.dispatch_queues, report)
     summary = _summary(report, sent)
     record_tick()
     log.info("tick %s", summary)

@@ -302,14 +302,3 @@ def _claim_all(
         except Conflict:
             outcome.lost += 1
     return outcome
-
-
-def is_stalled(run: FlowRun, *, now: datetime, resume_after: timedelta) -> bool:
-    """Claimed, not submitted, old enough to resume, and its lease still runs."""
-    return (
-        run.state.type is StateType.PENDING
-        and run.infrastructure_pid is None
-        and run.lease_expires is not None
-        and run.lease_expires > now
-        and now - run.state.timestamp >= resume_after
-    )

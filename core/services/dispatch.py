@@ -44,12 +44,11 @@ from core.services.admission import (
     DEFAULT_RESUME_AFTER,
     DEFAULT_WINDOW,
     admit,
-    is_stalled,
     releasable,
 )
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
 from core.services.jobs import build_job
-from core.services.lifecycle import StoreRecorder
+from core.services.lifecycle import StoreRecorder, claims_to_resume
 from core.services.pool_turns import DEFAULT_TURN, in_turn
 from core.submission import Outcome, Retry, Started, redacted, submission_failed, submit_claimed
 
@@ -270,15 +269,13 @@ class Dispatcher:
 
     def _look_after_active(self, work: _Pass) -> tuple[int, list[StopOutcome]]:
         """Before admitting: stop what is being cancelled (a confirmed stop
-        frees its slots for this very pass), then resume stalled claims —
-        claims whose submission did not finish (a retryable error, or a pass
-        that died) and whose lease still runs — with the same key, so an
-        ambiguous earlier submit is not doubled."""
+        frees its slots for this very pass), then resume the claims the
+        lifecycle says are stalled (``lifecycle.claims_to_resume``)."""
         active = self.store.list_active(work.pool.id)
         stopped: list[StopOutcome] = []
         if any(needs_stop(r) for r in active):
             stopped = stop_cancelling(self.store, active, work.provider, clock=self.clock)
-        stalled = [r for r in active if is_stalled(r, now=work.now, resume_after=self.resume_after)]
+        stalled = claims_to_resume(active, now=work.now, resume_after=self.resume_after)
         for run in stalled:
             self._submit(work, run)
         return len(stalled), stopped

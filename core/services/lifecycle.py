@@ -10,18 +10,30 @@ store or only stop infrastructure:
   infrastructure of CANCELLING runs (``core.services.cancellation``), then
   poll the submitted ones (``core.services.observe``) and apply what the
   provider says.
+* :func:`claims_to_resume` — which claims a dispatcher pass takes over:
+  the stalled ones (``is_stalled``), whose claimant died or gave up.
+* :class:`Lifecycle` — these requests with their dependencies, as the
+  drivers call them (built once per profile by ``handlers.profiles``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.errors import Conflict, InfrastructureError, NotFound
 from core.models import FlowRun, WorkPool
-from core.ports import Clock, Provider, Store
+from core.ports import Clock, InfraStatus, Provider, Store
 from core.services.cancellation import StopOutcome, needs_stop, stop_cancelling
-from core.services.observe import DEFAULT_POLL_BATCH, PollReport, poll_runs
+from core.services.observe import (
+    DEFAULT_POLL_BATCH,
+    Observed,
+    PollReport,
+    apply_status,
+    poll_runs,
+    slot_awaited,
+)
 from core.states import StateType, new_state
 from core.submission import Recording, Refused
 
@@ -80,6 +92,78 @@ def observe_active(
     return Observation(
         tuple(stopped), poll_runs(store, submitted, provider, clock=clock, limit=limit)
     )
+
+
+def is_stalled(run: FlowRun, *, now: datetime, resume_after: timedelta) -> bool:
+    """Claimed, not submitted, old enough to resume, and its lease still runs.
+
+    A claim younger than ``resume_after`` may still be in its claimant's
+    hands; an older one, unsubmitted and within its lease, was left by a
+    claimant that died or hit a retryable error.
+    """
+    return (
+        run.state.type is StateType.PENDING
+        and run.infrastructure_pid is None
+        and run.lease_expires is not None
+        and run.lease_expires > now
+        and now - run.state.timestamp >= resume_after
+    )
+
+
+def claims_to_resume(
+    active: Iterable[FlowRun], *, now: datetime, resume_after: timedelta
+) -> list[FlowRun]:
+    """Of a pool's active runs, the stalled claims a dispatcher pass resumes
+    with the same idempotency key, so an ambiguous earlier submit is not doubled."""
+    return [run for run in active if is_stalled(run, now=now, resume_after=resume_after)]
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The lifecycle's requests about runs already admitted, with their
+    dependencies: what the drivers (the dispatch and infrastructure-events
+    functions, the local observe loop) call.
+
+    ``quiet_after``: for a provider that emits events, poll only runs no
+    event has moved for that long (None: poll every submitted run, where no
+    events arrive).
+    """
+
+    store: Store
+    clock: Clock
+    provider_for: Callable[[WorkPool], Provider]
+    quiet_after: timedelta | None = None
+
+    def observe(self, pool: WorkPool) -> Observation:
+        """Stop what is being cancelled in ``pool``, then poll what was submitted."""
+        return observe_active(
+            self.store,
+            pool,
+            self.provider_for(pool),
+            clock=self.clock,
+            quiet_after=self.quiet_after,
+        )
+
+    def stop_abandoned(self, pool: WorkPool, infra_id: str) -> str:
+        """Stop infrastructure of ``pool`` the reaper gave up on (see :func:`stop_abandoned`)."""
+        return stop_abandoned(self.provider_for(pool), infra_id)
+
+    def apply_status(
+        self, *, run_id: str, infra_id: str, status: InfraStatus, attempt: int | None
+    ) -> Observed | None:
+        """An infrastructure event about one run (``core.services.observe.apply_status``)."""
+        return apply_status(
+            self.store,
+            run_id=run_id,
+            infra_id=infra_id,
+            status=status,
+            clock=self.clock,
+            attempt=attempt,
+        )
+
+    def slot_awaited(self, pool_id: str) -> bool:
+        """A run of the pool waits now for the slot a run just freed."""
+        return slot_awaited(self.store, pool_id, self.clock())
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from core.rules.timeouts import (
     start_timeout,
     submit_attempts,
 )
-from core.services.admission import DEFAULT_LEASE, DEFAULT_RESUME_AFTER, is_stalled
+from core.services.admission import DEFAULT_LEASE, DEFAULT_RESUME_AFTER
+from core.services.lifecycle import is_stalled
 from core.states import SLOT_HOLDING, State, StateType, new_state
 
 StartTimeout = Callable[[WorkPool], timedelta]

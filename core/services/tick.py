@@ -20,15 +20,20 @@
 It returns a :class:`TickReport`; the handler sends ``report.dispatch``
 through its ``DispatchTrigger`` and logs the rest.
 
-With ``TickSettings.delegate_infrastructure`` (the cloud's tick function,
-which carries no cloud SDK and may not call ECS), steps 3 and 4 touch no
-provider: the report lists the pools to poll (``polls_wanted``) and the
-infrastructure to stop (``stops_wanted``), and the handler sends those to
-the pools' dispatch functions, which hold the providers.
+Two ticks differ only in who touches the infrastructure in steps 3 and 4:
+
+* :class:`Ticker` holds the providers and polls and stops itself (the local
+  server, and the tick function where no dispatch functions are deployed);
+* :class:`DelegatingTicker` holds no provider (the cloud's tick function,
+  which carries no cloud SDK and may not call ECS): the report lists the
+  pools to poll (``polls_wanted``) and the infrastructure to stop
+  (``stops_wanted``), and the handler sends those to the pools' dispatch
+  functions, which hold the providers.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,8 +77,6 @@ class TickSettings:
     quiet_after: timedelta = timedelta(minutes=5)
     lease: timedelta = DEFAULT_LEASE
     start_timeout_for: StartTimeout = start_timeout
-    # Leave polling and stopping to the pools' dispatchers (see above).
-    delegate_infrastructure: bool = False
 
     def __post_init__(self) -> None:
         if not timedelta(0) <= self.dispatch_horizon <= MAX_DISPATCH_DELAY:
@@ -109,17 +112,19 @@ class TickReport:
     polls: tuple[PollReport, ...] = ()
     dispatch: tuple[DispatchRequest, ...] = ()
     errors: tuple[str, ...] = ()
-    # Only with ``delegate_infrastructure``: work for the pools' dispatchers.
+    # Only from a ``DelegatingTicker``: work for the pools' dispatchers.
     polls_wanted: tuple[str, ...] = ()
     stops_wanted: tuple[StopRequest, ...] = ()
 
 
-@dataclass(frozen=True)
-class Ticker:
+@dataclass(frozen=True, kw_only=True)
+class TickSteps(ABC):
+    """The tick's steps both ticks share; see :class:`Ticker` and
+    :class:`DelegatingTicker` for who touches the infrastructure."""
+
     store: Store
     clock: Clock
     pool_types: PoolTypes
-    provider_for: Callable[[WorkPool], Provider]
     settings: TickSettings = field(default_factory=TickSettings)
 
     def tick(self) -> TickReport:
@@ -128,20 +133,18 @@ class Ticker:
         created = self.materialise(now=now, errors=errors)
         late = self.mark_late(now=now)
         pools = self.store.list_pools()
-        delegate = self.settings.delegate_infrastructure
         stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
         # its real outcome, not "did not start in time".
         with_submitted = self.pools_with_submitted_runs(pools, errors=errors)
-        polls = [] if delegate else self.poll(with_submitted, errors=errors)
-        polls_wanted = self.pools_to_poll(with_submitted, errors=errors) if delegate else []
+        polls, polls_wanted = self.look_after_submitted(with_submitted, errors=errors)
         reaped = reap(
             self.store,
             clock=self.clock,
             pools=pools,
             lease=self.settings.lease,
             start_timeout_for=self.settings.start_timeout_for,
-            stop=partial(self.ask_stop, stops=stops) if delegate else self.stop,
+            stop=self.reaper_stop(stops),
         )
         dispatch = self.dispatch_requests(
             pools, now=now, errors=errors, attention=reaped.stalled_pools | reaped.cancelling_pools
@@ -192,30 +195,18 @@ class Ticker:
                 marked += 1
         return marked
 
-    # -- 3. polls -------------------------------------------------------------------------
-    def poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[PollReport]:
-        """Observe the push pools among ``pools`` (those with submitted runs)."""
-        reports: list[PollReport] = []
-        for pool in pools:
-            try:
-                if self._mode(pool) is PoolMode.PULL:
-                    continue  # workers report their own runs
-                observation = observe_active(
-                    self.store,
-                    pool,
-                    self.provider_for(pool),
-                    clock=self.clock,
-                    quiet_after=self.settings.quiet_after,
-                    limit=self.settings.poll_batch,
-                )
-                errors.extend(
-                    f"stopping {o.run_id}: {o.error}" for o in observation.stopped if o.error
-                )
-                if observation.poll is not None:
-                    reports.append(observation.poll)
-            except Exception as exc:  # one pool's failure must not stop the others
-                errors.append(f"work pool {pool.name}: {_describe(exc)}")
-        return reports
+    # -- 3. and 4.: who touches the infrastructure ---------------------------------------
+    @abstractmethod
+    def look_after_submitted(
+        self, pools: list[WorkPool], *, errors: list[str]
+    ) -> tuple[list[PollReport], list[str]]:
+        """For ``pools`` (those with submitted runs): the polls made and the
+        pools whose dispatchers are asked to poll."""
+
+    @abstractmethod
+    def reaper_stop(self, stops: list[StopRequest]) -> Callable[[WorkPool, str], str]:
+        """What the reaper calls for infrastructure it gave up on: stop it, or
+        ask for it to be stopped (into ``stops``); it answers what happened."""
 
     def pools_with_submitted_runs(
         self, pools: list[WorkPool], *, errors: list[str]
@@ -228,20 +219,6 @@ class Ticker:
             errors.append(f"listing submitted runs: {_describe(exc)}; looking at every pool")
             return pools
         return [pool for pool in pools if pool.id in submitted]
-
-    def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
-        """Of ``pools`` (those with submitted runs), the push pools: their
-        dispatchers poll them, keeping to quiet runs for providers that emit
-        events (``lifecycle.observe_active``)."""
-        wanted: list[str] = []
-        for pool in pools:
-            try:
-                if self._mode(pool) is PoolMode.PULL:
-                    continue
-                wanted.append(pool.name)
-            except PushpoolError as exc:
-                errors.append(f"work pool {pool.name}: {exc}")
-        return wanted
 
     # -- 5. dispatch --------------------------------------------------------------------
     def dispatch_requests(
@@ -278,6 +255,49 @@ class Ticker:
             requests.extend(DispatchRequest(pool.name, not_before=s) for s in seconds)
         return requests
 
+    def _mode(self, pool: WorkPool) -> PoolMode:
+        return self.pool_types.mode(pool.type)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ticker(TickSteps):
+    """The tick that holds the providers: it polls and stops itself (the
+    local server, and the tick function where no dispatch functions are)."""
+
+    provider_for: Callable[[WorkPool], Provider]
+
+    def look_after_submitted(
+        self, pools: list[WorkPool], *, errors: list[str]
+    ) -> tuple[list[PollReport], list[str]]:
+        return self.poll(pools, errors=errors), []
+
+    def reaper_stop(self, stops: list[StopRequest]) -> Callable[[WorkPool, str], str]:
+        return self.stop
+
+    def poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[PollReport]:
+        """Observe the push pools among ``pools`` (those with submitted runs)."""
+        reports: list[PollReport] = []
+        for pool in pools:
+            try:
+                if self._mode(pool) is PoolMode.PULL:
+                    continue  # workers report their own runs
+                observation = observe_active(
+                    self.store,
+                    pool,
+                    self.provider_for(pool),
+                    clock=self.clock,
+                    quiet_after=self.settings.quiet_after,
+                    limit=self.settings.poll_batch,
+                )
+                errors.extend(
+                    f"stopping {o.run_id}: {o.error}" for o in observation.stopped if o.error
+                )
+                if observation.poll is not None:
+                    reports.append(observation.poll)
+            except Exception as exc:  # one pool's failure must not stop the others
+                errors.append(f"work pool {pool.name}: {_describe(exc)}")
+        return reports
+
     def stop(self, pool: WorkPool, infra_id: str) -> str:
         """Stop infrastructure the reaper gave up on (push pools: a pull
         pool's infrastructure belongs to its worker)."""
@@ -289,8 +309,37 @@ class Ticker:
             return f"stopping {infra_id} failed: {exc}"
         return failure or f"stopped {infra_id}"
 
+
+@dataclass(frozen=True, kw_only=True)
+class DelegatingTicker(TickSteps):
+    """The cloud's tick function: it carries no cloud SDK and may not call
+    ECS, so it holds no provider and lists polls and stops for the pools'
+    dispatch functions, which hold them."""
+
+    def look_after_submitted(
+        self, pools: list[WorkPool], *, errors: list[str]
+    ) -> tuple[list[PollReport], list[str]]:
+        return [], self.pools_to_poll(pools, errors=errors)
+
+    def reaper_stop(self, stops: list[StopRequest]) -> Callable[[WorkPool, str], str]:
+        return partial(self.ask_stop, stops=stops)
+
+    def pools_to_poll(self, pools: list[WorkPool], *, errors: list[str]) -> list[str]:
+        """Of ``pools`` (those with submitted runs), the push pools: their
+        dispatchers poll them, keeping to quiet runs for providers that emit
+        events (``lifecycle.observe_active``)."""
+        wanted: list[str] = []
+        for pool in pools:
+            try:
+                if self._mode(pool) is PoolMode.PULL:
+                    continue
+                wanted.append(pool.name)
+            except PushpoolError as exc:
+                errors.append(f"work pool {pool.name}: {exc}")
+        return wanted
+
     def ask_stop(self, pool: WorkPool, infra_id: str, *, stops: list[StopRequest]) -> str:
-        """``stop`` for a delegating tick: the pool's dispatcher will stop it."""
+        """Ask the pool's dispatcher to stop it."""
         try:
             if self._mode(pool) is PoolMode.PULL:
                 return ""
@@ -298,9 +347,6 @@ class Ticker:
             return f"stopping {infra_id} not requested: {exc}"
         stops.append(StopRequest(pool.name, infra_id))
         return f"asked the dispatcher to stop {infra_id}"
-
-    def _mode(self, pool: WorkPool) -> PoolMode:
-        return self.pool_types.mode(pool.type)
 
 
 def _describe(exc: Exception) -> str:

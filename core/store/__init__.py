@@ -57,7 +57,8 @@ def open_store(
     """The store a URL names: ``sqlite:///path.db`` or ``dynamodb://TABLE``.
 
     ``retention`` is how long DynamoDB keeps finished runs (its TTL); SQLite
-    keeps them until deleted.
+    keeps them until deleted.  ``clock`` is DynamoDB's (its log expiry and
+    counter-repair settle window); SQLite has nothing that ages.
     """
     if url.startswith(SQLITE_PREFIX):
         from core.store.sqlite.store import SqliteStore  # noqa: PLC0415 (lazy by design)
@@ -65,7 +66,7 @@ def open_store(
         path = sqlite_path(url)
         if path != MEMORY:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(path, clock=clock)
+        return SqliteStore(path)  # nothing in SQLite ages on its own: no clock
     if url.startswith(DYNAMODB_PREFIX):
         table = url.removeprefix(DYNAMODB_PREFIX).strip("/")
         if not table:

@@ -34,11 +34,9 @@ from core.errors import Conflict, NotFound, PushpoolError
 from core.models import WorkPool
 from core.ports import Clock, PoolMode
 from core.rules.timeouts import submit_attempts
-from core.services.dispatch import Dispatcher
-from core.services.lifecycle import observe_active
-from core.services.tick import Ticker
 from core.states import StateType, new_state
 from handlers.bootstrap import Container
+from handlers.profiles import Profile
 from handlers.wakeups import Wakeups
 
 if TYPE_CHECKING:  # the workers load the API resolver; a stack without them does not
@@ -119,21 +117,10 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._failures: dict[str, int] = {}
         self._warned: dict[str, tuple[str, float]] = {}
-        self.dispatcher = Dispatcher(
-            store=container.store,
-            clock=container.clock,
-            pool_types=self.types,
-            provider_for=lambda pool: container.provider(pool.type),
-            run_token=lambda run: container.run_token(run.id),
-            api_url=container.settings.api_url,
-            resume_after=timedelta(seconds=2),
-        )
-        self.ticker = Ticker(
-            store=container.store,
-            clock=container.clock,
-            pool_types=self.types,
-            provider_for=lambda pool: container.provider(pool.type),
-        )
+        services = container.services(Profile.LOCAL)  # the profile's choices: handlers.profiles
+        self.dispatcher = services.dispatcher
+        self.ticker = services.ticker
+        self.lifecycle = services.lifecycle
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -267,8 +254,7 @@ class LocalStack:
             try:
                 if not store.list_active(pool.id):
                     continue
-                provider = self.container.provider(pool.type)
-                observation = observe_active(store, pool, provider, clock=self.container.clock)
+                observation = self.lifecycle.observe(pool)
             except PushpoolError as exc:
                 self._warn(f"observing {pool.name}: {exc}", key=f"observe:{pool.name}")
                 continue

@@ -133,7 +133,7 @@ class Lifecycle:
             provider_for=lambda pool: self.provider,
             run_token=lambda run: self.container.run_token(run.id),
             api_url="https://api.example/api",
-            turn_ids=self.container.ids,  # as handlers.dispatch builds it
+            turn_ids=self.container.ids,  # as the cloud profile builds it (handlers.profiles)
         )
         self.ticker = Ticker(
             store=self.store,

@@ -15,7 +15,12 @@ from core.services.context import Context
 from core.services.dispatch import Dispatcher
 from core.services.lifecycle import observe_active
 from core.services.runs import cancel_run
-from core.services.tick import DispatchRequest, StopRequest, Ticker, TickSettings
+from core.services.tick import (
+    DelegatingTicker,
+    DispatchRequest,
+    StopRequest,
+    Ticker,
+)
 from core.states import StateType, new_state
 from providers.registry import REGISTRY
 from tests.contract.builders import NOW, add_pool, add_run, new_id
@@ -26,13 +31,6 @@ class EventfulProvider(RecordingProvider):
     """A provider that reports through events (like ECS): polls are a fallback."""
 
     emits_events = True
-
-
-class NoProviderHere:
-    """What the cloud's tick has instead of providers: nothing to call."""
-
-    def __call__(self, pool: object) -> RecordingProvider:
-        raise AssertionError("the delegating tick must not touch a provider")
 
 
 def dispatcher(store, provider, clock, **kwargs) -> Dispatcher:
@@ -120,13 +118,7 @@ def test_a_delegating_tick_asks_the_dispatchers_to_poll_and_calls_no_provider(st
     for pool, queue in ((ecs_pool, ecs_queue), (gcp_pool, gcp_queue)):
         add_run(store, pool, queue)
         dispatcher(store, provider, clock).dispatch(pool.name)
-    ticker = Ticker(
-        store=store,
-        clock=clock,
-        pool_types=REGISTRY,
-        provider_for=NoProviderHere(),
-        settings=TickSettings(delegate_infrastructure=True),
-    )
+    ticker = DelegatingTicker(store=store, clock=clock, pool_types=REGISTRY)
 
     report = ticker.tick()
 
@@ -143,13 +135,7 @@ def test_a_delegating_tick_asks_for_infrastructure_the_reaper_gave_up_on_to_be_s
     run = add_run(store, pool, queue)
     dispatcher(store, provider, clock).dispatch(pool.name)
     clock.advance(minutes=11)  # past the 10-minute start timeout, never RUNNING
-    ticker = Ticker(
-        store=store,
-        clock=clock,
-        pool_types=REGISTRY,
-        provider_for=NoProviderHere(),
-        settings=TickSettings(delegate_infrastructure=True),
-    )
+    ticker = DelegatingTicker(store=store, clock=clock, pool_types=REGISTRY)
 
     report = ticker.tick()
 
@@ -165,13 +151,8 @@ def test_a_pool_with_a_cancellation_to_carry_out_gets_a_pass_even_when_paused(st
     dispatcher(store, provider, clock).dispatch(pool.name)
     cancel(store, run.id, clock)
     store.update_pool(store.get_pool(pool.name).model_copy(update={"is_paused": True}))
-    ticker = Ticker(  # the cloud's tick: the pool's dispatcher stops it
-        store=store,
-        clock=clock,
-        pool_types=REGISTRY,
-        provider_for=NoProviderHere(),
-        settings=TickSettings(delegate_infrastructure=True),
-    )
+    # the cloud's tick: the pool's dispatcher stops it
+    ticker = DelegatingTicker(store=store, clock=clock, pool_types=REGISTRY)
 
     report = ticker.tick()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.logs import LogLine
 from core.models import Deployment, Flow, FlowRun, Token, Worker, WorkPool, WorkQueue
-from core.ports import Again, Clock, CounterRepair, ScheduleProgress, SlotCounters
+from core.ports import Again, CounterRepair, ScheduleProgress, SlotCounters
 from core.states import State, StateType
 from core.store.sqlite.catalog import Catalog
 from core.store.sqlite.db import Database
@@ -36,8 +36,6 @@ class SqliteStore:
 
     ``timeout_seconds`` is how long a write waits for another thread or
     process holding the write lock before it raises ``Transient``.
-    ``clock`` is accepted for parity with ``DynamoStore``; SQLite needs none
-    (expiry is the services' business and nothing here ages on its own).
     Run log lines are capped at ``log_lines_per_run`` per run and
     ``log_lines_total`` in all (``core.store.sqlite.logs``).
     """
@@ -47,7 +45,6 @@ class SqliteStore:
         path: str | Path,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        clock: Clock | None = None,
         log_lines_per_run: int = DEFAULT_LINES_PER_RUN,
         log_lines_total: int = DEFAULT_LINES_TOTAL,
     ) -> None:
