@@ -73,18 +73,9 @@ class ScheduleProgress(BaseModel):
     materialised_until: datetime | None
 
 
-class Store(Protocol):
-    """Everything pushpool persists, with methods named for what they do.
+class PoolStore(Protocol):
+    """Work pools, and what a dispatch pass records on its pool."""
 
-    Every method that changes state is one conditional write (a DynamoDB
-    transaction or one SQLite ``BEGIN IMMEDIATE`` transaction).  Writes of
-    versioned objects succeed only if the stored ``version`` equals the
-    passed object's ``version``; the stored result has ``version + 1``.
-    Errors: ``NotFound``, ``Conflict`` (duplicate, stale version, wrong
-    state), ``CapacityFull`` (limit reached), ``Transient`` (retry).
-    """
-
-    # -- pools and queues ---------------------------------------------------
     def create_pool(self, pool: WorkPool, default_queue: WorkQueue) -> None: ...
     def get_pool(self, name: str) -> WorkPool: ...
     def get_pool_by_id(self, pool_id: str) -> WorkPool: ...
@@ -93,6 +84,15 @@ class Store(Protocol):
     def delete_pool(self, pool: WorkPool) -> None:
         """Delete the pool with its queues, workers and SCHEDULED runs."""
         ...
+
+    def record_dispatch(self, pool_id: str, at: datetime) -> None: ...
+    def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
+        """Set (or, with None, clear) ``WorkPool.dispatch_problem`` without a version bump."""
+        ...
+
+
+class QueueStore(Protocol):
+    """A pool's work queues."""
 
     def create_queue(self, queue: WorkQueue) -> None: ...
     def get_queue(self, pool_id: str, name: str) -> WorkQueue: ...
@@ -110,19 +110,21 @@ class Store(Protocol):
         """Set ``last_polled`` without a version bump (a poll is not an edit)."""
         ...
 
-    def record_dispatch(self, pool_id: str, at: datetime) -> None: ...
-    def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
-        """Set (or, with None, clear) ``WorkPool.dispatch_problem`` without a version bump."""
-        ...
 
-    # -- workers --------------------------------------------------------------
+class WorkerStore(Protocol):
+    """Heartbeats of the workers serving a pool."""
+
     def heartbeat(
         self, pool_id: str, name: str, *, at: datetime, interval_seconds: int | None
     ) -> Worker: ...
     def list_workers(self, pool_id: str) -> list[Worker]: ...
     def delete_worker(self, pool_id: str, name: str) -> None: ...
 
-    # -- flows and deployments -----------------------------------------------
+
+class CatalogStore(Protocol):
+    """Flows, deployments and how far their schedules are materialised; tokens
+    and small cached values."""
+
     def ensure_flow(self, flow: Flow) -> Flow:
         """Create the flow, or return the existing one with the same name."""
         ...
@@ -151,7 +153,15 @@ class Store(Protocol):
         or deleted since, so a tick never hides a change it did not see."""
         ...
 
-    # -- flow runs ------------------------------------------------------------
+    def put_token(self, token: Token) -> None: ...
+    def find_token(self, secret_hash: str) -> Token | None: ...
+    def get_cached(self, key: str) -> str | None: ...
+    def put_cached(self, key: str, value: str) -> None: ...
+
+
+class RunStore(Protocol):
+    """Creating and reading flow runs: by filter, due, slot holders."""
+
     def create_run(self, run: FlowRun) -> bool:
         """Create the run; False (and no change) if its id already exists."""
         ...
@@ -192,7 +202,41 @@ class Store(Protocol):
         """Pool id -> earliest due time, over SCHEDULED runs due by ``before``."""
         ...
 
-    # -- one dispatcher per pool (core.services.pool_turns) -----------------------
+    def list_active(self, pool_id: str | None = None) -> list[FlowRun]:
+        """Runs holding slots (PENDING, RUNNING, CANCELLING)."""
+        ...
+
+
+class SlotStore(Protocol):
+    """Moving runs between states with their pool and queue slots, atomically."""
+
+    def claim(self, run: FlowRun, *, state: State, lease_expires: datetime) -> FlowRun:
+        """SCHEDULED -> PENDING, taking a pool and a queue slot, atomically.
+
+        Raises ``Conflict`` if the run changed since it was read or is no
+        longer SCHEDULED, ``CapacityFull`` if a limit is reached or the pool
+        or queue is paused.
+        """
+        ...
+
+    def record_state(self, run: FlowRun, state: State) -> FlowRun:
+        """Move ``run`` to ``state`` (see ``core.rules.runs.transition``), taking or
+        releasing slots in the same write when slot-holding changes."""
+        ...
+
+    def mark_submitted(self, run: FlowRun, *, infrastructure_pid: str, at: datetime) -> FlowRun:
+        """Record the infrastructure id of a PENDING run and end its lease."""
+        ...
+
+    def counters(self, pool_id: str) -> SlotCounters: ...
+    def repair_counters(self, pool_id: str) -> list[CounterRepair]:
+        """Recount slots from the runs; fix and report every counter that drifted."""
+        ...
+
+
+class TurnStore(Protocol):
+    """One dispatcher per pool at a time (``core.services.pool_turns``)."""
+
     def take_dispatch_turn(
         self, pool_id: str, holder: str, *, at: datetime, until: datetime, again: Again
     ) -> bool:
@@ -214,39 +258,22 @@ class Store(Protocol):
         the lease is no longer ``holder``'s (it expired and was taken)."""
         ...
 
-    def list_active(self, pool_id: str | None = None) -> list[FlowRun]:
-        """Runs holding slots (PENDING, RUNNING, CANCELLING)."""
-        ...
 
-    def claim(self, run: FlowRun, *, state: State, lease_expires: datetime) -> FlowRun:
-        """SCHEDULED -> PENDING, taking a pool and a queue slot, atomically.
+class Store(
+    PoolStore, QueueStore, WorkerStore, CatalogStore, RunStore, SlotStore, TurnStore, Protocol
+):
+    """Everything pushpool persists, with methods named for what they do.
 
-        Raises ``Conflict`` if the run changed since it was read or is no
-        longer SCHEDULED, ``CapacityFull`` if a limit is reached or the pool
-        or queue is paused.
-        """
-        ...
+    Every method that changes state is one conditional write (a DynamoDB
+    transaction or one SQLite ``BEGIN IMMEDIATE`` transaction).  Writes of
+    versioned objects succeed only if the stored ``version`` equals the
+    passed object's ``version``; the stored result has ``version + 1``.
+    Errors: ``NotFound``, ``Conflict`` (duplicate, stale version, wrong
+    state), ``CapacityFull`` (limit reached), ``Transient`` (retry).
 
-    def record_state(self, run: FlowRun, state: State) -> FlowRun:
-        """Move ``run`` to ``state`` (see ``core.rules.runs.transition``), taking or
-        releasing slots in the same write when slot-holding changes."""
-        ...
-
-    def mark_submitted(self, run: FlowRun, *, infrastructure_pid: str, at: datetime) -> FlowRun:
-        """Record the infrastructure id of a PENDING run and end its lease."""
-        ...
-
-    # -- counters ---------------------------------------------------------------
-    def counters(self, pool_id: str) -> SlotCounters: ...
-    def repair_counters(self, pool_id: str) -> list[CounterRepair]:
-        """Recount slots from the runs; fix and report every counter that drifted."""
-        ...
-
-    # -- tokens and small caches ---------------------------------------------------
-    def put_token(self, token: Token) -> None: ...
-    def find_token(self, secret_hash: str) -> Token | None: ...
-    def get_cached(self, key: str) -> str | None: ...
-    def put_cached(self, key: str, value: str) -> None: ...
+    Each subject is a port of its own above, so a store is composed of one
+    part per subject (``core.store.composed``).
+    """
 
 
 @runtime_checkable
