@@ -26,7 +26,8 @@ from pathlib import Path
 import httpx
 
 from providers.registry import REGISTRY
-from tests.faults.support import HELD, Flows, runs, start_server, start_worker, wait_for
+from tests.faults.support import HELD, Flows, runs, start_worker, wait_for
+from tests.servers import ServerProcess
 
 POOL = "bench"
 
@@ -74,8 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pushpool-death-") as name:
         tmp = Path(name)
-        server, api = start_server(f"sqlite:///{tmp / 'db.sqlite'}", tmp / "server.log",
-                                   with_worker=False)  # fmt: skip
+        server = ServerProcess(store=f"sqlite:///{tmp / 'db.sqlite'}", log=tmp / "server.log")
+        api = server.url
         flows = Flows(tmp / "flows.jsonl")
         try:
             with httpx.Client(base_url=api, timeout=10) as http:
