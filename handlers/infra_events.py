@@ -1,8 +1,9 @@
 """The infrastructure-events function: EventBridge "ECS Task State Change".
 
 The stack's rule forwards only tasks started by pushpool (``startedBy``
-begins with ``pushpool``), and of their changes only PENDING, RUNNING (while
-meant to run) and STOPPED: the ones that move a run, about 3 of ECS's 9.  ``providers.ecs.status.task_change`` finds the run and
+begins with ``pushpool``), and of their changes only RUNNING (while meant
+to run) and STOPPED: the two that move a run, of ECS's about 9 (PENDING only
+renamed the state; docs/decisions.md).  ``providers.ecs.status.task_change`` finds the run and
 attempt from the task's group and maps its state (PENDING/PROVISIONING →
 InfrastructurePending, RUNNING → RUNNING, STOPPED → COMPLETED / FAILED with
 the exit code / CRASHED with ECS's reason / CANCELLED after a cancel); the
