@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from core.services.dispatch import Dispatcher
 from core.services.tick import DelegatingTicker, Ticker
-from core.store.sqlite import SqliteStore
+from core.store.sqlite.store import SqliteStore
 from handlers.bootstrap import Settings, bootstrap
 from handlers.dispatch import RETRY_BASE_SECONDS
 from handlers.profiles import Profile
