@@ -11,6 +11,7 @@ commit did.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -47,8 +48,6 @@ def run_baseline(rev: str, argv: list[str]) -> dict[str, Any]:
 
 
 def _env(tree: Path) -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env["PYTHONPATH"] = str(tree)  # the old tree's packages, not this checkout's
     return env
@@ -72,14 +71,14 @@ def comparison(rev: str, before: dict[str, Any], after: list[Any]) -> str:
             if index >= len(priors):
                 continue
             prior = priors[index]
-            ratio = figure.median / prior["median"] if prior["median"] else float("nan")
+            ratio = f"{figure.median / prior['median']:.2f}" if prior["median"] else "—"
             rows.append(
                 (
                     result.name,
                     figure.name,
                     f"{prior['median']:,.4g}",
                     f"{figure.median:,.4g}",
-                    f"{ratio:.2f}",
+                    ratio,
                     figure.unit,
                 )
             )
