@@ -3,7 +3,8 @@
 A model travels as compressed JSON (``doc``) beside the attributes that keys,
 indexes and conditions need.  The few fields that change without a version
 bump (a queue's ``last_polled``, a pool's ``last_dispatched``) and the slot
-counters live in their own attributes or items, so frequent small writes
+counters live in their own attributes or items (the counters of a pool and
+all its queues on one item, see ``counters``), so frequent small writes
 never rewrite a large document.
 """
 
@@ -16,7 +17,6 @@ from core.states import SLOT_HOLDING, StateType
 from core.store.dynamodb import schema
 from core.store.dynamodb.codec import (
     Item,
-    b,
     epoch_seconds,
     get_n,
     get_s,
@@ -42,17 +42,6 @@ def pool_doc_item(pool: WorkPool) -> Item:
     }
 
 
-def pool_slots_item(pool: WorkPool) -> Item:
-    item = {
-        **schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK),
-        "active": n(0),
-        "paused": b(pool.is_paused),
-    }
-    if pool.concurrency_limit is not None:
-        item["lim"] = n(pool.concurrency_limit)
-    return item
-
-
 def pool_from(items: list[Item]) -> WorkPool | None:
     """The pool from its document, slot and last-seen items (any order)."""
     by_sk = {get_s(item, "sk"): item for item in items}
@@ -76,11 +65,7 @@ def queue_item(queue: WorkQueue) -> Item:
         "name": s(queue.name),
         "version": n(queue.version),
         "doc": pack(queue, exclude={"last_polled"}),
-        "active": n(0),
-        "paused": b(queue.is_paused),
     }
-    if queue.concurrency_limit is not None:
-        item["lim"] = n(queue.concurrency_limit)
     if queue.last_polled is not None:
         item["polled"] = s(stamp(queue.last_polled))
     return item

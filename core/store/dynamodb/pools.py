@@ -1,7 +1,7 @@
 """Work pools on DynamoDB.
 
 A pool's items share one partition (``P#<pool id>``): its document, its
-small slot-counter item, its last dispatcher pass, its queues, its
+small slot-counter item (the pool's and every queue's counters), its last dispatcher pass, its queues, its
 queue-name claims and its workers.  A pool name is claimed by an item in the
 ``POOLNAME`` partition, written in the same transaction as the pool, which
 also makes listing pools one query.
@@ -16,7 +16,8 @@ from core.errors import Conflict, NotFound
 from core.models import WorkPool, WorkQueue
 from core.store.dynamodb import schema
 from core.store.dynamodb.codec import Item, get_s, n, names, s, stamp
-from core.store.dynamodb.items import pool_doc_item, pool_from, pool_slots_item
+from core.store.dynamodb.counters import counter_item
+from core.store.dynamodb.items import pool_doc_item, pool_from
 from core.store.dynamodb.ops import EXISTS, delete, put, put_new, put_versioned, rename_ops
 from core.store.dynamodb.queues import Queues
 from core.store.dynamodb.table import Op, Table
@@ -30,14 +31,15 @@ class Pools:
         self._queues = queues  # a new pool's default queue; a deleted pool's queues
 
     def create_pool(self, pool: WorkPool, default_queue: WorkQueue) -> None:
-        """One transaction: name claim, document, counter, last-seen, default queue."""
+        """One transaction: name claim, document, counter item (with the default
+        queue's counter), last-seen, default queue."""
         duplicate = Conflict(f"a work pool named {pool.name!r} already exists")
         name_claim = {**schema.key(schema.POOL_NAMES, pool.name), "pool_id": s(pool.id)}
         self._table.transact(
             [
                 put_new(name_claim, duplicate),
                 put_new(pool_doc_item(pool), Conflict(f"a work pool with id {pool.id!r} exists")),
-                put(pool_slots_item(pool)),
+                put(counter_item(pool, default_queue)),
                 put(schema.key(schema.pool_pk(pool.id), schema.SEEN_SK)),
                 *self._queues.queue_ops(default_queue),
             ]

@@ -1,8 +1,10 @@
 """Work queues on DynamoDB.
 
 A queue is one item in its pool's partition (``QUEUE#<id>``) holding its
-document, its slot counter, pause flag and limit (what a claim checks) and
-its last poll time (written without touching the document).  Its name is
+document and its last poll time (written without touching the document).
+Its slot counter, pause flag and limit (what a claim checks) live on the
+pool's counter item, kept in step in the same transaction by every write
+here (see ``counters``).  Its name is
 claimed by a ``QNAME#<name>`` item in the same partition, and a pointer item
 ``Q#<id>`` finds its pool from its id alone.
 """
@@ -15,10 +17,10 @@ from typing import Any
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import WorkQueue
-from core.store.dynamodb import schema
+from core.store.dynamodb import counters, schema
 from core.store.dynamodb.codec import get_s, n, names, pack, s, stamp
 from core.store.dynamodb.items import queue_from, queue_item
-from core.store.dynamodb.ops import EXISTS, delete, must_exist, put, put_new, rename_ops, stale
+from core.store.dynamodb.ops import EXISTS, delete, put, put_new, rename_ops, stale
 from core.store.dynamodb.table import Op, Table
 
 
@@ -46,9 +48,9 @@ class Queues:
         ]
 
     def create_queue(self, queue: WorkQueue) -> None:
-        pool_doc = schema.key(schema.pool_pk(queue.pool_id), schema.POOL_SK)
-        missing = NotFound(f"work pool with id {queue.pool_id!r} not found")
-        self._table.transact([must_exist(pool_doc, missing), *self.queue_ops(queue)])
+        """The queue's items and its counter on the pool's item (which must exist)."""
+        counter = counters.queue_settings_op(queue.pool_id, [queue], new=True)
+        self._table.transact([counter, *self.queue_ops(queue)])
 
     def _queue_at(self, pool_id: str, queue_id: str, what: str) -> WorkQueue:
         item = self._table.get(schema.key(schema.pool_pk(pool_id), schema.queue_sk(queue_id)))
@@ -78,9 +80,14 @@ class Queues:
     def update_queues(self, queues: Sequence[WorkQueue]) -> list[WorkQueue]:
         """One transaction over every queue (version-checked), moving name claims."""
         keys = [schema.key(schema.pool_pk(q.pool_id), schema.queue_sk(q.id)) for q in queues]
-        stored = {q.id: q for q in map(queue_from, self._table.batch_get(keys))}
+        items = self._table.batch_get(keys)
+        for item in items:
+            if counters.is_old_layout(item):
+                counters.migrate_queue(self._table, item)  # its settings go to the pool item
+        stored = {q.id: q for q in map(queue_from, items)}
         ops: list[Op] = []
         written: list[WorkQueue] = []
+        by_pool: dict[str, list[WorkQueue]] = {}
         for queue in queues:
             before = stored.get(queue.id) or self._missing_queue(queue)
             new = queue.model_copy(
@@ -99,6 +106,8 @@ class Queues:
                     ),
                 )
             written.append(new)
+            by_pool.setdefault(queue.pool_id, []).append(new)
+        ops += [counters.queue_settings_op(p, qs, new=False) for p, qs in by_pool.items()]
         if ops:
             self._table.transact(ops)
         return written
@@ -140,6 +149,7 @@ class Queues:
                 ),
                 delete(schema.key(pk, schema.queue_name_sk(queue.name))),
                 delete(schema.key(schema.queue_pointer_pk(queue.id), schema.QUEUE_POINTER_SK)),
+                counters.remove_queue_op(queue),
             ]
         )
         self._table.batch_delete(self.scheduled_run_keys(queue.id))
@@ -174,20 +184,15 @@ class Queues:
 
 
 def _queue_update_op(queue: WorkQueue, *, expected: int) -> Op:
-    """Rewrite a queue's document and settings, keeping its counter and poll time."""
-    update = "SET #doc = :doc, #version = :new, #name = :name, #paused = :paused"
+    """Rewrite a queue's document, keeping its poll time (its pause flag and
+    limit go to the pool's counter item in the same transaction)."""
+    update = "SET #doc = :doc, #version = :new, #name = :name"
     values: dict[str, Any] = {
         ":doc": pack(queue, exclude={"last_polled"}),
         ":new": n(queue.version),
         ":name": s(queue.name),
-        ":paused": {"BOOL": queue.is_paused},
         ":version": n(expected),
     }
-    if queue.concurrency_limit is None:
-        update += " REMOVE #lim"
-    else:
-        update += ", #lim = :lim"
-        values[":lim"] = n(queue.concurrency_limit)
     condition = "#version = :version"
     what = f"work queue {queue.name!r}"
     return Op(

@@ -1,37 +1,20 @@
 """Writing a run item and moving its slot counters, shared by ``runs``
 (creating a run that starts holding slots) and ``slots`` (claims and state
-changes), so both build those operations the same way.
+changes), so both build those operations the same way.  The counters all
+live on the pool's counter item (:mod:`core.store.dynamodb.counters`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
-from core.errors import CapacityFull, Conflict, NotFound
+from core.errors import Conflict, NotFound
 from core.models import FlowRun
 from core.ports import Clock
-from core.store.dynamodb import schema
-from core.store.dynamodb.codec import Item, get_b, get_n, n, names, s, stamp
+from core.store.dynamodb import counters
+from core.store.dynamodb.codec import Item, n, names
 from core.store.dynamodb.items import run_from, run_item
 from core.store.dynamodb.table import Op
-
-
-class CounterGone(Exception):
-    """A slot counter to release is missing or already at zero (internal).
-
-    Releasing must never fail a state change: the counter's pool or queue
-    was deleted, or it already reads zero after drift.  The caller retries
-    the transaction without that counter, like SQLite's ``MAX(active-1, 0)``.
-    """
-
-    def __init__(self, index: int) -> None:
-        super().__init__(index)
-        self.index = index
-
-
-def _gone(index: int) -> Callable[[Item | None], Exception]:
-    return lambda _item: CounterGone(index)
 
 
 class RunWrites:
@@ -45,75 +28,14 @@ class RunWrites:
     def run_item(self, run: FlowRun) -> Item:
         return run_item(run, shards=self._shards, retention=self._retention)
 
-    def _counter_keys(self, run: FlowRun) -> list[tuple[str, dict[str, dict[str, str]], str]]:
-        return [
-            (
-                "pool",
-                schema.key(schema.pool_pk(run.work_pool_id), schema.SLOTS_SK),
-                run.work_pool_name,
-            ),
-            (
-                "queue",
-                schema.key(schema.pool_pk(run.work_pool_id), schema.queue_sk(run.work_queue_id)),
-                run.work_queue_name,
-            ),
-        ]
+    def take_op(self, run: FlowRun) -> Op:
+        """Take one slot of the run's pool and queue (one update of the pool's
+        counter item) if neither is paused or full."""
+        return counters.take_op(run, self._clock())
 
-    def take_ops(self, run: FlowRun) -> list[Op]:
-        """Take one slot of the run's pool and queue if neither is paused or full."""
-        condition = (
-            "attribute_exists(#pk) AND #paused = :no AND "
-            "(attribute_not_exists(#lim) OR #active < #lim)"
-        )
-        update = "ADD #active :one SET #touched = :at"
-        return [
-            Op(
-                {
-                    "Update": {
-                        "Key": key,
-                        "UpdateExpression": update,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names(update, condition),
-                        "ExpressionAttributeValues": {
-                            ":one": n(1),
-                            ":no": {"BOOL": False},
-                            ":at": s(stamp(self._clock())),
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-                _CapacityError(kind, name, run),
-            )
-            for kind, key, name in self._counter_keys(run)
-        ]
-
-    def release_ops(self, run: FlowRun, *, skip: frozenset[int] = frozenset()) -> list[Op]:
+    def release_op(self, run: FlowRun, *, pool: bool = True, queue: bool = True) -> Op | None:
         """Give back the run's slots; a missing or zero counter raises ``CounterGone``."""
-        condition = "#active > :zero"
-        update = "ADD #active :minus SET #touched = :at"
-        ops = []
-        for index, (_kind, key, _name) in enumerate(self._counter_keys(run)):
-            if index in skip:
-                continue
-            ops.append(
-                Op(
-                    {
-                        "Update": {
-                            "Key": key,
-                            "UpdateExpression": update,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names(update, condition),
-                            "ExpressionAttributeValues": {
-                                ":minus": n(-1),
-                                ":zero": n(0),
-                                ":at": s(stamp(self._clock())),
-                            },
-                        }
-                    },
-                    _gone(index),
-                )
-            )
-        return ops
+        return counters.release_op(run, self._clock(), pool=pool, queue=queue)
 
     def put_run_op(self, new: FlowRun, *, expected: FlowRun, require_state: str = "") -> Op:
         """Replace the run item if it still has ``expected``'s version (and
@@ -148,22 +70,3 @@ def run_conflict(expected: FlowRun, item: Item | None) -> Exception:
             f"{expected.version}, stored {stored.version}); read it again and retry"
         )
     return Conflict(f"flow run {expected.id!r} is {stored.state_type}, no longer SCHEDULED")
-
-
-class _CapacityError:
-    """Turns a failed slot condition into NotFound or CapacityFull(scope)."""
-
-    def __init__(self, kind: str, name: str, run: FlowRun) -> None:
-        self.kind, self.name, self.run = kind, name, run
-
-    def __call__(self, item: Item | None) -> Exception:
-        if item is None:
-            return NotFound(f"work {self.kind} {self.name!r} of flow run {self.run.id!r} not found")
-        if get_b(item, "paused"):
-            return CapacityFull(f"work {self.kind} {self.name!r} is paused", scope="paused")
-        active, limit = get_n(item, "active"), get_n(item, "lim")
-        return CapacityFull(
-            f"work {self.kind} {self.name!r} is at its concurrency limit ({active} of "
-            f"{limit} slots in use); the run waits until a slot is released",
-            scope=self.kind,
-        )

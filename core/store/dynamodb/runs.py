@@ -53,7 +53,7 @@ class Runs:
         }
         try:
             if run.state_type in SLOT_HOLDING:
-                self._table.transact([Op({"Put": put}, Exists), *self._writes.take_ops(run)])
+                self._table.transact([Op({"Put": put}, Exists), self._writes.take_op(run)])
             else:
                 self._table.conditional("put_item", Exists, **put)
         except Exists:

@@ -26,7 +26,7 @@ def pool_pk(pool_id: str) -> str:
 
 
 POOL_SK = "POOL"  # the pool document (its template can be large)
-SLOTS_SK = "POOL#SLOTS"  # small, hot: the pool's slot counter, pause flag, limit
+SLOTS_SK = "POOL#SLOTS"  # small, hot: slot counters, pause flags, limits of pool and queues
 SEEN_SK = "POOL#SEEN"  # last dispatcher pass (kept off the hot counter item)
 POOL_PREFIX = "POOL"
 
@@ -161,9 +161,10 @@ def create_table(client: Any = None, table_name: str = DEFAULT_TABLE) -> bool:
     store init``).
 
     Idempotent: an existing table is left as it is apart from switching TTL
-    on and indexing deployments written before their schedule progress was
-    kept (``index_deployment_schedules``), so ``pushpool store init`` can be
-    run again safely, and upgrades a table.
+    on, indexing deployments written before their schedule progress was
+    kept (``index_deployment_schedules``) and moving queue counters onto
+    their pools' counter items (``migrate_queue_counters``), so ``pushpool
+    store init`` can be run again safely, and upgrades a table.
     """
     if client is None:
         from core.store.dynamodb.table import default_client  # noqa: PLC0415
@@ -187,7 +188,24 @@ def create_table(client: Any = None, table_name: str = DEFAULT_TABLE) -> bool:
         )
     if not created:
         index_deployment_schedules(client, table_name)
+        migrate_queue_counters(client, table_name)
     return created
+
+
+def migrate_queue_counters(client: Any, table_name: str) -> int:
+    """Move queue counters written before issue 16 (on ``QUEUE#`` items) onto
+    their pools' counter items; how many moved.  Idempotent and safe beside
+    live traffic (see ``counters.migrate_queue``)."""
+    import random  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from core.store.dynamodb.counters import migrate_table  # noqa: PLC0415 - it imports schema
+    from core.store.dynamodb.table import Backoff, Table  # noqa: PLC0415
+
+    table = Table(
+        table_name, client=client, sleep=time.sleep, random=random.random, backoff=Backoff()
+    )
+    return migrate_table(table)
 
 
 def index_deployment_schedules(client: Any, table_name: str) -> int:

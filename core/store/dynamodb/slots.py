@@ -1,33 +1,34 @@
 """Claims, state changes and slot counters: the admission-critical writes.
 
-A claim is one ``TransactWriteItems`` of three items: the run (still
-SCHEDULED, same version), the pool counter and the queue counter (each
-present, not paused, below its limit; ``ADD active 1``).  Any change that
-enters or leaves a slot-holding state moves both counters in the same
-transaction; every other change is a single conditional put.
+A claim is one ``TransactWriteItems`` of two items: the run (still
+SCHEDULED, same version) and the pool's counter item, which holds the pool
+counter and every queue counter (both present, not paused, below their
+limits; ``ADD`` 1 to each).  Any change that enters or leaves a slot-holding
+state moves both counters in the same transaction; every other change is a
+single conditional put.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FlowRun
 from core.ports import Clock, CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
-from core.store.dynamodb import schema
-from core.store.dynamodb.codec import Item, get_n, get_s, n, names, parse_stamp, s, stamp
+from core.store.dynamodb import counters, schema
+from core.store.dynamodb.codec import Item, get_n
 from core.store.dynamodb.items import run_from
-from core.store.dynamodb.run_writes import CounterGone, RunWrites, run_conflict
+from core.store.dynamodb.run_writes import RunWrites, run_conflict
 from core.store.dynamodb.runs import Runs
 from core.store.dynamodb.table import Op, Table
 
 log = logging.getLogger(__name__)
 
 MARK_SUBMITTED_ATTEMPTS = 5
+RELEASE_ATTEMPTS = 5  # pool and queue counters skipped, plus a migration
 
 
 class Slots:
@@ -55,8 +56,27 @@ class Slots:
             raise self._why_not(run)
         new = transition(run, state, lease_expires=lease_expires)
         run_op = self._writes.put_run_op(new, expected=run, require_state=StateType.SCHEDULED.value)
-        self._table.transact([run_op, *self._writes.take_ops(run)])
+        self._take(run_op, run)
         return new
+
+    def _take(self, run_op: Op, run: FlowRun) -> None:
+        """Write the run and take its slots; a queue still on the old layout
+        is migrated first (once) rather than refused."""
+        try:
+            self._table.transact([run_op, self._writes.take_op(run)])
+        except counters.QueueCounterMissing:
+            if not self._migrated(run):
+                raise
+            self._table.transact([run_op, self._writes.take_op(run)])
+
+    def _migrated(self, run: FlowRun) -> bool:
+        """Whether the run's queue was on the old layout (and is now moved)."""
+        queue_key = schema.key(schema.pool_pk(run.work_pool_id), schema.queue_sk(run.work_queue_id))
+        item = self._table.get(queue_key)
+        if item is None or not counters.is_old_layout(item):
+            return False
+        counters.migrate_queue(self._table, item)
+        return True
 
     def _why_not(self, run: FlowRun) -> Exception:
         """The error for claiming a run the caller already sees as not SCHEDULED."""
@@ -68,7 +88,7 @@ class Slots:
         delta = slot_delta(run.state_type, state.type)
         run_op = self._writes.put_run_op(new, expected=run)
         if delta > 0:
-            self._table.transact([run_op, *self._writes.take_ops(run)])
+            self._take(run_op, run)
         elif delta < 0:
             self._release(run_op, run)
         else:
@@ -77,18 +97,35 @@ class Slots:
 
     def _release(self, run_op: Op, run: FlowRun) -> None:
         """Write the run and give back its slots; skip a counter that is gone or at 0."""
-        skip: set[int] = set()
-        while True:
+        pool = queue = True
+        may_migrate = True
+        for _ in range(RELEASE_ATTEMPTS):
+            op = self._writes.release_op(run, pool=pool, queue=queue)
             try:
-                self._table.transact([run_op, *self._writes.release_ops(run, skip=frozenset(skip))])
+                if op is None:
+                    self._table.conditional("put_item", run_op.on_fail, **run_op.request["Put"])
+                else:
+                    self._table.transact([run_op, op])
                 return
-            except CounterGone as gone:
-                log.warning(
-                    "slot counter %s of run %s was missing or at zero; released without it",
-                    "pool" if gone.index == 0 else "queue",
-                    run.id,
-                )
-                skip.add(gone.index)
+            except counters.CounterGone as gone:
+                has_queue = gone.item is not None and counters.attr(
+                    counters.ACTIVE, run.work_queue_id
+                ) in (gone.item or {})
+                if may_migrate and gone.item is not None and not has_queue:
+                    may_migrate = False
+                    if self._migrated(run):
+                        continue
+                can_pool, can_queue = counters.releasable(run, gone.item)
+                for kind, wanted, can in (("pool", pool, can_pool), ("queue", queue, can_queue)):
+                    if wanted and not can:
+                        log.warning(
+                            "slot counter of work %s of run %s was missing or at zero; "
+                            "released without it",
+                            kind,
+                            run.id,
+                        )
+                pool, queue = pool and can_pool, queue and can_queue
+        raise Conflict(f"the slot counters of flow run {run.id!r} kept changing; retry")
 
     def mark_submitted(self, run: FlowRun, *, infrastructure_pid: str, at: datetime) -> FlowRun:
         """Record the infrastructure of the run's current attempt.
@@ -138,33 +175,22 @@ class Slots:
 
     # -- counters -------------------------------------------------------------------
 
-    def _counter_items(self, pool_id: str) -> tuple[Item, list[Item]]:
-        """The pool's counter item and its queue items, in one query."""
-        items = list(
-            self._table.query(
-                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
-                ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
-                ExpressionAttributeValues={
-                    ":pk": s(schema.pool_pk(pool_id)),
-                    ":low": s(schema.SLOTS_SK),
-                    # Every "QUEUE#<id>" sorts below "QUEUE$" ('$' follows '#').
-                    ":high": s(schema.QUEUE_PREFIX[:-1] + "$"),
-                },
-                ConsistentRead=True,
-            )
-        )
-        pool = next((i for i in items if get_s(i, "sk") == schema.SLOTS_SK), None)
-        if pool is None:
+    def _counter_item(self, pool_id: str) -> Item:
+        item = self._table.get(counters.counter_key(pool_id))
+        if item is None:
             raise NotFound(f"work pool with id {pool_id!r} not found")
-        queues = [i for i in items if (get_s(i, "sk") or "").startswith(schema.QUEUE_PREFIX)]
-        return pool, queues
+        return item
 
     def counters(self, pool_id: str) -> SlotCounters:
-        pool, queues = self._counter_items(pool_id)
-        return SlotCounters(
-            pool_active=get_n(pool, "active") or 0,
-            queue_active={_queue_id(q): get_n(q, "active") or 0 for q in queues},
-        )
+        """One strongly consistent read of the pool's counter item."""
+        item = self._counter_item(pool_id)
+        queues = counters.queue_counters(item)
+        if not queues and counters.migrate_pool(self._table, pool_id):
+            # Every pool has a queue: none here means a table from before
+            # the queue counters moved (issue 16); upgraded on first read.
+            item = self._counter_item(pool_id)
+            queues = counters.queue_counters(item)
+        return SlotCounters(pool_active=get_n(item, "active") or 0, queue_active=queues)
 
     def repair_counters(self, pool_id: str) -> list[CounterRepair]:
         """Recount slot holders from the ``active`` index and fix counters that differ.
@@ -173,44 +199,39 @@ class Slots:
         has not moved for ``settle`` (an index can lag its table by a
         moment, and a claim it has not yet shown must not lose its slot),
         and only if it still holds the value read, so a concurrent claim or
-        release is never overwritten.
+        release is never overwritten.  Queues still on the old layout are
+        migrated first, so the reaper's tick upgrades a table by itself.
         """
-        pool_item, queue_items = self._counter_items(pool_id)
+        queue_items = self._table.partition(schema.pool_pk(pool_id), prefix=schema.QUEUE_PREFIX)
+        counters.migrate_pool(self._table, pool_id, queue_items)
+        item = self._counter_item(pool_id)
         held: dict[str, int] = {}
         for run in self._runs.list_active(pool_id):
             held[run.work_queue_id] = held.get(run.work_queue_id, 0) + 1
+        queues = counters.queue_counters(item)
         repairs: list[CounterRepair] = []
-        for item, queue_id, count in [
-            (pool_item, None, sum(held.values())),
-            *((q, _queue_id(q), held.get(_queue_id(q), 0)) for q in queue_items),
+        for queue_id, was, count in [
+            (None, get_n(item, "active") or 0, sum(held.values())),
+            *((q, was, held.get(q, 0)) for q, was in queues.items()),
         ]:
-            was = get_n(item, "active") or 0
-            if was == count or (count < was and not self._settled(item)):
+            if was == count or (count < was and not self._settled(item, queue_id)):
                 continue
-            if self._set_counter(item, was=was, now=count):
+            if self._set_counter(pool_id, queue_id, was=was, now=count):
                 repair = CounterRepair(pool_id=pool_id, queue_id=queue_id, was=was, now=count)
                 log.warning("repaired slot counter: %s", repair.model_dump_json())
                 repairs.append(repair)
         return repairs
 
-    def _settled(self, item: Item) -> bool:
-        touched = get_s(item, "touched")
-        return touched is None or self._clock() - parse_stamp(touched) >= self._settle
+    def _settled(self, item: Item, queue_id: str | None) -> bool:
+        touched = counters.touched(item, queue_id)
+        return touched is None or self._clock() - touched >= self._settle
 
-    def _set_counter(self, item: Item, *, was: int, now: int) -> bool:
-        update = "SET #active = :now, #touched = :at"
-        condition = "attribute_exists(#pk) AND #active = :was"
-        values: dict[str, Any] = {":now": n(now), ":was": n(was), ":at": s(stamp(self._clock()))}
+    def _set_counter(self, pool_id: str, queue_id: str | None, *, was: int, now: int) -> bool:
+        request = counters.set_counter_request(
+            pool_id, queue_id, was=was, now=now, at=self._clock()
+        )
         try:
-            self._table.conditional(
-                "update_item",
-                _Moved,
-                Key=schema.key(get_s(item, "pk") or "", get_s(item, "sk") or ""),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names(update, condition),
-                ExpressionAttributeValues=values,
-            )
+            self._table.conditional("update_item", _Moved, **request)
         except _Moved:
             return False  # it moved meanwhile: the next pass looks again
         return True
@@ -220,10 +241,6 @@ class _Moved(Exception):
     def __init__(self, item: Item | None) -> None:
         super().__init__("moved")
         self.item = item
-
-
-def _queue_id(item: Item) -> str:
-    return (get_s(item, "sk") or "").removeprefix(schema.QUEUE_PREFIX)
 
 
 def _submit_problem(stored: FlowRun, run: FlowRun, pid: str) -> Exception | None:
