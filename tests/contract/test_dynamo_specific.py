@@ -195,11 +195,28 @@ def test_a_transaction_whose_response_was_lost_is_resent_with_the_same_token(
 # -- cancellation reasons ----------------------------------------------------------------
 
 
-def _counter(*, active: int = 0, limit: int | None = None, paused: bool = False) -> dict:
+def _counter(
+    queue_id: str,
+    *,
+    active: int = 0,
+    limit: int | None = None,
+    paused: bool = False,
+    queue_active: int | None = 0,
+    queue_limit: int | None = None,
+    queue_paused: bool = False,
+) -> dict:
+    """A stored counter item: the pool's counter and the queue's entry
+    (``queue_active=None``: the queue has none)."""
     item = {"pk": {"S": "P#x"}, "sk": {"S": "S"}, "active": {"N": str(active)}}
     item["paused"] = {"BOOL": paused}
     if limit is not None:
         item["lim"] = {"N": str(limit)}
+    if queue_active is not None:
+        item[f"a:{queue_id}"] = {"N": str(queue_active)}
+    if queue_limit is not None:
+        item[f"l:{queue_id}"] = {"N": str(queue_limit)}
+    if queue_paused:
+        item[f"p:{queue_id}"] = {"BOOL": True}
     return item
 
 
@@ -214,25 +231,30 @@ def _failed(item: dict | None) -> dict:
     return reason
 
 
+# The counter item's stored state when the claim's condition on it failed.
+# One item holds both counters, so the order of the old three-item layout
+# (missing, then paused, then full; pool before queue) is read off it.
 @pytest.mark.parametrize(
-    ("reasons", "error", "scope"),
+    ("stored", "error", "scope"),
     [
-        ([_ok(), _failed(None), _ok()], NotFound, None),
-        ([_ok(), _ok(), _failed(None)], NotFound, None),
-        ([_ok(), _failed(_counter(paused=True)), _ok()], CapacityFull, "paused"),
-        ([_ok(), _failed(_counter(active=2, limit=2)), _ok()], CapacityFull, "pool"),
-        ([_ok(), _ok(), _failed(_counter(active=1, limit=1))], CapacityFull, "queue"),
-        # several failed: a pause is reported before a full limit, like SQLite checks
-        (
-            [_ok(), _failed(_counter(active=3, limit=3)), _failed(_counter(paused=True))],
-            CapacityFull,
-            "paused",
-        ),
+        ({"pool_gone": True}, NotFound, None),
+        ({"queue_active": None}, NotFound, None),
+        ({"paused": True}, CapacityFull, "paused"),
+        ({"queue_paused": True}, CapacityFull, "paused"),
+        ({"active": 2, "limit": 2}, CapacityFull, "pool"),
+        ({"queue_active": 1, "queue_limit": 1}, CapacityFull, "queue"),
+        # several fail at once: a pause is reported before a full limit ...
+        ({"active": 3, "limit": 3, "queue_paused": True}, CapacityFull, "paused"),
+        # ... a missing queue before a pause, and the pool's limit before the queue's
+        ({"paused": True, "queue_active": None}, NotFound, None),
+        ({"active": 1, "limit": 1, "queue_active": 1, "queue_limit": 1}, CapacityFull, "pool"),
     ],
 )
-def test_cancellation_reasons_map_to_core_errors(dynamo, faults, reasons, error, scope):
+def test_cancellation_reasons_map_to_core_errors(dynamo, faults, stored, error, scope):
     pool, queue = add_pool(dynamo)
     run = add_run(dynamo, pool, queue)
+    counter = None if stored.pop("pool_gone", False) else _counter(queue.id, **stored)
+    reasons = [_ok(), _failed(counter)]
     faults.fail("TransactWriteItems", "TransactionCanceledException", CancellationReasons=reasons)
 
     with pytest.raises(error) as raised:
@@ -242,12 +264,37 @@ def test_cancellation_reasons_map_to_core_errors(dynamo, faults, reasons, error,
     assert dynamo.get_run(run.id) == run
 
 
+def test_a_claim_is_one_transaction_of_the_run_and_the_pools_counter_item(dynamo, faults):
+    """Two items (4 WCU), not three: the queue's counter is on the pool's item."""
+    pool, queue = add_pool(dynamo, limit=3, default_limit=2)
+    run = add_run(dynamo, pool, queue)
+    earlier = len(faults.calls("TransactWriteItems"))
+
+    held = claim(dynamo, run)
+    dynamo.record_state(held, state(StateType.COMPLETED))
+
+    claim_txn, release_txn = faults.calls("TransactWriteItems")[earlier:]
+    for txn in (claim_txn, release_txn):
+        keys = [
+            next(iter(entry.values()))["Item" if "Put" in entry else "Key"]
+            for entry in txn["TransactItems"]
+        ]
+        assert [(k["pk"]["S"], k["sk"]["S"]) for k in keys] == [
+            (schema.run_pk(run.id), schema.RUN_SK),
+            (schema.pool_pk(pool.id), schema.SLOTS_SK),
+        ]
+    condition = claim_txn["TransactItems"][1]["Update"]["ConditionExpression"]
+    assert (
+        "#paused" in condition and "#lim" in condition and "#qp" in condition and "#ql" in condition
+    )
+
+
 def test_a_run_reason_wins_over_the_counters(dynamo, faults):
     pool, queue = add_pool(dynamo)
     run = add_run(dynamo, pool, queue)
     moved = run.model_copy(update={"version": run.version + 1})
     item = run_item(moved, shards=4, retention=timedelta(days=1))
-    reasons = [_failed(item), _failed(_counter(paused=True)), _ok()]
+    reasons = [_failed(item), _failed(_counter(queue.id, paused=True, queue_active=None))]
     faults.fail("TransactWriteItems", "TransactionCanceledException", CancellationReasons=reasons)
 
     with pytest.raises(Conflict, match="changed since it was read") as raised:
@@ -258,7 +305,7 @@ def test_a_run_reason_wins_over_the_counters(dynamo, faults):
 def test_an_unexpected_cancellation_reason_is_raised_not_retried(dynamo, faults, sleeps):
     pool, queue = add_pool(dynamo)
     run = add_run(dynamo, pool, queue)
-    reasons = [{"Code": "ValidationError", "Message": "bad"}, _ok(), _ok()]
+    reasons = [{"Code": "ValidationError", "Message": "bad"}, _ok()]
     faults.fail("TransactWriteItems", "TransactionCanceledException", CancellationReasons=reasons)
 
     with pytest.raises(ClientError, match="TransactionCanceledException"):
@@ -509,5 +556,6 @@ def test_one_runs_life_takes_one_request_per_step_and_stays_under_a_write_unit(c
     assert [meter.steps[step].request_count for step in LIFE] == [1, 1, 1, 1, 1]
     assert [meter.steps[step].write_requests for step in LIFE] == [1, 1, 1, 1, 1]
     assert max(sizes.values()) < 1024  # every write of the run item costs one unit
-    # claim and complete are 3-item transactions (2 units each); the rest single puts
-    assert [meter.steps[step].wcu for step in LIFE] == [1, 6, 1, 1, 6]
+    # claim and complete are 2-item transactions (the run and the pool's counter
+    # item holding the queue's counter too; 2 units each); the rest single puts
+    assert [meter.steps[step].wcu for step in LIFE] == [1, 4, 1, 1, 4]

@@ -81,9 +81,13 @@ class Queues:
         """One transaction over every queue (version-checked), moving name claims."""
         keys = [schema.key(schema.pool_pk(q.pool_id), schema.queue_sk(q.id)) for q in queues]
         items = self._table.batch_get(keys)
-        for item in items:
-            if counters.is_old_layout(item):
-                counters.migrate_queue(self._table, item)  # its settings go to the pool item
+        for pool_id in {q.pool_id for q in queues}:
+            if any(
+                counters.is_old_layout(i)
+                for i in items
+                if get_s(i, "pk") == schema.pool_pk(pool_id)
+            ):
+                counters.migrate_pool(self._table, pool_id)  # settings now go to its item
         stored = {q.id: q for q in map(queue_from, items)}
         ops: list[Op] = []
         written: list[WorkQueue] = []

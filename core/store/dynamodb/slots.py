@@ -75,7 +75,7 @@ class Slots:
         item = self._table.get(queue_key)
         if item is None or not counters.is_old_layout(item):
             return False
-        counters.migrate_queue(self._table, item)
+        counters.migrate_pool(self._table, run.work_pool_id)  # a pool moves as a whole
         return True
 
     def _why_not(self, run: FlowRun) -> Exception:
