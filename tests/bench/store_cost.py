@@ -1,4 +1,5 @@
-"""Store requests, read units and write units for one flow run's life on DynamoDB.
+"""Store requests, read units and write units for one flow run's life on DynamoDB,
+and the size of a pool's counter item (and so a claim's units) as queues are added.
 
 Run it: ``python -m tests.bench.store_cost``.  It drives a ``DynamoStore`` on
 an in-process moto table through create, claim, submit, running and
@@ -133,6 +134,7 @@ class CostMeter:
         self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][client.meta.region_name]
         self._table = table_name
         self.steps: dict[str, Tally] = {}
+        self.counter_items: dict[int, tuple[int, float]] = {}  # queues: (bytes, claim WCU)
         self._current: Tally | None = None
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb", self._after)
@@ -267,7 +269,30 @@ def measure_run_life(region: str = "us-east-1") -> tuple[CostMeter, dict[str, in
         store.list_due(pool.id, NOW)
     with meter.step("dispatch pass: counters"):
         store.counters(pool.id)
+    meter.counter_items = measure_counter_items(store, meter)
     return meter, sizes
+
+
+QUEUE_COUNTS = (1, 5, 20, 40)
+
+
+def measure_counter_items(store: Any, meter: CostMeter) -> dict[int, tuple[int, float]]:
+    """The pool's counter item holds every queue's counter, pause flag and
+    limit: its size (after a claim) and a claim's table WCU for pools of
+    ``QUEUE_COUNTS`` queues, each queue with a limit (the larger case)."""
+    from tests.contract.builders import NOW, add_pool, add_queue, add_run, pending
+
+    found: dict[int, tuple[int, float]] = {}
+    for count in QUEUE_COUNTS:
+        pool, queue = add_pool(store, f"queues-{count}", limit=100, default_limit=10)
+        for index in range(1, count):
+            queue = add_queue(store, pool, f"q{index}", priority=index + 1, limit=10)
+        run = add_run(store, pool, queue)
+        with meter.step(f"claim, pool of {count} queues") as tally:
+            store.claim(run, state=pending(NOW), lease_expires=NOW + timedelta(minutes=5))
+        key = schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK)
+        found[count] = (item_size(meter._stored(key)), tally.wcu)
+    return found
 
 
 def report(meter: CostMeter, sizes: dict[str, int]) -> str:
@@ -292,6 +317,16 @@ def report(meter: CostMeter, sizes: dict[str, int]) -> str:
         f"write units per run: {units:.0f}; about ${per_million:.2f} per million runs "
         "(us-east-1 on-demand; reads by the dispatcher and API not included)",
     ]
+    counter_items = meter.counter_items
+    if counter_items:
+        lines.append(
+            "pool counter item (every queue with a limit): "
+            + "; ".join(
+                f"{count} queue{'s' if count > 1 else ''} {size} B, claim {wcu:.0f} WCU"
+                for count, (size, wcu) in counter_items.items()
+            )
+            + " (2 WCU for the run + 2 per started KB of the counter item)"
+        )
     return "\n".join(lines)
 
 
