@@ -278,18 +278,23 @@ QUEUE_COUNTS = (1, 5, 20, 40)
 
 def measure_counter_items(store: Any, meter: CostMeter) -> dict[int, tuple[int, float]]:
     """The pool's counter item holds every queue's counter, pause flag and
-    limit: its size (after a claim) and a claim's table WCU for pools of
-    ``QUEUE_COUNTS`` queues, each queue with a limit (the larger case)."""
+    limit: its size and a claim's table WCU for pools of ``QUEUE_COUNTS``
+    queues, each with a limit and a slot held (every attribute present: the
+    largest an item gets)."""
     from tests.contract.builders import NOW, add_pool, add_queue, add_run, pending
 
     found: dict[int, tuple[int, float]] = {}
+    lease = NOW + timedelta(minutes=5)
     for count in QUEUE_COUNTS:
         pool, queue = add_pool(store, f"queues-{count}", limit=100, default_limit=10)
+        queues = [queue]
         for index in range(1, count):
-            queue = add_queue(store, pool, f"q{index}", priority=index + 1, limit=10)
+            queues.append(add_queue(store, pool, f"q{index}", priority=index + 1, limit=10))
+        for each in queues:  # every queue has held a slot, so each carries its stamp
+            store.claim(add_run(store, pool, each), state=pending(NOW), lease_expires=lease)
         run = add_run(store, pool, queue)
         with meter.step(f"claim, pool of {count} queues") as tally:
-            store.claim(run, state=pending(NOW), lease_expires=NOW + timedelta(minutes=5))
+            store.claim(run, state=pending(NOW), lease_expires=lease)
         key = schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK)
         found[count] = (item_size(meter._stored(key)), tally.wcu)
     return found
@@ -320,7 +325,7 @@ def report(meter: CostMeter, sizes: dict[str, int]) -> str:
     counter_items = meter.counter_items
     if counter_items:
         lines.append(
-            "pool counter item (every queue with a limit): "
+            "pool counter item (every queue with a limit and a held slot): "
             + "; ".join(
                 f"{count} queue{'s' if count > 1 else ''} {size} B, claim {wcu:.0f} WCU"
                 for count, (size, wcu) in counter_items.items()

@@ -224,3 +224,30 @@ def test_the_reaper_repair_upgrades_a_pool(dynamo, client):
 
     assert counter_item(client, pool.id)[f"a:{queue.id}"] == {"N": "1"}
     assert "active" not in queue_item(client, pool.id, queue.id)
+
+
+def test_a_queue_the_full_counter_item_cannot_hold_is_refused_and_nothing_changes(dynamo, client):
+    """The counter item's 400 KB caps a pool at about 3,000 queues: beyond it,
+    creating a queue is bad input (HTTP 400), not a server error."""
+    from core.errors import InvalidInput, NotFound
+    from tests.contract.builders import make_queue
+
+    pool, default = add_pool(dynamo)
+    client.update_item(  # as if thousands of queues already had their entries
+        TableName=TABLE,
+        Key=schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK),
+        # moto refuses items over 405,000 bytes: this leaves less room than a
+        # queue entry needs (~120 B) but enough for a claim (same-size values)
+        UpdateExpression="SET #pad = :pad",
+        ExpressionAttributeNames={"#pad": "pad"},
+        ExpressionAttributeValues={":pad": {"S": "x" * 404_700}},
+    )
+    one_more = make_queue(pool, "one-more", priority=2, limit=3, paused=True)
+
+    with pytest.raises(InvalidInput, match="too large"):
+        dynamo.create_queue(one_more)
+
+    with pytest.raises(NotFound):
+        dynamo.get_queue(pool.id, "one-more")
+    claim(dynamo, add_run(dynamo, pool, default))  # the pool still admits
+    assert counts(dynamo, pool.id) == (1, {default.id: 1})

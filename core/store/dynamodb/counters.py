@@ -78,10 +78,16 @@ def _queue_names(queue_id: str, suffix: str = "") -> dict[str, str]:
 
 def counter_item(pool: WorkPool, default_queue: WorkQueue) -> Item:
     """A new pool's counter item, with its default queue's entry."""
-    item: Item = {**counter_key(pool.id), "active": n(0), "paused": b(pool.is_paused)}
+    item: Item = {
+        **counter_key(pool.id),
+        "active": n(0),
+        "paused": b(pool.is_paused),
+        "touched": s(stamp(pool.created)),  # from the start, like each queue's ``t:``
+    }
     if pool.concurrency_limit is not None:
         item["lim"] = n(pool.concurrency_limit)
     item[attr(ACTIVE, default_queue.id)] = n(0)
+    item[attr(TOUCHED, default_queue.id)] = n(millis(default_queue.created))
     if default_queue.concurrency_limit is not None:
         item[attr(LIMIT, default_queue.id)] = n(default_queue.concurrency_limit)
     if default_queue.is_paused:
@@ -103,9 +109,9 @@ def queue_settings_op(pool_id: str, queues: Sequence[WorkQueue], *, new: bool) -
     values: dict[str, Any] = {}
     for i, queue in enumerate(queues):
         names |= _queue_names(queue.id, str(i))
-        if new:
-            sets.append(f"#qa{i} = :zero")
-            values[":zero"] = n(0)
+        if new:  # the stamp from the start: a claim never grows the item by one
+            sets += [f"#qa{i} = :zero", f"#qt{i} = :t{i}"]
+            values |= {":zero": n(0), f":t{i}": n(millis(queue.created))}
         else:
             conditions.append(f"attribute_exists(#qa{i})")
         if queue.concurrency_limit is None:

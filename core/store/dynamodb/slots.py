@@ -19,7 +19,7 @@ from core.ports import Clock, CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
 from core.store.dynamodb import counters, schema
-from core.store.dynamodb.codec import Item, get_n
+from core.store.dynamodb.codec import Item, get_n, get_s, s
 from core.store.dynamodb.items import run_from
 from core.store.dynamodb.run_writes import RunWrites, run_conflict
 from core.store.dynamodb.runs import Runs
@@ -181,6 +181,28 @@ class Slots:
             raise NotFound(f"work pool with id {pool_id!r} not found")
         return item
 
+    def _counter_and_queue_items(self, pool_id: str) -> tuple[Item, list[Item]]:
+        """The pool's counter item and its queue items, in one query (the
+        reaper's pass: it looks for queues still on the old layout too)."""
+        items = list(
+            self._table.query(
+                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
+                ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
+                ExpressionAttributeValues={
+                    ":pk": s(schema.pool_pk(pool_id)),
+                    ":low": s(schema.SLOTS_SK),
+                    # Every "QUEUE#<id>" sorts below "QUEUE$" ('$' follows '#').
+                    ":high": s(schema.QUEUE_PREFIX[:-1] + "$"),
+                },
+                ConsistentRead=True,
+            )
+        )
+        item = next((i for i in items if get_s(i, "sk") == schema.SLOTS_SK), None)
+        if item is None:
+            raise NotFound(f"work pool with id {pool_id!r} not found")
+        queues = [i for i in items if (get_s(i, "sk") or "").startswith(schema.QUEUE_PREFIX)]
+        return item, queues
+
     def counters(self, pool_id: str) -> SlotCounters:
         """One strongly consistent read of the pool's counter item."""
         item = self._counter_item(pool_id)
@@ -202,9 +224,9 @@ class Slots:
         release is never overwritten.  Queues still on the old layout are
         migrated first, so the reaper's tick upgrades a table by itself.
         """
-        queue_items = self._table.partition(schema.pool_pk(pool_id), prefix=schema.QUEUE_PREFIX)
-        counters.migrate_pool(self._table, pool_id, queue_items)
-        item = self._counter_item(pool_id)
+        item, queue_items = self._counter_and_queue_items(pool_id)
+        if counters.migrate_pool(self._table, pool_id, queue_items):
+            item = self._counter_item(pool_id)
         held: dict[str, int] = {}
         for run in self._runs.list_active(pool_id):
             held[run.work_queue_id] = held.get(run.work_queue_id, 0) + 1
