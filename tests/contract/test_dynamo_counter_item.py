@@ -251,3 +251,25 @@ def test_a_queue_the_full_counter_item_cannot_hold_is_refused_and_nothing_change
         dynamo.get_queue(pool.id, "one-more")
     claim(dynamo, add_run(dynamo, pool, default))  # the pool still admits
     assert counts(dynamo, pool.id) == (1, {default.id: 1})
+
+
+@pytest.mark.slow
+def test_claimers_racing_on_a_pool_not_yet_upgraded_never_exceed_a_limit(dynamo, client):
+    """Eight threads claim and finish runs of an old-layout pool (pool limit 3,
+    queue limits none/1/2, one slot already held): the first claims migrate
+    it while the others race them; no limit is ever exceeded, no run is
+    claimed twice, and the counters end at 0."""
+    from tests.contract.claimers import run_claimers
+    from tests.contract.test_concurrency import assert_all_done_once, seed
+
+    limits = seed(dynamo)
+    first = dynamo.list_due(limits.pool_id, NOW + timedelta(hours=1))[0]
+    held = claim(dynamo, first)
+    to_old_layout(client, limits.pool_id)
+
+    tally = run_claimers(dynamo, limits, threads=8)
+    dynamo.record_state(held, state(StateType.COMPLETED))
+    tally.claimed.append(held.id)
+
+    assert "active" not in queue_item(client, limits.pool_id, held.work_queue_id)
+    assert_all_done_once(dynamo, limits, tally)

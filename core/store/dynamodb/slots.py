@@ -70,12 +70,15 @@ class Slots:
             self._table.transact([run_op, self._writes.take_op(run)])
 
     def _migrated(self, run: FlowRun) -> bool:
-        """Whether the run's queue was on the old layout (and is now moved)."""
+        """Whether a retry may now find the counter of the run's queue: the
+        queue exists, and was on the old layout (moved here, or by a
+        concurrent caller between our write and this read)."""
         queue_key = schema.key(schema.pool_pk(run.work_pool_id), schema.queue_sk(run.work_queue_id))
         item = self._table.get(queue_key)
-        if item is None or not counters.is_old_layout(item):
-            return False
-        counters.migrate_pool(self._table, run.work_pool_id)  # a pool moves as a whole
+        if item is None:
+            return False  # deleted: NotFound is the answer
+        if counters.is_old_layout(item):
+            counters.migrate_pool(self._table, run.work_pool_id)  # a pool moves as a whole
         return True
 
     def _why_not(self, run: FlowRun) -> Exception:
