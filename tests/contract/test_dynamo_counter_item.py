@@ -256,15 +256,17 @@ def test_a_queue_the_full_counter_item_cannot_hold_is_refused_and_nothing_change
 @pytest.mark.slow
 def test_claimers_racing_on_a_pool_not_yet_upgraded_never_exceed_a_limit(dynamo, client):
     """Eight threads claim and finish runs of an old-layout pool (pool limit 3,
-    queue limits none/1/2, one slot already held): the first claims migrate
+    queue limits none/1/2, one slot of the unlimited queue held throughout,
+    so every run can still be admitted): the first claims migrate
     it while the others race them; no limit is ever exceeded, no run is
     claimed twice, and the counters end at 0."""
     from tests.contract.claimers import run_claimers
     from tests.contract.test_concurrency import assert_all_done_once, seed
 
     limits = seed(dynamo)
-    first = dynamo.list_due(limits.pool_id, NOW + timedelta(hours=1))[0]
-    held = claim(dynamo, first)
+    unlimited = next(q for q, limit in limits.queues.items() if limit is None)
+    due = dynamo.list_due(limits.pool_id, NOW + timedelta(hours=1))
+    held = claim(dynamo, next(r for r in due if r.work_queue_id == unlimited))
     to_old_layout(client, limits.pool_id)
 
     tally = run_claimers(dynamo, limits, threads=8)

@@ -17,14 +17,13 @@ validation error rather than a failed condition.  Absent-means-default and
 millisecond stamps keep each queue at about 90 bytes (see docs/storage.md).
 
 Tables written before this layout kept each queue's counter on its
-``QUEUE#`` item; :func:`migrate_queue` moves one atomically and
-:func:`migrate_table` moves them all (``pushpool store init``).
+``QUEUE#`` item; :mod:`core.store.dynamodb.upgrade` moves them here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +31,9 @@ from core.errors import CapacityFull, Conflict, NotFound
 from core.models import FlowRun, WorkPool, WorkQueue
 from core.store.dynamodb import schema
 from core.store.dynamodb.codec import Item, b, get_b, get_n, get_s, n, parse_stamp, s, stamp
-from core.store.dynamodb.table import Op, Table
+from core.store.dynamodb.table import Op
 
 ACTIVE, LIMIT, PAUSED, TOUCHED = "a", "l", "p", "t"
-# What an old-layout queue item carried for claims (moved by the migration).
-OLD_QUEUE_ATTRS = ("active", "paused", "lim", "touched")
 POOL_NAMES = {
     "#pk": "pk",
     "#active": "active",
@@ -62,14 +59,14 @@ def from_millis(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
-def _used(mapping: dict[str, Any], *expressions: str) -> dict[str, Any]:
+def used(mapping: dict[str, Any], *expressions: str) -> dict[str, Any]:
     """The placeholders (``#name``, ``:value``) the expressions really use:
     DynamoDB refuses a request that defines one it does not use."""
     found = {m for e in expressions for m in re.findall(r"[#:]\w+", e)}
     return {k: v for k, v in mapping.items() if k in found}
 
 
-def _queue_names(queue_id: str, suffix: str = "") -> dict[str, str]:
+def queue_names(queue_id: str, suffix: str = "") -> dict[str, str]:
     return {f"#q{k}{suffix}": attr(k, queue_id) for k in (ACTIVE, LIMIT, PAUSED, TOUCHED)}
 
 
@@ -108,7 +105,7 @@ def queue_settings_op(pool_id: str, queues: Sequence[WorkQueue], *, new: bool) -
     names: dict[str, str] = {"#pk": "pk"}
     values: dict[str, Any] = {}
     for i, queue in enumerate(queues):
-        names |= _queue_names(queue.id, str(i))
+        names |= queue_names(queue.id, str(i))
         if new:  # the stamp from the start: a claim never grows the item by one
             sets += [f"#qa{i} = :zero", f"#qt{i} = :t{i}"]
             values |= {":zero": n(0), f":t{i}": n(millis(queue.created))}
@@ -137,7 +134,7 @@ def queue_settings_op(pool_id: str, queues: Sequence[WorkQueue], *, new: bool) -
         "Key": counter_key(pool_id),
         "UpdateExpression": update,
         "ConditionExpression": condition,
-        "ExpressionAttributeNames": _used(names, update, condition),
+        "ExpressionAttributeNames": used(names, update, condition),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
     if values:
@@ -155,7 +152,7 @@ def _settings_failure(pool_id: str, queues: dict[str, WorkQueue], item: Item | N
 
 def remove_queue_op(queue: WorkQueue) -> Op:
     """Drop a deleted queue's counter, pause flag, limit and stamp."""
-    names = _queue_names(queue.id)
+    names = queue_names(queue.id)
     return Op(
         {
             "Update": {
@@ -182,7 +179,7 @@ def take_op(run: FlowRun, at: datetime) -> Op:
                 "Key": counter_key(run.work_pool_id),
                 "UpdateExpression": update,
                 "ConditionExpression": condition,
-                "ExpressionAttributeNames": POOL_NAMES | _queue_names(run.work_queue_id),
+                "ExpressionAttributeNames": POOL_NAMES | queue_names(run.work_queue_id),
                 "ExpressionAttributeValues": {
                     ":one": n(1),
                     ":no": b(False),
@@ -264,7 +261,7 @@ def release_op(run: FlowRun, at: datetime, *, pool: bool = True, queue: bool = T
     update = "ADD " + ", ".join(f"{c} :minus" for c, _ in chosen)
     update += " SET " + ", ".join(t for _, t in chosen)
     condition = " AND ".join(f"{c} > :zero" for c, _ in chosen)
-    all_names = POOL_NAMES | _queue_names(run.work_queue_id)
+    all_names = POOL_NAMES | queue_names(run.work_queue_id)
     values = {":minus": n(-1), ":zero": n(0), ":at": s(stamp(at)), ":ms": n(millis(at))}
     return Op(
         {
@@ -272,8 +269,8 @@ def release_op(run: FlowRun, at: datetime, *, pool: bool = True, queue: bool = T
                 "Key": counter_key(run.work_pool_id),
                 "UpdateExpression": update,
                 "ConditionExpression": condition,
-                "ExpressionAttributeNames": _used(all_names, update, condition),
-                "ExpressionAttributeValues": _used(values, update, condition),
+                "ExpressionAttributeNames": used(all_names, update, condition),
+                "ExpressionAttributeValues": used(values, update, condition),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
@@ -319,88 +316,3 @@ def set_counter_request(
         "ExpressionAttributeNames": {"#c": counter, "#t": stamp_name},
         "ExpressionAttributeValues": {":now": n(now), ":was": n(was), ":at": stamp_value},
     }
-
-
-# -- the upgrade from counters on queue items -------------------------------------------
-
-
-def is_old_layout(queue_item: Item) -> bool:
-    """A queue item that still carries its own counter (written before issue 16)."""
-    return "active" in queue_item
-
-
-def migrate_queue(table: Table, queue_item: Item) -> bool:
-    """Move an old-layout queue's counter, pause flag, limit and stamp onto its
-    pool's counter item, in one transaction; True if this call moved it.
-
-    Conditioned both ways (the pool item has no entry for the queue yet, the
-    queue item still holds the count read), so concurrent migrations, or an
-    old writer still moving the queue counter, make this a no-op to retry,
-    never a lost or doubled slot.
-    """
-    pk, sk = get_s(queue_item, "pk") or "", get_s(queue_item, "sk") or ""
-    queue_id = sk.removeprefix(schema.QUEUE_PREFIX)
-    active = get_n(queue_item, "active") or 0
-    sets = ["#qa = :active"]
-    values: dict[str, Any] = {":active": n(active)}
-    if "lim" in queue_item:
-        sets.append("#ql = :lim")
-        values[":lim"] = queue_item["lim"]
-    if get_b(queue_item, "paused"):
-        sets.append("#qp = :yes")
-        values[":yes"] = b(True)
-    old_touch = get_s(queue_item, "touched")
-    if old_touch:
-        sets.append("#qt = :ms")
-        values[":ms"] = n(millis(parse_stamp(old_touch)))
-    queue_names = _queue_names(queue_id)
-    update = "SET " + ", ".join(sets)
-    condition = "attribute_exists(#pk) AND attribute_not_exists(#qa)"
-    moved = Op(
-        {
-            "Update": {
-                "Key": schema.key(pk, schema.SLOTS_SK),
-                "UpdateExpression": update,
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": _used({"#pk": "pk"} | queue_names, update, condition),
-                "ExpressionAttributeValues": values,
-            }
-        },
-        _Raced,
-    )
-    cleared = Op(
-        {
-            "Update": {
-                "Key": schema.key(pk, sk),
-                "UpdateExpression": "REMOVE " + ", ".join(f"#{a}" for a in OLD_QUEUE_ATTRS),
-                "ConditionExpression": "#active = :active",
-                "ExpressionAttributeNames": {f"#{a}": a for a in OLD_QUEUE_ATTRS},
-                "ExpressionAttributeValues": {":active": n(active)},
-            }
-        },
-        _Raced,
-    )
-    try:
-        table.transact([moved, cleared])
-    except _Raced:
-        return False
-    return True
-
-
-def migrate_pool(table: Table, pool_id: str, queue_items: Iterable[Item] | None = None) -> int:
-    """Migrate every old-layout queue of one pool; how many moved."""
-    if queue_items is None:
-        queue_items = table.partition(schema.pool_pk(pool_id), prefix=schema.QUEUE_PREFIX)
-    return sum(migrate_queue(table, item) for item in queue_items if is_old_layout(item))
-
-
-def migrate_table(table: Table) -> int:
-    """Migrate every pool of the table (idempotent: a second run moves nothing)."""
-    pool_ids = [get_s(i, "pool_id") or "" for i in table.partition(schema.POOL_NAMES)]
-    return sum(migrate_pool(table, pool_id) for pool_id in pool_ids)
-
-
-class _Raced(Exception):
-    def __init__(self, item: Item | None) -> None:
-        super().__init__("raced")
-        self.item = item

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import WorkQueue
-from core.store.dynamodb import counters, schema
+from core.store.dynamodb import counters, schema, upgrade
 from core.store.dynamodb.codec import get_s, n, names, pack, s, stamp
 from core.store.dynamodb.items import queue_from, queue_item
 from core.store.dynamodb.ops import EXISTS, delete, put, put_new, rename_ops, stale
@@ -83,11 +83,9 @@ class Queues:
         items = self._table.batch_get(keys)
         for pool_id in {q.pool_id for q in queues}:
             if any(
-                counters.is_old_layout(i)
-                for i in items
-                if get_s(i, "pk") == schema.pool_pk(pool_id)
+                upgrade.is_old_layout(i) for i in items if get_s(i, "pk") == schema.pool_pk(pool_id)
             ):
-                counters.migrate_pool(self._table, pool_id)  # settings now go to its item
+                upgrade.migrate_pool(self._table, pool_id)  # settings now go to its item
         stored = {q.id: q for q in map(queue_from, items)}
         ops: list[Op] = []
         written: list[WorkQueue] = []

@@ -195,12 +195,12 @@ def create_table(client: Any = None, table_name: str = DEFAULT_TABLE) -> bool:
 def migrate_queue_counters(client: Any, table_name: str) -> int:
     """Move queue counters written before issue 16 (on ``QUEUE#`` items) onto
     their pools' counter items; how many moved.  Idempotent and safe beside
-    live traffic (see ``counters.migrate_queue``)."""
+    live traffic (see ``upgrade``)."""
     import random  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from core.store.dynamodb.counters import migrate_table  # noqa: PLC0415 - it imports schema
     from core.store.dynamodb.table import Backoff, Table  # noqa: PLC0415
+    from core.store.dynamodb.upgrade import migrate_table  # noqa: PLC0415 - it imports schema
 
     table = Table(
         table_name, client=client, sleep=time.sleep, random=random.random, backoff=Backoff()

@@ -18,7 +18,7 @@ from core.models import FlowRun
 from core.ports import Clock, CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
-from core.store.dynamodb import counters, schema
+from core.store.dynamodb import counters, schema, upgrade
 from core.store.dynamodb.codec import Item, get_n, get_s, s
 from core.store.dynamodb.items import run_from
 from core.store.dynamodb.run_writes import RunWrites, run_conflict
@@ -77,8 +77,8 @@ class Slots:
         item = self._table.get(queue_key)
         if item is None:
             return False  # deleted: NotFound is the answer
-        if counters.is_old_layout(item):
-            counters.migrate_pool(self._table, run.work_pool_id)  # a pool moves as a whole
+        if upgrade.is_old_layout(item):
+            upgrade.migrate_pool(self._table, run.work_pool_id)  # a pool moves as a whole
         return True
 
     def _why_not(self, run: FlowRun) -> Exception:
@@ -210,7 +210,7 @@ class Slots:
         """One strongly consistent read of the pool's counter item."""
         item = self._counter_item(pool_id)
         queues = counters.queue_counters(item)
-        if not queues and counters.migrate_pool(self._table, pool_id):
+        if not queues and upgrade.migrate_pool(self._table, pool_id):
             # Every pool has a queue: none here means a table from before
             # the queue counters moved (issue 16); upgraded on first read.
             item = self._counter_item(pool_id)
@@ -228,7 +228,7 @@ class Slots:
         migrated first, so the reaper's tick upgrades a table by itself.
         """
         item, queue_items = self._counter_and_queue_items(pool_id)
-        if counters.migrate_pool(self._table, pool_id, queue_items):
+        if upgrade.migrate_pool(self._table, pool_id, queue_items):
             item = self._counter_item(pool_id)
         held: dict[str, int] = {}
         for run in self._runs.list_active(pool_id):
