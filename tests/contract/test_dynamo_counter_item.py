@@ -275,3 +275,16 @@ def test_claimers_racing_on_a_pool_not_yet_upgraded_never_exceed_a_limit(dynamo,
 
     assert "active" not in queue_item(client, limits.pool_id, held.work_queue_id)
     assert_all_done_once(dynamo, limits, tally)
+
+
+def test_a_run_of_a_deleted_queue_releases_the_pool_slot_and_adds_no_entry(dynamo, client):
+    pool, default = add_pool(dynamo, limit=1)
+    extra = add_queue(dynamo, pool, "extra", priority=2)
+    held = claim(dynamo, add_run(dynamo, pool, extra))
+    dynamo.delete_queue(extra)
+
+    dynamo.record_state(held, state(StateType.COMPLETED))
+
+    assert counts(dynamo, pool.id) == (0, {default.id: 0})
+    assert not [name for name in counter_item(client, pool.id) if name.endswith(extra.id)]
+    claim(dynamo, add_run(dynamo, pool, default))  # the pool's one slot is free again

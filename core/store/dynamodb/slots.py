@@ -111,11 +111,10 @@ class Slots:
                     self._table.transact([run_op, op])
                 return
             except counters.CounterGone as gone:
-                has_queue = gone.item is not None and counters.attr(
-                    counters.ACTIVE, run.work_queue_id
-                ) in (gone.item or {})
-                if may_migrate and gone.item is not None and not has_queue:
-                    may_migrate = False
+                stored = gone.item
+                queue_entry = counters.attr(counters.ACTIVE, run.work_queue_id)
+                if may_migrate and stored is not None and queue_entry not in stored:
+                    may_migrate = False  # deleted, or still on the old layout?
                     if self._migrated(run):
                         continue
                 can_pool, can_queue = counters.releasable(run, gone.item)
