@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from core.errors import CapacityFull
+from core.errors import CapacityFull, InvalidInput, NotFound
 from core.states import StateType
 from core.store.dynamodb import schema
 from core.store.dynamodb.counters import millis
@@ -21,7 +21,7 @@ from core.store.dynamodb.store import DynamoStore
 from core.store.dynamodb.table import Backoff
 from tests.clock import FakeClock
 from tests.contract import backends
-from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, state
+from tests.contract.builders import NOW, add_pool, add_queue, add_run, claim, make_queue, state
 
 TABLE = "pushpool-counters"
 QUEUE_KINDS = ("a", "l", "p", "t")
@@ -229,9 +229,6 @@ def test_the_reaper_repair_upgrades_a_pool(dynamo, client):
 def test_a_queue_the_full_counter_item_cannot_hold_is_refused_and_nothing_changes(dynamo, client):
     """The counter item's 400 KB caps a pool at about 3,000 queues: beyond it,
     creating a queue is bad input (HTTP 400), not a server error."""
-    from core.errors import InvalidInput, NotFound
-    from tests.contract.builders import make_queue
-
     pool, default = add_pool(dynamo)
     client.update_item(  # as if thousands of queues already had their entries
         TableName=TABLE,
@@ -288,3 +285,29 @@ def test_a_run_of_a_deleted_queue_releases_the_pool_slot_and_adds_no_entry(dynam
     assert counts(dynamo, pool.id) == (0, {default.id: 0})
     assert not [name for name in counter_item(client, pool.id) if name.endswith(extra.id)]
     claim(dynamo, add_run(dynamo, pool, default))  # the pool's one slot is free again
+
+
+def test_repair_gives_a_queue_whose_entry_was_lost_its_counter_back(dynamo, client):
+    """An entry removed by hand makes the queue unclaimable (NotFound after one
+    retry); the reaper's repair puts it back with the slots its runs hold."""
+    pool, _ = add_pool(dynamo)
+    extra = add_queue(dynamo, pool, "extra", priority=2, limit=2)
+    claim(dynamo, add_run(dynamo, pool, extra))
+    gone = {f"#{k}": f"{k}:{extra.id}" for k in QUEUE_KINDS}
+    client.update_item(
+        TableName=TABLE,
+        Key=schema.key(schema.pool_pk(pool.id), schema.SLOTS_SK),
+        UpdateExpression="REMOVE " + ", ".join(gone),
+        ExpressionAttributeNames=gone,
+    )
+    with pytest.raises(NotFound):
+        claim(dynamo, add_run(dynamo, pool, extra))
+
+    repairs = dynamo.repair_counters(pool.id)
+
+    assert [(r.queue_id, r.was, r.now) for r in repairs] == [(extra.id, 0, 1)]
+    assert counter_item(client, pool.id)[f"l:{extra.id}"] == {"N": "2"}
+    claim(dynamo, add_run(dynamo, pool, extra))
+    with pytest.raises(CapacityFull):  # its limit of 2 holds again
+        claim(dynamo, add_run(dynamo, pool, extra))
+    assert dynamo.repair_counters(pool.id) == []

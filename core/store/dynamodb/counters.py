@@ -92,10 +92,19 @@ def counter_item(pool: WorkPool, default_queue: WorkQueue) -> Item:
     return item
 
 
-def queue_settings_op(pool_id: str, queues: Sequence[WorkQueue], *, new: bool) -> Op:
+def queue_settings_op(
+    pool_id: str,
+    queues: Sequence[WorkQueue],
+    *,
+    new: bool,
+    held: int = 0,
+    at: datetime | None = None,
+    if_missing: bool = False,
+) -> Op:
     """Copy the queues' pause flags and limits onto their pool's counter item.
 
-    ``new``: the queues are being created, so their counters start at 0;
+    ``new``: the queues get their counters (``held`` slots, stamped ``at``,
+    default their creation; ``if_missing``: only where none exists yet);
     otherwise each must already have one (a queue deleted meanwhile is
     ``NotFound``).  One item per pool: a transaction may touch an item once.
     """
@@ -107,8 +116,10 @@ def queue_settings_op(pool_id: str, queues: Sequence[WorkQueue], *, new: bool) -
     for i, queue in enumerate(queues):
         names |= queue_names(queue.id, str(i))
         if new:  # the stamp from the start: a claim never grows the item by one
-            sets += [f"#qa{i} = :zero", f"#qt{i} = :t{i}"]
-            values |= {":zero": n(0), f":t{i}": n(millis(queue.created))}
+            sets += [f"#qa{i} = :held", f"#qt{i} = :t{i}"]
+            values |= {":held": n(held), f":t{i}": n(millis(at or queue.created))}
+            if if_missing:
+                conditions.append(f"attribute_not_exists(#qa{i})")
         else:
             conditions.append(f"attribute_exists(#qa{i})")
         if queue.concurrency_limit is None:
@@ -148,6 +159,11 @@ def _settings_failure(pool_id: str, queues: dict[str, WorkQueue], item: Item | N
         return NotFound(f"work pool with id {pool_id!r} not found")
     gone = [q.name for q in queues.values() if attr(ACTIVE, q.id) not in item]
     return NotFound(f"work queue {gone[0] if gone else '?'!r} not found")
+
+
+def restore_queue_op(queue: WorkQueue, count: int, at: datetime) -> Op:
+    """Put back a queue's missing entry (``repair_counters``), if still missing."""
+    return queue_settings_op(queue.pool_id, [queue], new=True, held=count, at=at, if_missing=True)
 
 
 def remove_queue_op(queue: WorkQueue) -> Op:

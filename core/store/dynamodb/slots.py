@@ -14,13 +14,14 @@ import logging
 from datetime import datetime, timedelta
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import FlowRun
+from core.models import FlowRun, WorkQueue
 from core.ports import Clock, CounterRepair, SlotCounters
 from core.rules.runs import slot_delta, transition
 from core.states import SLOT_HOLDING, State, StateType
 from core.store.dynamodb import counters, schema, upgrade
 from core.store.dynamodb.codec import Item, get_n, get_s, s
-from core.store.dynamodb.items import run_from
+from core.store.dynamodb.items import queue_from, run_from
+from core.store.dynamodb.ops import must_exist
 from core.store.dynamodb.run_writes import RunWrites, run_conflict
 from core.store.dynamodb.runs import Runs
 from core.store.dynamodb.table import Op, Table
@@ -233,7 +234,12 @@ class Slots:
         for run in self._runs.list_active(pool_id):
             held[run.work_queue_id] = held.get(run.work_queue_id, 0) + 1
         queues = counters.queue_counters(item)
-        repairs: list[CounterRepair] = []
+        restored = [
+            self._restore(queue_from(q), held.get(_queue_id(q), 0))
+            for q in queue_items
+            if _queue_id(q) not in queues and not upgrade.is_old_layout(q)
+        ]
+        repairs = [r for r in restored if r is not None]
         for queue_id, was, count in [
             (None, get_n(item, "active") or 0, sum(held.values())),
             *((q, was, held.get(q, 0)) for q, was in queues.items()),
@@ -245,6 +251,21 @@ class Slots:
                 log.warning("repaired slot counter: %s", repair.model_dump_json())
                 repairs.append(repair)
         return repairs
+
+    def _restore(self, queue: WorkQueue, count: int) -> CounterRepair | None:
+        """Give an existing queue whose entry is missing from the counter item
+        (edited by hand) its entry back, holding ``count`` slots; only while
+        the queue still exists and still has no entry."""
+        exists = must_exist(
+            schema.key(schema.pool_pk(queue.pool_id), schema.queue_sk(queue.id)), _Moved(None)
+        )
+        try:
+            self._table.transact([exists, counters.restore_queue_op(queue, count, self._clock())])
+        except (_Moved, NotFound):
+            return None  # the queue went, or got its entry meanwhile
+        repair = CounterRepair(pool_id=queue.pool_id, queue_id=queue.id, was=0, now=count)
+        log.warning("restored a missing slot counter: %s", repair.model_dump_json())
+        return repair
 
     def _settled(self, item: Item, queue_id: str | None) -> bool:
         touched = counters.touched(item, queue_id)
@@ -265,6 +286,10 @@ class _Moved(Exception):
     def __init__(self, item: Item | None) -> None:
         super().__init__("moved")
         self.item = item
+
+
+def _queue_id(queue_item: Item) -> str:
+    return (get_s(queue_item, "sk") or "").removeprefix(schema.QUEUE_PREFIX)
 
 
 def _submit_problem(stored: FlowRun, run: FlowRun, pid: str) -> Exception | None:
