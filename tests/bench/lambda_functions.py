@@ -29,11 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from core.ports import InfraPhase, InfraStatus
-from tests.bench.recording import RecordingProvider
+# Nothing of pushpool is imported at module level: a worker imports its
+# handler module first, so its start-up CPU is the interpreter's alone.
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_TYPE = "ecs:push"
@@ -63,10 +64,8 @@ class Functions:
     """The services each function runs, over ``store``, as the cloud profile builds them."""
 
     def __init__(self, store: Any, table: str, clock: Callable[[], datetime] | None = None) -> None:
-        from core.services.dispatch import Dispatcher
-        from core.services.tick import Ticker
         from handlers.bootstrap import Settings, bootstrap
-        from providers.registry import REGISTRY
+        from tests.bench.recording import RecordingProvider
 
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -80,8 +79,15 @@ class Functions:
             providers={POOL_TYPE: self.provider},
             clock=self.clock,
         )
-        self.dispatcher = Dispatcher(
-            store=store,
+
+    # Built on first use: a worker builds only what its function runs.
+    @cached_property
+    def dispatcher(self) -> Any:
+        from core.services.dispatch import Dispatcher
+        from providers.registry import REGISTRY
+
+        return Dispatcher(
+            store=self.store,
             clock=self.clock,
             pool_types=REGISTRY,
             provider_for=lambda pool: self.provider,
@@ -89,8 +95,14 @@ class Functions:
             api_url="https://api.example/api",
             turn_ids=self.container.ids,  # as the cloud profile builds it (handlers.profiles)
         )
-        self.ticker = Ticker(
-            store=store,
+
+    @cached_property
+    def ticker(self) -> Any:
+        from core.services.tick import Ticker
+        from providers.registry import REGISTRY
+
+        return Ticker(
+            store=self.store,
             clock=self.clock,
             pool_types=REGISTRY,
             provider_for=lambda pool: self.provider,
@@ -121,6 +133,7 @@ class Functions:
         return reply
 
     def _infra_event(self, payload: dict[str, Any]) -> None:
+        from core.ports import InfraPhase, InfraStatus
         from core.services.observe import apply_status, slot_awaited
 
         status = InfraStatus(phase=InfraPhase(payload["phase"]), exit_code=payload["exit_code"])
@@ -144,7 +157,18 @@ def cpu_seconds() -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set of this process (Linux reports ru_maxrss in KiB)."""
+    """Peak resident set of this process since its exec.
+
+    Linux's ``getrusage`` ``ru_maxrss`` keeps the parent's peak across fork and
+    exec (the bench process, moto in it), so the kernel's high-water mark of
+    this process's own memory map (``VmHWM``) is read instead where it exists.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
