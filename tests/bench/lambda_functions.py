@@ -145,8 +145,11 @@ class Functions:
             clock=self.clock,
         )
         # as the event handler does: a freed slot wakes the dispatcher if a run waits
-        released = observed is not None and observed.released_slot
-        if released and slot_awaited(self.store, observed.pool_id, self.clock()):
+        if (
+            observed is not None
+            and observed.released_slot
+            and slot_awaited(self.store, observed.pool_id, self.clock())
+        ):
             self.trigger.request_dispatch(observed.pool_name)
 
 
@@ -230,13 +233,13 @@ def serve(argv: list[str]) -> None:
     for line in sys.stdin:
         message = json.loads(line)
         if message.get("finish"):
-            reply = {
+            figures = {
                 "start_cpu_ms": started * 1000,
                 "import_cpu_ms": (imported - started) * 1000,
                 "cold_cpu_ms": (first or imported) * 1000,
                 "peak_rss_mib": peak_rss_mib(),
             }
-            print(json.dumps(reply), file=answer, flush=True)
+            print(json.dumps(figures), file=answer, flush=True)
             return
         try:
             before = time.process_time()
