@@ -12,7 +12,9 @@ and the dispatch messages each sent.  Prices come from ``prices.json``
 counted here is an option with a stated default: how long a DynamoDB or SQS
 request or an ECS ``RunTask`` takes inside a Lambda (duration is billed),
 how many ECS events a task sends, and how many pollers Lambda keeps on an
-empty SQS queue.
+empty SQS queue.  The rest of the billed duration, each invocation's CPU
+time, is measured (``tests.bench.lambda_sizing``) and scaled to each
+function's memory in template.yaml.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import Any
 
 from tests.bench import lambda_sizing
 from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result, fake_aws_environment
-from tests.bench.lambda_sizing import LOGICAL_IDS, Sizing, kind, measure, template_memory
-from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event
+from tests.bench.lambda_sizing import LOGICAL_IDS, Sizing, measure, template_memory
+from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event, reads_table
 
 PRICES = Path(__file__).with_name("prices.json")
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -255,7 +257,7 @@ def run_cost_model(options: dict[str, Any]) -> Result:
         figures += money(per_run, month, config.label)
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
-    figures += sizing_figures(sizing)
+    figures += lambda_sizing.figures(sizing, AFTER.memory)
     result = Result(
         name="cost_model",
         title="dollars per million runs and per idle month (AWS on-demand), before and after",
@@ -291,44 +293,25 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             "cover the idle month)",
             "not counted: the tasks themselves (ECS Fargate), NAT/data transfer, X-Ray traces",
         ],
-        text=sizing_report(sizing, lives[-1], options, prices) + "\n\n" + reads_table(lives[-1]),
+        text=sizing_report(sizing, lives[-1], tick, options, prices)
+        + "\n\n"
+        + reads_table(lives[-1]),
     )
     result.params["prices"] = str(PRICES.relative_to(ROOT))
     return result
 
 
 def sizing_report(
-    sizing: Sizing, life: list[Invocation], options: dict[str, Any], prices: dict[str, Any]
+    sizing: Sizing,
+    life: list[Invocation],
+    tick: Invocation,
+    options: dict[str, Any],
+    prices: dict[str, Any],
 ) -> str:
     usd = unit_price(prices, f"lambda_gb_second_{AFTER.architecture}")
-    return lambda_sizing.report(sizing, life, options, usd, AFTER.memory)
-
-
-def sizing_figures(sizing: Sizing) -> list[Figure]:
-    """Each function's measured start-up, RSS and warm CPU, and its memory."""
-    figures = []
-    for function in LOGICAL_IDS:
-        start = sizing.start[function]
-        warm = [s for (f, _), found in sizing.warm_cpu_ms.items() if f == function for s in found]
-        figures += [
-            Figure.exact(f"{function}: memory (template.yaml)", AFTER.memory(function), unit="MB"),
-            Figure.exact(f"{function}: peak RSS", start["peak_rss_mib"], unit="MiB"),
-            Figure.exact(f"{function}: cold start CPU", start["cold_cpu_ms"], unit="ms"),
-            Figure.of(f"{function}: warm CPU per invocation", warm, unit="ms"),
-        ]
-    return figures
-
-
-def reads_table(life: list[Invocation]) -> str:
-    """Every invocation of one run (after) with its DynamoDB requests and read units."""
-    rows = ["DynamoDB per invocation, one run (after):", f"{'invocation':58} {'RRU':>5}  requests"]
-    for invocation in life:
-        function, what = kind(invocation)
-        requests = ", ".join(f"{op} {n}" for op, n in sorted(invocation.dynamodb.requests.items()))
-        rows.append(f"{function + ' ' + what:58} {invocation.dynamodb.rcu:5.1f}  {requests}")
-    total = sum(i.dynamodb.rcu for i in life)
-    rows.append(f"{'total':58} {total:5.1f}  {sum(i.dynamodb.request_count for i in life)}")
-    return "\n".join(rows)
+    return lambda_sizing.report(
+        sizing, life, tick=tick, options=options, gb_second_usd=usd, memory=AFTER.memory
+    )
 
 
 def count_lifecycles(

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench.harness import ROOT, fake_aws_environment
+from tests.bench.harness import ROOT, Figure, fake_aws_environment
 from tests.bench.lambda_functions import HANDLER_MODULES, Worker
-from tests.bench.lifecycle import Invocation, Lifecycle
+from tests.bench.lifecycle import UUID, Invocation, Lifecycle
 
+MINUTES_PER_MONTH = 30 * 24 * 60
 ONE_VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 MEMORY_SIZES = (128, 256, 384, 512, 1024, 1769)
 RSS_HEADROOM = 0.7  # a function's peak RSS stays under 70% of its memory
@@ -47,7 +48,6 @@ LOGICAL_IDS = {
     "infra_events": "InfraEventsFunction",
     "tick": "TickFunction",
 }
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def template_memory(function: str, template: Path = ROOT / "template.yaml") -> int:
@@ -191,6 +191,8 @@ def cpu_model() -> str:
 def report(
     sizing: Sizing,
     life: list[Invocation],
+    *,
+    tick: Invocation,
     options: dict[str, Any],
     gb_second_usd: float,
     memory: Callable[[str], int],
@@ -216,16 +218,19 @@ def report(
         )
     lines += [
         "",
-        "per run (after): billed ms / $ per million runs (GB-s) / cold start ms, at M MB;"
-        f" * = template.yaml; RSS over {RSS_HEADROOM:.0%} of M marked !",
+        "billed ms / $ (GB-seconds) / cold start ms, at M MB: per run (after) and $ per million"
+        " runs; the tick: one idle tick and $ per idle month;",
+        f"* = template.yaml; ! = peak RSS over {RSS_HEADROOM:.0%} of M",
         "function      " + "".join(f"{m:>22}" for m in MEMORY_SIZES),
     ]
     for function in HANDLER_MODULES:
-        calls = [i for i in life if i.function == function]
+        calls, times = [i for i in life if i.function == function], million
+        if function == "tick":
+            calls, times = [tick], MINUTES_PER_MONTH
         cells = []
         for m in MEMORY_SIZES:
             billed = sum(sizing.billed_ms(i, m, options) for i in calls)
-            usd = billed / 1000 * m / 1024 * gb_second_usd * million
+            usd = billed / 1000 * m / 1024 * gb_second_usd * times
             mark = "*" if memory(function) == m else " "
             mark += "!" if sizing.start[function]["peak_rss_mib"] >= RSS_HEADROOM * m else " "
             cells.append(f"{billed:5.0f}/{usd:5.2f}/{sizing.cold_start_ms(function, m):5.0f}{mark}")
@@ -252,3 +257,20 @@ def latency(
         f"hand-over {options['sqs_delivery_ms']} ms (assumed) + dispatch pass {pass_ms:.0f} ms"
         f" = {total:.0f} ms (goal < 300 ms)"
     )
+
+
+def figures(sizing: Sizing, memory: Callable[[str], int]) -> list[Figure]:
+    """Each function's measured start-up, RSS and warm CPU, and its memory."""
+    found: list[Figure] = []
+    for function in LOGICAL_IDS:
+        start = sizing.start[function]
+        warm = [
+            s for (f, _), samples in sizing.warm_cpu_ms.items() if f == function for s in samples
+        ]
+        found += [
+            Figure.exact(f"{function}: memory (template.yaml)", memory(function), unit="MB"),
+            Figure.exact(f"{function}: peak RSS", start["peak_rss_mib"], unit="MiB"),
+            Figure.exact(f"{function}: cold start CPU", start["cold_cpu_ms"], unit="ms"),
+            Figure.of(f"{function}: warm CPU per invocation", warm, unit="ms"),
+        ]
+    return found

@@ -20,6 +20,7 @@ worker, the CPU time it took).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from core.ports import InfraPhase, InfraStatus
 from core.services.auth import create_token, run_token
 from tests.bench.lambda_functions import POOL_TYPE, RUN_TOKEN_KEY, Functions, Worker
 from tests.bench.store_cost import CostMeter, Tally
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # Fargate sends one "ECS Task State Change" event per change of lastStatus or
 # desiredStatus; as (lastStatus, desiredStatus) and the InfraStatus each means.
@@ -214,3 +217,15 @@ class Lifecycle:
     def idle_tick(self) -> Invocation:
         self.tick()
         return self.invocations[-1]
+
+
+def reads_table(life: list[Invocation]) -> str:
+    """Every invocation of one run (after) with its DynamoDB requests and read units."""
+    rows = ["DynamoDB per invocation, one run (after):", f"{'invocation':58} {'RRU':>5}  requests"]
+    for invocation in life:
+        function, what = invocation.function, UUID.sub("{id}", invocation.what)
+        requests = ", ".join(f"{op} {n}" for op, n in sorted(invocation.dynamodb.requests.items()))
+        rows.append(f"{function + ' ' + what:58} {invocation.dynamodb.rcu:5.1f}  {requests}")
+    total = sum(i.dynamodb.rcu for i in life)
+    rows.append(f"{'total':58} {total:5.1f}  {sum(i.dynamodb.request_count for i in life)}")
+    return "\n".join(rows)
