@@ -257,7 +257,7 @@ def run_cost_model(options: dict[str, Any]) -> Result:
         figures += money(per_run, month, config.label)
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
-    figures += lambda_sizing.figures(sizing, AFTER.memory)
+    figures += lambda_sizing.figures(sizing, lives[-1], options, AFTER.memory)
     result = Result(
         name="cost_model",
         title="dollars per million runs and per idle month (AWS on-demand), before and after",

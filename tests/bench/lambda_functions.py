@@ -179,6 +179,8 @@ class Worker:
     """One function served by a process of its own (see the module docstring)."""
 
     def __init__(self, function: str, endpoint: str, table: str) -> None:
+        if function not in HANDLER_MODULES:
+            raise ValueError(f"no function {function!r}; one of {', '.join(HANDLER_MODULES)}")
         self.function = function
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tests.bench.lambda_functions", function, endpoint, table],
@@ -191,9 +193,12 @@ class Worker:
 
     def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps(message) + "\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
+        try:
+            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
         if not line:
             raise RuntimeError(f"the {self.function} worker died (exit {self._process.wait()})")
         reply: dict[str, Any] = json.loads(line)
