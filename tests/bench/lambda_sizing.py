@@ -14,7 +14,7 @@ second measured here takes 1,769 / M seconds, assuming this machine's core
 is about one Lambda vCPU.  A warm invocation's billed duration is the time
 it waits on AWS (the cost model's per-request options) plus its CPU time
 scaled so; a cold start's latency is its start-up CPU scaled the same way
-(Lambda may give init more CPU than that; not assumed).
+(Lambda may give init more CPU than that; not assumed), its waits aside.
 """
 
 from __future__ import annotations
