@@ -12,13 +12,14 @@ and the dispatch messages each sent.  Prices come from ``prices.json``
 counted here is an option with a stated default: how long a DynamoDB or SQS
 request or an ECS ``RunTask`` takes inside a Lambda (duration is billed),
 how many ECS events a task sends, and how many pollers Lambda keeps on an
-empty SQS queue.
+empty SQS queue.  The rest of the billed duration, each invocation's CPU
+time, is measured (``tests.bench.lambda_sizing``) and scaled to each
+function's memory in template.yaml.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.bench import lambda_sizing
 from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result, fake_aws_environment
-from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event
+from tests.bench.lambda_sizing import LOGICAL_IDS, Sizing, measure, template_memory
+from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event, reads_table
 
 PRICES = Path(__file__).with_name("prices.json")
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -84,22 +87,6 @@ def unit_price(prices: dict[str, Any], key: str) -> float:
     return float(entry["usd"]) / float(entry["per"])
 
 
-def lambda_memory_gb(template: Path = ROOT / "template.yaml") -> float:
-    """The functions' memory as the SAM template sets it (Globals.Function.MemorySize)."""
-    found = re.search(r"^\s+MemorySize:\s*(\d+)", template.read_text(), re.MULTILINE)
-    return (int(found.group(1)) if found else 512) / 1024
-
-
-def duration_ms(invocation: Invocation, options: dict[str, Any]) -> int:
-    """Billed duration: handler overhead plus the time spent waiting on each request."""
-    waited = (
-        invocation.dynamodb.request_count * float(options["dynamodb_ms"])
-        + invocation.sqs_sent * float(options["sqs_ms"])
-        + invocation.provider_calls * float(options["runtask_ms"])
-    )
-    return math.ceil(float(options["overhead_ms"]) + waited)
-
-
 @dataclass(frozen=True)
 class Configuration:
     """What the stack deploys that the bill depends on: kept for the state
@@ -111,6 +98,7 @@ class Configuration:
     # Secrets Manager secrets and SSM parameters holding the admin token and run-token key
     stack_secrets: tuple[int, int] = (0, 2)
     system_logs: bool = False  # Lambda's START/END/REPORT lines reach CloudWatch Logs
+    memory: Callable[[str], int] = template_memory  # each function's MB
 
 
 def stack_rule(last_status: str, desired_status: str) -> bool:
@@ -162,7 +150,15 @@ def template_system_logs(template: Path = ROOT / "template.yaml") -> bool:
 APPLICATION_LINES = {"dispatch": (1, 1), "infra_events": (1, 0), "tick": (1, 0), "api": (0, 0)}
 
 ECS_RULE = ROOT / "infra" / "modules" / "pushpool" / "ecs_task_events.json"
-BEFORE = Configuration("before", "x86_64", every_event, stack_secrets=(2, 0), system_logs=True)
+
+
+def before_memory(function: str) -> int:
+    return 512  # every function, as template.yaml's Globals set it before issue 16
+
+
+BEFORE = Configuration(
+    "before", "x86_64", every_event, stack_secrets=(2, 0), system_logs=True, memory=before_memory
+)
 AFTER = Configuration(
     "after",
     template_architecture(),
@@ -182,12 +178,18 @@ def price_invocations(
     invocations: list[Invocation],
     options: dict[str, Any],
     prices: dict[str, Any],
-    architecture: str = "arm64",
-    system_logs: bool = True,
+    config: Configuration,
+    sizing: Sizing,
 ) -> dict[str, float]:
     """Dollars for these invocations, by service."""
-    memory = lambda_memory_gb()
-    gb_seconds = sum(duration_ms(i, options) for i in invocations) * memory / 1000
+    architecture, system_logs = config.architecture, config.system_logs
+    gb_seconds = sum(
+        sizing.billed_ms(i, config.memory(i.function), options)
+        / 1000
+        * config.memory(i.function)
+        / 1024
+        for i in invocations
+    )
     reads = sum(i.dynamodb.rcu for i in invocations)
     writes = sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in invocations)
     # each message: SendMessage, then the event source's ReceiveMessage and DeleteMessage
@@ -207,9 +209,13 @@ def price_invocations(
 
 
 def idle_month(
-    tick: Invocation, options: dict[str, Any], prices: dict[str, Any], config: Configuration
+    tick: Invocation,
+    options: dict[str, Any],
+    prices: dict[str, Any],
+    config: Configuration,
+    sizing: Sizing,
 ) -> dict[str, float]:
-    per_tick = price_invocations([tick], options, prices, config.architecture, config.system_logs)
+    per_tick = price_invocations([tick], options, prices, config, sizing)
     costs = {k: v * MINUTES_PER_MONTH for k, v in per_tick.items() if k != "API Gateway"}
     costs["EventBridge Scheduler"] = MINUTES_PER_MONTH * unit_price(
         prices, "eventbridge_scheduler_invocation"
@@ -235,19 +241,23 @@ def run_cost_model(options: dict[str, Any]) -> Result:
     from moto import mock_aws
 
     prices = load_prices()
+    sizing = measure(
+        (BEFORE.forwarded, AFTER.forwarded),
+        int(options["cpu_lifecycles"]),
+        int(options["run_reports"]),
+    )
     figures: list[Figure] = []
     events: dict[str, int] = {}
+    lives: list[list[Invocation]] = []
     for config in (BEFORE, AFTER):
         with fake_aws_environment(), mock_aws():
             lives, tick = count_lifecycles(options, config)
-        per_run = [
-            price_invocations(life, options, prices, config.architecture, config.system_logs)
-            for life in lives
-        ]
-        month = idle_month(tick, options, prices, config)
+        per_run = [price_invocations(life, options, prices, config, sizing) for life in lives]
+        month = idle_month(tick, options, prices, config, sizing)
         figures += money(per_run, month, config.label)
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
+    figures += lambda_sizing.figures(sizing, lives[-1], options, AFTER.memory)
     result = Result(
         name="cost_model",
         title="dollars per million runs and per idle month (AWS on-demand), before and after",
@@ -259,10 +269,15 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             f"{AFTER.architecture} (template.yaml's LambdaArchitecture) and the stack's rule "
             f"({ECS_RULE.relative_to(ROOT)}); ECS events reaching infra_events per run "
             f"{events['before']} → {events['after']} (Fargate sends {len(ECS_EVENTS)})",
-            f"Lambda memory {lambda_memory_gb() * 1024:.0f} MB (template.yaml); billed "
-            f"duration = {options['overhead_ms']} ms + {options['dynamodb_ms']} ms per DynamoDB "
-            f"request + {options['sqs_ms']} ms per SQS send + {options['runtask_ms']} ms per "
-            "RunTask (assumptions: options of this benchmark)",
+            "Lambda memory per function: before 512 MB each; after "
+            + ", ".join(f"{f} {AFTER.memory(f)} MB" for f in LOGICAL_IDS)
+            + " (template.yaml); billed duration = measured CPU * 1769 / MB (below 1,769 MB, "
+            "this machine's core taken as one Lambda vCPU) + waits: "
+            f"{options['dynamodb_ms']} ms per DynamoDB request + {options['sqs_ms']} ms per SQS "
+            f"send + {options['runtask_ms']} ms per RunTask (assumptions: options)",
+            f"CPU: {options['cpu_lifecycles']} warm lifecycles per configuration with each "
+            "function in a worker process of its own against a moto server in another process "
+            "(time.process_time per invocation; moto's CPU is not in it)",
             f"{options['run_reports']} state reports by the flow itself over the API",
             f"log bytes per invocation: the handler's own lines ({options['line_bytes']} B "
             f"each, a dispatch pass also one {options['emf_bytes']} B EMF line) plus "
@@ -278,9 +293,25 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             "cover the idle month)",
             "not counted: the tasks themselves (ECS Fargate), NAT/data transfer, X-Ray traces",
         ],
+        text=sizing_report(sizing, lives[-1], tick, options, prices)
+        + "\n\n"
+        + reads_table(lives[-1]),
     )
     result.params["prices"] = str(PRICES.relative_to(ROOT))
     return result
+
+
+def sizing_report(
+    sizing: Sizing,
+    life: list[Invocation],
+    tick: Invocation,
+    options: dict[str, Any],
+    prices: dict[str, Any],
+) -> str:
+    usd = unit_price(prices, f"lambda_gb_second_{AFTER.architecture}")
+    return lambda_sizing.report(
+        sizing, life, tick=tick, options=options, gb_second_usd=usd, memory=AFTER.memory
+    )
 
 
 def count_lifecycles(
@@ -366,7 +397,8 @@ BENCHMARKS = [
         options=(
             Option("runs", 5, 20, "run lifecycles to count"),
             Option("run_reports", 2, 2, "states the flow reports itself (0-2)"),
-            Option("overhead_ms", 15.0, 15.0, "handler time besides waiting on requests"),
+            Option("cpu_lifecycles", 5, 20, "warm lifecycles measured for CPU per configuration"),
+            Option("sqs_delivery_ms", 30.0, 30.0, "SQS message → dispatch invocation"),
             Option("dynamodb_ms", 6.0, 6.0, "one DynamoDB request from Lambda"),
             Option("sqs_ms", 10.0, 10.0, "one SQS SendMessage from Lambda"),
             Option("runtask_ms", 250.0, 250.0, "one ECS RunTask call"),

@@ -1,32 +1,37 @@
 """Count what one flow run's life costs on the serverless path, request by request.
 
 The cost model needs counts, not guesses: this drives the very code the
-Lambda functions run — the API resolver (``handlers.api.app.handle``), a
-dispatcher pass (``Dispatcher.dispatch``), the infrastructure-event
-service (``observe.apply_status``) and the tick (``Ticker.tick``) — on a
-``DynamoStore`` over in-process moto, and counts every DynamoDB request
-and unit with ``tests.bench.store_cost.CostMeter``.  Dispatch requests
-(one SQS message each in the cloud) are counted by a trigger that records
-them, and each one is served by a dispatcher pass, as the queue would.
+Lambda functions run (``tests.bench.lambda_functions.Functions``: the API
+resolver, a dispatcher pass, the infrastructure-event service and the tick)
+on a ``DynamoStore`` over in-process moto, and counts every DynamoDB request
+and unit with ``tests.bench.store_cost.CostMeter``.  Dispatch requests (one
+SQS message each in the cloud) are counted as each invocation sends them,
+and each one is served by a dispatcher pass, as the queue would.
+
+The same scenario also runs with each function in a worker process of its
+own against a moto server (``Lifecycle(workers=...)``), which measures the
+CPU time of every warm invocation instead of counting.
 
 One invocation is one ``Invocation``: which function, how many DynamoDB
-requests, units, SQS messages sent and provider calls it made.
+requests, units, SQS messages sent and provider calls it made (and, from a
+worker, the CPU time it took).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from core.ports import InfraPhase, InfraStatus
-from core.services.auth import create_token
-from tests.bench.recording import RecordingProvider
+from core.services.auth import create_token, run_token
+from tests.bench.lambda_functions import POOL_TYPE, RUN_TOKEN_KEY, Functions, Worker
 from tests.bench.store_cost import CostMeter, Tally
 
-POOL_TYPE = "ecs:push"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # Fargate sends one "ECS Task State Change" event per change of lastStatus or
 # desiredStatus; as (lastStatus, desiredStatus) and the InfraStatus each means.
@@ -56,18 +61,7 @@ class Invocation:
     dynamodb: Tally
     sqs_sent: int = 0
     provider_calls: int = 0
-
-
-@dataclass
-class CountingTrigger:
-    """Records dispatch requests; each is one SQS message in the cloud."""
-
-    requests: list[tuple[str, bool]] = field(default_factory=list)
-
-    def request_dispatch(
-        self, pool_name: str, *, not_before: datetime | None = None, look_after: bool = False
-    ) -> None:
-        self.requests.append((pool_name, look_after))
+    cpu_ms: float | None = None  # measured by a worker process (``Lifecycle(workers=...)``)
 
 
 def api_event(
@@ -91,7 +85,14 @@ def api_event(
 
 
 class Lifecycle:
-    """A moto table, the store and services over it, and the meter on its client."""
+    """A table, the store over it, and the four functions' work.
+
+    In process (the default), on moto's in-process backend, every DynamoDB
+    request and unit is counted.  With ``workers`` (one ``Worker`` per
+    function, against a moto server at ``endpoint``), each invocation runs in
+    its function's own process and comes back with the CPU time it took;
+    nothing is counted then (moto's backend is in the server's process).
+    """
 
     def __init__(
         self,
@@ -99,105 +100,75 @@ class Lifecycle:
         run_reports: int,
         table: str = "lifecycle",
         forwarded: Callable[[str, str], bool] = every_event,
+        endpoint: str | None = None,
+        workers: Mapping[str, Worker] | None = None,
     ) -> None:
         import boto3
 
-        from core.services.dispatch import Dispatcher
-        from core.services.tick import Ticker
         from core.store.dynamodb.schema import create_table
         from core.store.dynamodb.store import DynamoStore
-        from handlers.bootstrap import Settings, bootstrap
-        from providers.registry import REGISTRY
 
         self.run_reports = run_reports
         self.forwarded = forwarded
-        client = boto3.client("dynamodb", region_name="us-east-1")
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         create_table(client, table)
         self.store = DynamoStore(table, client=client)
-        self.meter = CostMeter(client, table)
-        self.trigger = CountingTrigger()
-        self.provider = RecordingProvider()
+        self.workers = workers
+        self.meter = CostMeter(client, table) if workers is None else None
+        self.functions = Functions(self.store, table) if workers is None else None
+        self.requests: list[tuple[str, bool]] = []  # dispatch messages not served yet
         self.clock = lambda: datetime.now(UTC)
-        settings = Settings(store_url=f"dynamodb://{table}", auth=True, run_token_key=b"k" * 32)
-        self.container = bootstrap(
-            store=self.store,
-            settings=settings,
-            trigger=self.trigger,
-            providers={POOL_TYPE: self.provider},
-            clock=self.clock,
-        )
-        self.dispatcher = Dispatcher(
-            store=self.store,
-            clock=self.clock,
-            pool_types=REGISTRY,
-            provider_for=lambda pool: self.provider,
-            run_token=lambda run: self.container.run_token(run.id),
-            api_url="https://api.example/api",
-            turn_ids=self.container.ids,  # as the cloud profile builds it (handlers.profiles)
-        )
-        self.ticker = Ticker(
-            store=self.store,
-            clock=self.clock,
-            pool_types=REGISTRY,
-            provider_for=lambda pool: self.provider,
-        )
         self.invocations: list[Invocation] = []
         self.admin = create_token(
             self.store, scope="admin", secret="a" * 40, token_id="bench-admin", now=self.clock()
         )
 
+    def run_token(self, run_id: str) -> str:
+        return run_token(run_id, key=RUN_TOKEN_KEY)
+
+    def _invoke(self, function: str, what: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One invocation of ``function``, recorded with what it cost."""
+        label = f"{function} {what}#{len(self.invocations)}"
+        if self.workers is not None:
+            tally, reply = Tally(), self.workers[function].invoke(payload)
+        else:
+            assert self.meter is not None and self.functions is not None
+            with self.meter.step(label) as tally:
+                reply = self.functions.invoke(function, payload)
+        requests = [(pool, look_after) for pool, look_after in reply["requests"]]
+        self.requests += requests
+        sent = reply.get("tick_messages", len(requests))
+        self.invocations.append(
+            Invocation(function, what, tally, sent, reply["submitted"], reply.get("cpu_ms"))
+        )
+        return reply
+
     # -- one invocation each ----------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> Any:
         """One API request with the admin token (or ``token``)."""
-        from handlers.api.app import handle
-
-        sent = len(self.trigger.requests)
         event = api_event(method, path, body, token=token or self.admin)
-        with self.meter.step(f"api {method} {path}#{len(self.invocations)}") as tally:
-            response = handle(event, container=self.container)
-        if int(response["statusCode"]) >= 400:
-            raise RuntimeError(f"{method} {path}: {response['body']}")
-        self.invocations.append(
-            Invocation("api", f"{method} {path}", tally, len(self.trigger.requests) - sent)
-        )
-        return json.loads(response["body"]) if response.get("body") else None
+        reply = self._invoke("api", f"{method} {path}", {"event": event})
+        if reply["status"] >= 400:
+            raise RuntimeError(f"{method} {path}: {reply['body']}")
+        return json.loads(reply["body"]) if reply.get("body") else None
 
     def drain_dispatch(self) -> None:
         """Serve every dispatch request sent so far, one invocation each."""
-        while self.trigger.requests:
-            pool_name, look_after = self.trigger.requests.pop(0)
-            calls = len(self.provider.submissions)
-            with self.meter.step(f"dispatch#{len(self.invocations)}") as tally:
-                # as handlers.dispatch: active runs are read only when asked to look after them
-                self.dispatcher.dispatch(pool_name, resume=look_after)
-            submitted = len(self.provider.submissions) - calls
-            self.invocations.append(Invocation("dispatch", "dispatch pass", tally, 0, submitted))
+        while self.requests:
+            pool_name, look_after = self.requests.pop(0)
+            self._invoke("dispatch", "dispatch pass", {"pool": pool_name, "look_after": look_after})
 
     def infra_event(self, run_id: str, infra_id: str, status: InfraStatus) -> None:
-        from core.services.observe import apply_status, slot_awaited
-
-        sent = len(self.trigger.requests)
-        with self.meter.step(f"event#{len(self.invocations)}") as tally:
-            observed = apply_status(
-                self.store, run_id=run_id, infra_id=infra_id, status=status, clock=self.clock
-            )
-            # as the event handler does: a freed slot wakes the dispatcher if a run waits
-            released = observed is not None and observed.released_slot
-            if released and slot_awaited(self.store, observed.pool_id, self.clock()):
-                self.trigger.request_dispatch(observed.pool_name)
-        self.invocations.append(
-            Invocation(
-                "infra_events",
-                f"ECS event ({status.phase})",
-                tally,
-                len(self.trigger.requests) - sent,
-            )
-        )
+        payload = {
+            "run_id": run_id,
+            "infra_id": infra_id,
+            "phase": status.phase.value,
+            "exit_code": status.exit_code,
+        }
+        self._invoke("infra_events", f"ECS event ({status.phase})", payload)
 
     def tick(self) -> None:
-        with self.meter.step(f"tick#{len(self.invocations)}") as tally:
-            report = self.ticker.tick()
-        self.invocations.append(Invocation("tick", "tick", tally, len(report.dispatch)))
+        self._invoke("tick", "tick", {})
 
     # -- scenarios ----------------------------------------------------------------------------
     def setup(self) -> str:
@@ -207,7 +178,7 @@ class Lifecycle:
         body = {"name": "daily", "flow_id": flow["id"], "work_pool_name": "etl"}
         deployment = self.api("POST", "/api/deployments/", body)
         self.invocations.clear()
-        self.trigger.requests.clear()
+        self.requests.clear()
         return str(deployment["id"])
 
     def one_run(self, deployment_id: str) -> list[Invocation]:
@@ -240,9 +211,21 @@ class Lifecycle:
     def _report(self, run_id: str, state: str) -> None:
         """The flow reporting its own state with the run token it was given."""
         body = {"state": {"type": state}}
-        token = self.container.run_token(run_id)
+        token = self.run_token(run_id)
         self.api("POST", f"/api/flow_runs/{run_id}/set_state", body, token=token)
 
     def idle_tick(self) -> Invocation:
         self.tick()
         return self.invocations[-1]
+
+
+def reads_table(life: list[Invocation]) -> str:
+    """Every invocation of one run (after) with its DynamoDB requests and read units."""
+    rows = ["DynamoDB per invocation, one run (after):", f"{'invocation':58} {'RRU':>5}  requests"]
+    for invocation in life:
+        function, what = invocation.function, UUID.sub("{id}", invocation.what)
+        requests = ", ".join(f"{op} {n}" for op, n in sorted(invocation.dynamodb.requests.items()))
+        rows.append(f"{function + ' ' + what:58} {invocation.dynamodb.rcu:5.1f}  {requests}")
+    total = sum(i.dynamodb.rcu for i in life)
+    rows.append(f"{'total':58} {total:5.1f}  {sum(i.dynamodb.request_count for i in life)}")
+    return "\n".join(rows)

@@ -563,3 +563,28 @@ def test_one_runs_life_takes_one_request_per_step_and_stays_under_a_write_unit(c
     # claim and complete are 2-item transactions (the run and the pool's counter
     # item holding the queue's counter too; 2 units each); the rest single puts
     assert [meter.steps[step].wcu for step in LIFE] == [1, 4, 1, 1, 4]
+
+
+def test_a_warm_store_reads_a_pool_by_name_in_one_request_and_sees_other_writers(
+    client, faults, clock
+):
+    """DynamoStore remembers a name's pool id; a pool document that still has
+    the name proves the name claim (both change in one transaction), so a warm
+    read skips the claim, and a rename, deletion or new pool by another store
+    (another Lambda) is still seen."""
+    warm = DynamoStore(TABLE, client=client, clock=clock)
+    other = DynamoStore(TABLE, client=client, clock=clock)
+    pool, _ = add_pool(other, "etl")
+    assert warm.get_pool("etl") == pool
+
+    before = len(faults.seen)
+    assert warm.get_pool("etl") == pool
+    assert [name for name, _ in faults.seen[before:]] == ["Query"]
+
+    other.update_pool(pool.model_copy(update={"name": "moved"}))
+    replacement, _ = add_pool(other, "etl")
+    assert warm.get_pool("etl") == replacement
+    other.delete_pool(replacement)
+    with pytest.raises(NotFound):
+        warm.get_pool("etl")
+    assert warm.get_pool("moved").id == pool.id

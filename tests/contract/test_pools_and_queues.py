@@ -80,6 +80,29 @@ def test_renaming_a_pool_onto_another_name_conflicts(store):
         store.get_pool("b")
 
 
+def test_a_pool_read_by_name_again_follows_renames_deletions_and_new_pools(store):
+    """A store may remember where a name pointed when last read (DynamoStore
+    does); each answer is still the pool that has the name now."""
+    first, _ = add_pool(store, "etl")
+    assert store.get_pool("etl") == first
+
+    renamed = store.update_pool(first.model_copy(update={"name": "old-etl"}))
+    with pytest.raises(NotFound):
+        store.get_pool("etl")
+    assert store.get_pool("old-etl") == renamed
+
+    second, _ = add_pool(store, "etl")
+    assert store.get_pool("etl") == second
+    store.delete_pool(second)
+    with pytest.raises(NotFound):
+        store.get_pool("etl")
+    third, _ = add_pool(store, "etl")
+    assert store.get_pool("etl") == third
+    assert store.get_pool("old-etl") == renamed
+    updated = store.update_pool(third.model_copy(update={"concurrency_limit": 2}))
+    assert store.get_pool("etl") == updated
+
+
 def test_updating_a_missing_pool_is_not_found(store):
     pool, _ = make_pool("ghost")
     with pytest.raises(NotFound):

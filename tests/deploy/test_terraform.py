@@ -222,3 +222,22 @@ def test_every_function_logs_json_without_lambdas_start_end_and_report_lines(tra
             "application_log_level": "INFO",
             "system_log_level": "WARN",
         }, name
+
+
+def test_every_function_has_the_same_memory_as_in_the_sam_template(translate):
+    """Memory is chosen per function (docs/decisions.md); both stacks deploy the same sizes."""
+    sam = {
+        snake(name): properties["Properties"]["MemorySize"]
+        for name, properties in translate(ALL_FEATURES)["Resources"].items()
+        if properties["Type"] == "AWS::Lambda::Function"
+    }
+    terraform = {
+        label(name): body["memory_size"]
+        for document in parsed(MODULE)
+        for block in document.get("resource", [])
+        for kind, named in block.items()
+        if label(kind) == "aws_lambda_function"
+        for name, body in named.items()
+    }
+    assert sam == terraform
+    assert sam["dispatch_function"] != sam["api_function"]  # per function, not one global size

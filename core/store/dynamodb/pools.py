@@ -1,8 +1,8 @@
 """Work pools on DynamoDB.
 
 A pool's items share one partition (``P#<pool id>``): its document, its
-small slot-counter item (the pool's and every queue's counters), its last dispatcher pass, its queues, its
-queue-name claims and its workers.  A pool name is claimed by an item in the
+small slot-counter item (the pool's and every queue's counters), its last
+dispatcher pass, its queues, its queue-name claims and its workers.  A pool name is claimed by an item in the
 ``POOLNAME`` partition, written in the same transaction as the pool, which
 also makes listing pools one query.
 """

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.errors import NotFound
+from core.models import WorkPool
 from core.ports import Clock
 from core.store.composed import ComposedStore
 from core.store.dynamodb.catalog import Catalog
@@ -60,6 +62,7 @@ class DynamoStore(ComposedStore):
             table_name, client=client, sleep=sleep, random=random, backoff=backoff or Backoff()
         )
         clock = clock or _utc_now
+        self._pool_ids: dict[str, str] = {}  # pool name -> id, as last read (see get_pool)
         # One part per subject, all on this one table (see the package docstring).
         writes = RunWrites(clock=clock, shards=shards, retention=retention)
         queues = Queues(self._table)
@@ -78,3 +81,27 @@ class DynamoStore(ComposedStore):
     @property
     def table_name(self) -> str:
         return self._table.name
+
+    def get_pool(self, name: str) -> WorkPool:
+        """The pool called ``name``: by the id it had when last read, if it still has that name.
+
+        A name is a claim item pointing at the pool's id, so reading a pool by
+        name takes two reads.  The claim and the pool's document are created,
+        moved (rename) and deleted in one transaction each, so a strongly read
+        document that still carries ``name`` proves the claim still points at
+        it: the remembered id saves the claim's read (one request and one read
+        unit per API request or dispatch pass naming a pool in a warm Lambda).
+        A pool renamed, deleted or replaced since is read by its name again.
+        """
+        pool_id = self._pool_ids.get(name)
+        if pool_id is not None:
+            try:
+                pool = self.get_pool_by_id(pool_id)
+            except NotFound:
+                pool = None
+            if pool is not None and pool.name == name:
+                return pool
+            self._pool_ids.pop(name, None)
+        pool = super().get_pool(name)
+        self._pool_ids[name] = pool.id
+        return pool

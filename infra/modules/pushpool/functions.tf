@@ -159,7 +159,7 @@ resource "aws_lambda_function" "dispatch_function" {
   architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
-  memory_size      = 512
+  memory_size      = 384 # as template.yaml: measured, docs/decisions.md
   timeout          = 300
   tracing_config {
     mode = "Active"
@@ -345,7 +345,7 @@ resource "aws_lambda_function" "infra_events_function" {
   architectures    = [var.lambda_architecture]
   filename         = local.code_zip
   source_code_hash = filebase64sha256(local.code_zip)
-  memory_size      = 512
+  memory_size      = 256 # as template.yaml: measured, docs/decisions.md
   timeout          = 30
   tracing_config {
     mode = "Active"
