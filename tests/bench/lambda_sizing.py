@@ -84,6 +84,7 @@ def waited_ms(invocation: Invocation, options: dict[str, Any]) -> float:
         invocation.dynamodb.request_count * float(options["dynamodb_ms"])
         + invocation.sqs_sent * float(options["sqs_ms"])
         + invocation.provider_calls * float(options["runtask_ms"])
+        + invocation.provider_polls * float(options.get("describe_ms", 0.0))
     )
 
 
