@@ -113,6 +113,7 @@ class Lifecycle:
         self.forwarded = forwarded
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         create_table(client, table)
+        self.client = client
         self.store = DynamoStore(table, client=client)
         self.workers = workers
         self.meter = CostMeter(client, table) if workers is None else None

@@ -256,6 +256,9 @@ def measure_cpu(sizing: Sizing, options: dict[str, Any], forwarded: Any) -> None
                 for invocation in scenario.run(cycles=1).invocations:
                     samples = sizing.warm_cpu_ms.setdefault(kind(invocation), [])
                     samples.append(float(invocation.cpu_ms or 0.0))
+                for worker in workers.values():
+                    worker.finish()
+                scenario.life.client.close()  # a kept-alive connection holds the server up
             finally:
                 for worker in workers.values():
                     worker.kill()
