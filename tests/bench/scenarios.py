@@ -295,7 +295,12 @@ def scheduled_figures(
                     extra / (minutes - 1) * MILLION,
                     unit="USD",
                     note=f"{reads / (minutes - 1):.2f} RRU a run-minute",
-                )
+                ),
+                Figure.exact(
+                    f"scheduled k={k}: DynamoDB read units per run-minute holding a slot",
+                    reads / (minutes - 1),
+                    unit="RRU",
+                ),
             ]
         tables.append(cents_table(window, price, k))
     return figures, "\n\n".join(tables)
