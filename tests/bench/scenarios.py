@@ -29,6 +29,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from core.ports import InfraPhase
@@ -145,7 +146,7 @@ class Scheduled:
             not_before = message.get("not_before")
             when = datetime.fromisoformat(not_before) if not_before else self.life.now
             assert when is not None
-            self._at(when, lambda m=message: self._deliver(m))
+            self._at(when, partial(self._deliver, message))
 
     def _deliver(self, message: dict[str, Any]) -> None:
         """One message, one dispatch invocation (a batch of one)."""
@@ -163,7 +164,7 @@ class Scheduled:
         while self.life.requests:
             pool, look_after = self.life.requests.pop(0)
             message = {"pool": pool, "look_after": look_after}
-            self._at(self.life.now or datetime.now(UTC), lambda m=message: self._deliver(m))
+            self._at(self.life.now or datetime.now(UTC), partial(self._deliver, message))
 
     def _start_submitted(self) -> None:
         """The runs a pass submitted start (read outside any counted step)."""
@@ -264,7 +265,9 @@ def measure_cpu(sizing: Sizing, options: dict[str, Any], forwarded: Any) -> None
                     worker.kill()
 
 
-def per_run(window: Window, price: Callable[[list[Invocation]], dict[str, float]]) -> dict:
+def per_run(
+    window: Window, price: Callable[[list[Invocation]], dict[str, float]]
+) -> dict[str, float]:
     return {s: usd / window.runs for s, usd in price(window.invocations).items()}
 
 
