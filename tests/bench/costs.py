@@ -113,6 +113,7 @@ def idle_month(
 def run_cost_model(options: dict[str, Any]) -> Result:
     from moto import mock_aws
 
+    scenarios.check(options)
     prices = load_prices()
     sizing = measure(
         (BEFORE.forwarded, AFTER.forwarded),

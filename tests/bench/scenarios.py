@@ -210,10 +210,27 @@ NOTE = (
 
 def ks(options: dict[str, Any]) -> list[int]:
     """The ``scheduled_k`` option: runs due together, e.g. "1,10"."""
-    found = [int(k) for k in str(options["scheduled_k"]).split(",") if k.strip()]
+    given = str(options["scheduled_k"])
+    try:
+        found = [int(k) for k in given.split(",") if k.strip()]
+    except ValueError:
+        found = []
     if not found or min(found) < 1:
-        raise ValueError(f"scheduled_k must list whole numbers of at least 1, not {found}")
+        raise ValueError(f"scheduled_k must list whole numbers of at least 1, not {given!r}")
     return found
+
+
+def check(options: dict[str, Any]) -> None:
+    """Refuse options the scenario cannot drive before anything is measured."""
+    ks(options)
+    for name, low, high in (
+        ("run_minutes", 1, 24 * 60),
+        ("tick_second", 0, 59),
+        ("start_seconds", 0, 59),
+        ("scheduled_cycles", 1, 100),
+    ):
+        if not low <= int(options[name]) <= high:
+            raise ValueError(f"{name} must be between {low} and {high}, not {options[name]}")
 
 
 def count(k: int, run_minutes: int, options: dict[str, Any], forwarded: Any) -> Window:
