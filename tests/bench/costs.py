@@ -191,7 +191,7 @@ def scheduled_cost(
     def price(invocations: list[Invocation]) -> dict[str, float]:
         return price_invocations(invocations, options, prices, AFTER, own)
 
-    return scenarios.scheduled_figures(options, price, AFTER.forwarded)
+    return scenarios.scheduled_figures(options, price, AFTER.forwarded, own.cpu_ms)
 
 
 def sizing_report(

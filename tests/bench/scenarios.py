@@ -289,7 +289,10 @@ def per_run(
 
 
 def scheduled_figures(
-    options: dict[str, Any], price: Callable[[list[Invocation]], dict[str, float]], forwarded: Any
+    options: dict[str, Any],
+    price: Callable[[list[Invocation]], dict[str, float]],
+    forwarded: Any,
+    cpu_ms: Callable[[Invocation], float] | None = None,
 ) -> tuple[list[Figure], str]:
     """For each k: $ per million runs by service, what a run was counted to cost, and
     what a minute of holding a slot adds; and a table of where each cent goes."""
@@ -322,7 +325,7 @@ def scheduled_figures(
                     unit="RRU",
                 ),
             ]
-        tables.append(cents_table(window, price, k))
+        tables.append(cents_table(window, price, k, cpu_ms))
     return figures, "\n\n".join(tables)
 
 
@@ -364,9 +367,13 @@ def window_counts(window: Window, label: str) -> list[Figure]:
 
 
 def cents_table(
-    window: Window, price: Callable[[list[Invocation]], dict[str, float]], k: int
+    window: Window,
+    price: Callable[[list[Invocation]], dict[str, float]],
+    k: int,
+    cpu_ms: Callable[[Invocation], float] | None = None,
 ) -> str:
-    """Each kind of invocation of the window, per run: calls, requests, units, $ per million."""
+    """Each kind of invocation of the window, per run: calls, requests, units, $ per million;
+    and the median CPU an invocation of that kind was measured to take."""
     runs = window.runs
     kinds: dict[tuple[str, str], list[Invocation]] = {}
     for invocation in window.invocations:
@@ -375,7 +382,7 @@ def cents_table(
         f"Scheduled runs, k={k}: where each cent goes ({runs} runs in {window.minutes} "
         "minutes; everything counted in the window divided by its runs)",
         f"{'invocation':44} {'calls':>6} {'requests':>8} {'RRU':>6} {'WRU':>6} {'SQS':>5} "
-        f"{'$/M runs':>9}",
+        f"{'$/M runs':>9} {'CPU ms':>7}",
     ]
     for (function, what), found in sorted(kinds.items()):
         usd = sum(price(found).values()) / runs * MILLION
@@ -384,7 +391,8 @@ def cents_table(
             f"{sum(i.dynamodb.request_count for i in found) / runs:8.2f} "
             f"{sum(i.dynamodb.rcu for i in found) / runs:6.2f} "
             f"{sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in found) / runs:6.2f} "
-            f"{sum(i.sqs_sent for i in found) / runs:5.2f} {usd:9.2f}"
+            f"{sum(i.sqs_sent for i in found) / runs:5.2f} {usd:9.2f} "
+            + (f"{cpu_ms(found[0]):7.1f}" if cpu_ms else "")
         )
     total = sum(price(window.invocations).values()) / runs * MILLION
     rows.append(f"{'total':44} {'':6} {'':8} {'':6} {'':6} {'':5} {total:9.2f}")
