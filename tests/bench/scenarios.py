@@ -16,10 +16,10 @@ tick function every minute at ``tick_second`` past it (the cloud's tick:
 it asks the pool's dispatch function to poll while runs are submitted);
 every message it sends delivered at its time (a poll or dispatch message
 is one dispatch invocation); each submitted run's ECS events and the flow's
-own reports as in the created-now lifecycle, its RUNNING at once and its
-COMPLETED ``run_minutes`` later.  After ``warm_minutes`` (the schedules'
-first materialisation, slots filled), everything invoked in the next
-``window_minutes`` is counted and divided by the runs submitted in it.
+own reports as in the created-now lifecycle, its RUNNING ``start_seconds``
+after the submit and its COMPLETED ``run_minutes`` after that.  Everything
+invoked over whole materialisation cycles (``Scheduled.run``) is counted
+and divided by the runs submitted in them.
 """
 
 from __future__ import annotations
