@@ -19,22 +19,26 @@ function's memory in template.yaml.
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tests.bench import lambda_sizing
+from tests.bench import lambda_sizing, scenarios
 from tests.bench.harness import ROOT, Benchmark, Figure, Option, Result, fake_aws_environment
-from tests.bench.lambda_sizing import LOGICAL_IDS, Sizing, measure, template_memory
-from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, every_event, reads_table
+from tests.bench.lambda_sizing import LOGICAL_IDS, Sizing, measure
+from tests.bench.lifecycle import ECS_EVENTS, Invocation, Lifecycle, reads_table
+from tests.bench.pricing import (
+    AFTER,
+    BEFORE,
+    ECS_RULE,
+    PRICES,
+    Configuration,
+    load_prices,
+    money,
+    price_invocations,
+    unit_price,
+)
 
-PRICES = Path(__file__).with_name("prices.json")
 MINUTES_PER_MONTH = 30 * 24 * 60
-MILLION = 1_000_000
 
 
 # -- store cost -------------------------------------------------------------------------------
@@ -77,137 +81,6 @@ def run_store_cost(_: dict[str, Any]) -> Result:
 # -- the cost model -------------------------------------------------------------------------------
 
 
-def load_prices(path: Path = PRICES) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def unit_price(prices: dict[str, Any], key: str) -> float:
-    entry = prices["prices"][key]
-    return float(entry["usd"]) / float(entry["per"])
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """What the stack deploys that the bill depends on: kept for the state
-    before issue 16 so before and after are computed in the same run."""
-
-    label: str
-    architecture: str  # arm64 | x86_64
-    forwarded: Callable[[str, str], bool]  # which ECS task changes reach infra_events
-    # Secrets Manager secrets and SSM parameters holding the admin token and run-token key
-    stack_secrets: tuple[int, int] = (0, 2)
-    system_logs: bool = False  # Lambda's START/END/REPORT lines reach CloudWatch Logs
-    memory: Callable[[str], int] = template_memory  # each function's MB
-
-
-def stack_rule(last_status: str, desired_status: str) -> bool:
-    """Whether the stack's EventBridge rule forwards a pushpool task's change
-    (the pattern template.yaml and infra/ share), matched by moto's EventBridge."""
-    from moto.events.models import EventPattern
-
-    event = {
-        "source": "aws.ecs",
-        "detail-type": "ECS Task State Change",
-        "detail": {
-            "startedBy": "pushpool/run",
-            "lastStatus": last_status,
-            "desiredStatus": desired_status,
-        },
-    }
-    return bool(EventPattern.load(ECS_RULE.read_text()).matches_event(event))
-
-
-def template_architecture(template: Path = ROOT / "template.yaml") -> str:
-    """The functions' default architecture (the LambdaArchitecture parameter)."""
-    found = re.search(
-        r"^  LambdaArchitecture:\n(?:    .*\n)*?    Default: (\w+)", template.read_text(), re.M
-    )
-    return found.group(1) if found else "x86_64"
-
-
-def template_stack_secrets(template: Path = ROOT / "template.yaml") -> tuple[int, int]:
-    """Secrets Manager secrets every stack keeps (not a family's, made only when the
-    family is enabled) and SSM parameters the functions are named, as template.yaml says."""
-    text = template.read_text()
-    secrets = re.findall(
-        r"^  \w+:\n    Type: AWS::SecretsManager::Secret\n(?!    Condition:)", text, re.M
-    )
-    parameters = set(re.findall(r"PUSHPOOL_\w+_PARAMETER: (.+)$", text, re.M))
-    return len(secrets), len(parameters)
-
-
-def template_system_logs(template: Path = ROOT / "template.yaml") -> bool:
-    """Whether Lambda's own INFO lines are logged: not when the functions'
-    LoggingConfig sets SystemLogLevel to WARN."""
-    return re.search(r"^\s+SystemLogLevel:\s*WARN\b", template.read_text(), re.M) is None
-
-
-# The INFO lines and EMF metric lines each handler writes per invocation
-# (counted in handlers/): a dispatch pass logs its summary and flushes its
-# metrics, an infra event logs the change, a tick logs its summary; the API
-# logs nothing at INFO.
-APPLICATION_LINES = {"dispatch": (1, 1), "infra_events": (1, 0), "tick": (1, 0), "api": (0, 0)}
-
-ECS_RULE = ROOT / "infra" / "modules" / "pushpool" / "ecs_task_events.json"
-
-
-def before_memory(function: str) -> int:
-    return 512  # every function, as template.yaml's Globals set it before issue 16
-
-
-BEFORE = Configuration(
-    "before", "x86_64", every_event, stack_secrets=(2, 0), system_logs=True, memory=before_memory
-)
-AFTER = Configuration(
-    "after",
-    template_architecture(),
-    stack_rule,
-    template_stack_secrets(),
-    system_logs=template_system_logs(),
-)
-
-
-def log_bytes(invocation: Invocation, options: dict[str, Any], system_logs: bool) -> float:
-    lines, emf = APPLICATION_LINES[invocation.function]
-    written = lines * float(options["line_bytes"]) + emf * float(options["emf_bytes"])
-    return written + (float(options["system_log_bytes"]) if system_logs else 0.0)
-
-
-def price_invocations(
-    invocations: list[Invocation],
-    options: dict[str, Any],
-    prices: dict[str, Any],
-    config: Configuration,
-    sizing: Sizing,
-) -> dict[str, float]:
-    """Dollars for these invocations, by service."""
-    architecture, system_logs = config.architecture, config.system_logs
-    gb_seconds = sum(
-        sizing.billed_ms(i, config.memory(i.function), options)
-        / 1000
-        * config.memory(i.function)
-        / 1024
-        for i in invocations
-    )
-    reads = sum(i.dynamodb.rcu for i in invocations)
-    writes = sum(i.dynamodb.wcu + i.dynamodb.index_wcu for i in invocations)
-    # each message: SendMessage, then the event source's ReceiveMessage and DeleteMessage
-    sqs = 3 * sum(i.sqs_sent for i in invocations)
-    api = sum(1 for i in invocations if i.function == "api")
-    logs_gb = sum(log_bytes(i, options, system_logs) for i in invocations) / 1e9
-    return {
-        "Lambda requests": len(invocations) * unit_price(prices, "lambda_request"),
-        "Lambda GB-seconds": gb_seconds * unit_price(prices, f"lambda_gb_second_{architecture}"),
-        "DynamoDB reads": reads * unit_price(prices, "dynamodb_read_request_unit"),
-        "DynamoDB writes": writes * unit_price(prices, "dynamodb_write_request_unit"),
-        "SQS": sqs * unit_price(prices, "sqs_request"),
-        "API Gateway": api * unit_price(prices, "api_gateway_http_request"),
-        "EventBridge (ECS events)": 0.0,
-        "CloudWatch Logs": logs_gb * unit_price(prices, "cloudwatch_logs_ingestion"),
-    }
-
-
 def idle_month(
     tick: Invocation,
     options: dict[str, Any],
@@ -240,6 +113,7 @@ def idle_month(
 def run_cost_model(options: dict[str, Any]) -> Result:
     from moto import mock_aws
 
+    scenarios.check(options)
     prices = load_prices()
     sizing = measure(
         (BEFORE.forwarded, AFTER.forwarded),
@@ -258,6 +132,8 @@ def run_cost_model(options: dict[str, Any]) -> Result:
         figures += counts(lives[-1], tick, config.label)
         events[config.label] = len(lifecycle_events(lives[-1]))
     figures += lambda_sizing.figures(sizing, lives[-1], options, AFTER.memory)
+    scheduled, cents = scheduled_cost(options, prices, sizing)
+    figures += scheduled
     result = Result(
         name="cost_model",
         title="dollars per million runs and per idle month (AWS on-demand), before and after",
@@ -292,13 +168,30 @@ def run_cost_model(options: dict[str, Any]) -> Result:
             "10,000 reads, none when idle); free tiers not subtracted (Lambda's alone would "
             "cover the idle month)",
             "not counted: the tasks themselves (ECS Fargate), NAT/data transfer, X-Ray traces",
+            scenarios.NOTE.format(**options),
         ],
         text=sizing_report(sizing, lives[-1], tick, options, prices)
         + "\n\n"
-        + reads_table(lives[-1]),
+        + reads_table(lives[-1])
+        + "\n\n"
+        + cents,
     )
     result.params["prices"] = str(PRICES.relative_to(ROOT))
     return result
+
+
+def scheduled_cost(
+    options: dict[str, Any], prices: dict[str, Any], sizing: Sizing
+) -> tuple[list[Figure], str]:
+    """The scheduled scenario (after), its CPU measured apart so the created-now figures
+    and their sizing stay as they were."""
+    own = Sizing(warm_cpu_ms=dict(sizing.warm_cpu_ms), start=sizing.start)
+    scenarios.measure_cpu(own, options, AFTER.forwarded)
+
+    def price(invocations: list[Invocation]) -> dict[str, float]:
+        return price_invocations(invocations, options, prices, AFTER, own)
+
+    return scenarios.scheduled_figures(options, price, AFTER.forwarded, own.cpu_ms)
 
 
 def sizing_report(
@@ -324,28 +217,6 @@ def count_lifecycles(
     idle = Lifecycle(run_reports=0, table="idle")
     idle.setup()
     return lives, idle.idle_tick()
-
-
-def money(per_run: list[dict[str, float]], month: dict[str, float], label: str) -> list[Figure]:
-    """Dollars per million runs (one sample per counted lifecycle) and per idle month."""
-    return [
-        Figure.of(
-            f"{label}: $ per million runs",
-            [sum(c.values()) * MILLION for c in per_run],
-            unit="USD",
-        ),
-        *[
-            Figure.of(f"  of which {service}", [c[service] * MILLION for c in per_run], unit="USD")
-            for service in per_run[-1]
-            if per_run[-1][service]
-        ],
-        Figure.exact(f"{label}: $ per idle month", sum(month.values()), unit="USD"),
-        *[
-            Figure.exact(f"  of which {service}", value, unit="USD")
-            for service, value in month.items()
-            if value
-        ],
-    ]
 
 
 def counts(life: list[Invocation], tick: Invocation, label: str) -> list[Figure]:
@@ -408,6 +279,12 @@ BENCHMARKS = [
             Option("idle_pollers", 5, 5, "Lambda pollers per empty SQS queue"),
             Option("dispatch_queues", 1, 1, "dispatch queues (1 + enabled families)"),
             Option("secrets", 2, 2, "2 + enabled families (their Secrets Manager secrets)"),
+            Option("scheduled_k", "1,10", "1,10", "scheduled: runs due together (k deployments)"),
+            Option("run_minutes", 5, 5, "scheduled: minutes a run holds its slot"),
+            Option("tick_second", 30, 30, "scheduled: the tick's second past each minute"),
+            Option("start_seconds", 40, 40, "scheduled: RunTask → the task RUNNING"),
+            Option("scheduled_cycles", 1, 3, "scheduled: materialisation cycles counted"),
+            Option("describe_ms", 60.0, 60.0, "one ECS DescribeTasks call (a poll)"),
         ),
     ),
 ]

@@ -4,8 +4,12 @@
 store: the API resolver (``handlers.api.app.handle``), a dispatcher pass
 (``Dispatcher.dispatch``), the infrastructure-event service
 (``observe.apply_status``, and the dispatch request a freed slot asks for)
-and the tick (``Ticker.tick``).  ``tests.bench.lifecycle`` drives it to
-count requests (in process, on moto's in-process backend).
+and the tick (the cloud's ``DelegatingTicker.tick``, whose report becomes
+messages as ``handlers.tick.messages`` says; a poll message is a dispatch
+invocation that runs ``Lifecycle.observe`` as ``handlers.dispatch`` does).
+``tests.bench.lifecycle`` drives it to count requests (in process, on
+moto's in-process backend); an invocation may carry the time it happens at
+(``now``), so a scenario can run through simulated minutes.
 
 ``Worker`` runs one function in a process of its own, as a Lambda execution
 environment would: the process imports the function's handler module, then
@@ -60,17 +64,37 @@ class CountingTrigger:
         self.requests.append((pool_name, look_after))
 
 
+def events_recorder() -> Any:
+    """The recording provider as ECS looks to the services: its task changes arrive as
+    events (so only quiet runs are polled), and a poll finds the task still running
+    (the scenario, not a poll, ends each run); each poll is counted."""
+    from tests.bench.recording import RecordingProvider
+
+    class EventsRecorder(RecordingProvider):
+        emits_events = True
+
+        def __init__(self) -> None:
+            super().__init__(hold=float("inf"))
+            self.polls = 0
+
+        def status(self, infra_id: str) -> Any:
+            self.polls += 1
+            return super().status(infra_id)
+
+    return EventsRecorder()
+
+
 class Functions:
     """The services each function runs, over ``store``, as the cloud profile builds them."""
 
     def __init__(self, store: Any, table: str, clock: Callable[[], datetime] | None = None) -> None:
         from handlers.bootstrap import Settings, bootstrap
-        from tests.bench.recording import RecordingProvider
 
         self.store = store
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.now: datetime | None = None  # an invocation's simulated time; None: the clock's
+        self.clock = clock or self._now
         self.trigger = CountingTrigger()
-        self.provider = RecordingProvider()
+        self.provider = events_recorder()
         settings = Settings(store_url=f"dynamodb://{table}", auth=True, run_token_key=RUN_TOKEN_KEY)
         self.container = bootstrap(
             store=store,
@@ -96,41 +120,69 @@ class Functions:
             turn_ids=self.container.ids,  # as the cloud profile builds it (handlers.profiles)
         )
 
+    def _now(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
     @cached_property
     def ticker(self) -> Any:
-        from core.services.tick import Ticker
+        # the cloud's tick function: dispatch queues are deployed (handlers.profiles)
+        from core.services.tick import DelegatingTicker
         from providers.registry import REGISTRY
 
-        return Ticker(
+        return DelegatingTicker(store=self.store, clock=self.clock, pool_types=REGISTRY)
+
+    @cached_property
+    def lifecycle(self) -> Any:
+        from core.services.lifecycle import Lifecycle
+        from handlers.profiles import CHOICES, Profile
+
+        return Lifecycle(
             store=self.store,
             clock=self.clock,
-            pool_types=REGISTRY,
             provider_for=lambda pool: self.provider,
+            quiet_after=CHOICES[Profile.CLOUD].poll_only_quiet_after,
         )
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
         """One invocation; what it answered, the dispatch requests (SQS messages) it
-        sent and the provider submissions (RunTask calls) it made."""
+        sent, the provider submissions (RunTask calls) and polls it made."""
         sent, calls = len(self.trigger.requests), len(self.provider.submissions)
+        polls = self.provider.polls
+        self.now = datetime.fromisoformat(payload["now"]) if payload.get("now") else None
         reply: dict[str, Any] = {}
         if function == "api":
             from handlers.api.app import handle
 
             response = handle(payload["event"], container=self.container)
             reply = {"status": int(response["statusCode"]), "body": response.get("body")}
+        elif function == "dispatch" and payload.get("kind") == "poll":
+            self._poll(payload["pool"])
         elif function == "dispatch":
             # as handlers.dispatch: active runs are read only when asked to look after them
             self.dispatcher.dispatch(payload["pool"], resume=payload["look_after"])
         elif function == "infra_events":
             self._infra_event(payload)
         elif function == "tick":
-            reply["tick_messages"] = len(self.ticker.tick().dispatch)
+            from handlers.tick import messages
+
+            report = self.ticker.tick()
+            wanted = messages(report)
+            reply["messages"] = [m.model_dump(mode="json") for m in wanted]
+            reply["created"] = len(report.created)
+            reply["tick_messages"] = len(wanted)
         else:
             raise ValueError(f"no function {function!r}")
         reply["requests"] = self.trigger.requests[sent:]
         del self.trigger.requests[sent:]
         reply["submitted"] = len(self.provider.submissions) - calls
+        reply["polls"] = self.provider.polls - polls
         return reply
+
+    def _poll(self, pool_name: str) -> None:
+        """A poll message, as ``handlers.dispatch.Batch.poll`` handles it."""
+        observation = self.lifecycle.observe(self.store.get_pool(pool_name))
+        if observation.released_slot:
+            self.trigger.request_dispatch(pool_name)
 
     def _infra_event(self, payload: dict[str, Any]) -> None:
         from core.ports import InfraPhase, InfraStatus

@@ -84,6 +84,7 @@ def waited_ms(invocation: Invocation, options: dict[str, Any]) -> float:
         invocation.dynamodb.request_count * float(options["dynamodb_ms"])
         + invocation.sqs_sent * float(options["sqs_ms"])
         + invocation.provider_calls * float(options["runtask_ms"])
+        + invocation.provider_polls * float(options.get("describe_ms", 0.0))
     )
 
 
@@ -145,7 +146,11 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a connection thread still open: its figures are in
+            server.kill()
+            server.wait()
 
 
 def measure(

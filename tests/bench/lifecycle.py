@@ -62,6 +62,7 @@ class Invocation:
     sqs_sent: int = 0
     provider_calls: int = 0
     cpu_ms: float | None = None  # measured by a worker process (``Lifecycle(workers=...)``)
+    provider_polls: int = 0  # status calls (ECS DescribeTasks) of a poll
 
 
 def api_event(
@@ -112,12 +113,14 @@ class Lifecycle:
         self.forwarded = forwarded
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         create_table(client, table)
+        self.client = client
         self.store = DynamoStore(table, client=client)
         self.workers = workers
         self.meter = CostMeter(client, table) if workers is None else None
         self.functions = Functions(self.store, table) if workers is None else None
         self.requests: list[tuple[str, bool]] = []  # dispatch messages not served yet
-        self.clock = lambda: datetime.now(UTC)
+        self.now: datetime | None = None  # simulated time of the next invocations; None: now
+        self.clock = lambda: self.now or datetime.now(UTC)
         self.invocations: list[Invocation] = []
         self.admin = create_token(
             self.store, scope="admin", secret="a" * 40, token_id="bench-admin", now=self.clock()
@@ -129,6 +132,8 @@ class Lifecycle:
     def _invoke(self, function: str, what: str, payload: dict[str, Any]) -> dict[str, Any]:
         """One invocation of ``function``, recorded with what it cost."""
         label = f"{function} {what}#{len(self.invocations)}"
+        if self.now is not None:
+            payload = {**payload, "now": self.now.isoformat()}
         if self.workers is not None:
             tally, reply = Tally(), self.workers[function].invoke(payload)
         else:
@@ -139,7 +144,15 @@ class Lifecycle:
         self.requests += requests
         sent = reply.get("tick_messages", len(requests))
         self.invocations.append(
-            Invocation(function, what, tally, sent, reply["submitted"], reply.get("cpu_ms"))
+            Invocation(
+                function,
+                what,
+                tally,
+                sent,
+                reply["submitted"],
+                reply.get("cpu_ms"),
+                provider_polls=reply.get("polls", 0),
+            )
         )
         return reply
 

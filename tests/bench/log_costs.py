@@ -66,7 +66,7 @@ def _measure(lines: int, message_chars: int) -> dict[str, float]:
 def run_log_cost(options: dict[str, Any]) -> Result:
     from moto import mock_aws
 
-    from tests.bench.costs import load_prices, unit_price
+    from tests.bench.pricing import load_prices, unit_price
 
     prices = load_prices()
     lines, chars = int(options["lines"]), int(options["message_chars"])
