@@ -131,7 +131,11 @@ class TickSteps(ABC):
         now = self.clock()
         errors: list[str] = []
         created = self.materialise(now=now, errors=errors)
-        late = self.mark_late(now=now)
+        # One read of the due index serves both Late marking and dispatch:
+        # the pools due by the dispatch horizon include those due by the
+        # Late cutoff, with each pool's earliest due time.
+        due = self.store.due_pools(now + self.settings.dispatch_horizon)
+        late = self.mark_late(now=now, due=due)
         pools = self.store.list_pools()
         stops: list[StopRequest] = []
         # Poll before reaping: a run whose exit was missed should end with
@@ -147,7 +151,12 @@ class TickSteps(ABC):
             stop=self.reaper_stop(stops),
         )
         dispatch = self.dispatch_requests(
-            pools, now=now, errors=errors, attention=reaped.stalled_pools | reaped.cancelling_pools
+            pools,
+            now=now,
+            due=due,
+            errors=errors,
+            attention=reaped.stalled_pools | reaped.cancelling_pools,
+            requeued=frozenset(r.pool_name for r in reaped.reaped if r.to is StateType.SCHEDULED),
         )
         return TickReport(
             created=tuple(created),
@@ -172,10 +181,12 @@ class TickSteps(ABC):
         ).run(now=now, errors=errors)
 
     # -- 2. Late ------------------------------------------------------------------------
-    def mark_late(self, *, now: datetime) -> int:
+    def mark_late(self, *, now: datetime, due: dict[str, datetime]) -> int:
+        """``due``: pool id -> earliest due time (``Store.due_pools``), read
+        at or after ``now - LATE_AFTER``."""
         cutoff = now - LATE_AFTER
         marked = 0
-        for pool_id in sorted(self.store.due_pools(cutoff)):
+        for pool_id in sorted(p for p, earliest in due.items() if earliest <= cutoff):
             for run in self.store.list_due(pool_id, cutoff):
                 if marked >= self.settings.late_batch:
                     return marked
@@ -226,16 +237,22 @@ class TickSteps(ABC):
         pools: list[WorkPool],
         *,
         now: datetime,
+        due: dict[str, datetime],
         errors: list[str],
         attention: frozenset[str] = frozenset(),
+        requeued: frozenset[str] = frozenset(),
     ) -> list[DispatchRequest]:
-        """``attention``: pools whose active runs need a pass (stalled claims to
-        resume, infrastructure to stop), which they get even when paused."""
+        """``due``: pool id -> earliest due time by the dispatch horizon
+        (``Store.due_pools``).  ``attention``: pools whose active runs need a
+        pass (stalled claims to resume, infrastructure to stop), which they get
+        even when paused.  ``requeued``: pools whose claims the reaper just
+        returned to SCHEDULED, due now whatever ``due`` (read before) says."""
         until = now + self.settings.dispatch_horizon
-        due = self.store.due_pools(until)
         requests: list[DispatchRequest] = []
         for pool in sorted(pools, key=lambda p: p.name):
             earliest = due.get(pool.id)
+            if pool.name in requeued:
+                earliest = now if earliest is None else min(earliest, now)
             resume = pool.name in attention
             if not resume and (earliest is None or pool.is_paused):
                 continue  # nothing to do, or unpausing will trigger it

@@ -146,6 +146,38 @@ def test_runs_still_scheduled_15_seconds_after_their_time_are_marked_late(store)
     assert ticker(store).tick().late == 0
 
 
+class CountingDueReads:
+    """The store, counting its ``due_pools`` reads (one query per index shard on DynamoDB)."""
+
+    def __init__(self, store):
+        self._store = store
+        self.due_reads = []
+
+    def due_pools(self, before):
+        self.due_reads.append(before)
+        return self._store.due_pools(before)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_one_read_of_the_due_index_serves_late_marking_and_dispatch(store):
+    soon, soon_queue = add_pool(store, pool_type="ecs:push")
+    waiting = add_run(store, soon, soon_queue, at=NOW + timedelta(seconds=30))
+    behind, behind_queue = add_pool(store, pool_type="ecs:push")
+    late = add_run(store, behind, behind_queue, at=NOW - timedelta(minutes=2))
+    counting = CountingDueReads(store)
+
+    report = ticker(counting).tick()
+
+    assert counting.due_reads == [NOW + TickSettings().dispatch_horizon]
+    assert report.late == 1
+    assert store.get_run(late.id).state.name == "Late"
+    assert store.get_run(waiting.id).state.name == "Scheduled"  # due later: not Late
+    assert DispatchRequest(behind.name) in report.dispatch
+    assert DispatchRequest(soon.name, not_before=NOW + timedelta(seconds=30)) in report.dispatch
+
+
 # -- dispatch messages ------------------------------------------------------------------------
 
 
