@@ -66,12 +66,12 @@ def run_store_cost(_: dict[str, Any]) -> Result:
                 unit="requests",
                 note="minimum 5 (docs/storage.md)",
             ),
-            Figure.exact("table write units", wcu, unit="WCU", note="minimum 15"),
+            Figure.exact("table write units", wcu, unit="WCU", note="minimum 11"),
             Figure.exact("index write units", index_wcu, unit="WCU", note="floor 2"),
             Figure.exact("largest run item", max(sizes.values()), unit="bytes"),
         ],
         notes=[
-            "docs/storage.md: 5 requests and 15 table WCU are the floor; 9 index WCU "
+            "docs/storage.md: 5 requests and 11 table WCU are the floor; 9 index WCU "
             "buy the read paths (floor 2)"
         ],
         text=store_cost.report(meter, sizes),
