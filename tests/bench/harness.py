@@ -40,7 +40,8 @@ def _meminfo_total() -> int | None:
     return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """This machine's CPU, as /proc/cpuinfo names it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -57,7 +58,7 @@ def machine() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cores": usable,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "memory_gib": round(memory / 2**30, 1) if memory else None,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench.harness import ROOT, Figure, fake_aws_environment
+from tests.bench.harness import ROOT, Figure, cpu_model, fake_aws_environment
 from tests.bench.lambda_functions import HANDLER_MODULES, Worker
 from tests.bench.lifecycle import UUID, Invocation, Lifecycle
 
@@ -184,17 +184,6 @@ def measure(
                 worker.kill()
     sizing.warm_cpu_ms = dict(samples)
     return sizing
-
-
-def cpu_model() -> str:
-    """This machine's CPU, as /proc/cpuinfo names it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def report(

@@ -67,6 +67,21 @@ def use_moto_environment(monkeypatch: pytest.MonkeyPatch, *, endpoint: str | Non
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
 
 
+@contextmanager
+def moto_dynamodb_table(monkeypatch: pytest.MonkeyPatch, table: str) -> Iterator[Any]:
+    """In-process moto with ``table`` created (as ``pushpool store init`` would);
+    yields the DynamoDB client, for tests that inspect the items themselves."""
+    import boto3
+
+    from core.store.dynamodb.schema import create_table
+
+    use_moto_environment(monkeypatch, endpoint=None)
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        create_table(client, table)
+        yield client
+
+
 def create_dynamodb_table() -> str:
     """Create a fresh table (as ``pushpool store init`` would); return its store URL."""
     import boto3

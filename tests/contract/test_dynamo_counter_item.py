@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from core.errors import CapacityFull, InvalidInput, NotFound
@@ -29,10 +28,7 @@ QUEUE_KINDS = ("a", "l", "p", "t")
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    backends.use_moto_environment(monkeypatch, endpoint=None)
-    with backends.mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        create_table(dynamodb, TABLE)
+    with backends.moto_dynamodb_table(monkeypatch, TABLE) as dynamodb:
         yield dynamodb
 
 

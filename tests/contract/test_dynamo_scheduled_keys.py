@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from core.store.dynamodb import schema
 from core.store.dynamodb.codec import stamp
-from core.store.dynamodb.schema import create_table
 from core.store.dynamodb.store import DynamoStore
 from tests.contract import backends
 from tests.contract.builders import NOW, add_pool, add_run, new_id
@@ -23,10 +21,7 @@ TABLE = "sched-keys"
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    backends.use_moto_environment(monkeypatch, endpoint=None)
-    with backends.mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        create_table(dynamodb, TABLE)
+    with backends.moto_dynamodb_table(monkeypatch, TABLE) as dynamodb:
         yield dynamodb
 
 

@@ -83,10 +83,7 @@ class _Http:
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    backends.use_moto_environment(monkeypatch, endpoint=None)
-    with backends.mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        create_table(dynamodb, TABLE)
+    with backends.moto_dynamodb_table(monkeypatch, TABLE) as dynamodb:
         yield dynamodb
 
 

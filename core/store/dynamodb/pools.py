@@ -149,24 +149,18 @@ class Pools:
 
     def record_dispatch(self, pool_id: str, at: datetime) -> None:
         """Set the last-seen item (not the document: no version bump, small write)."""
-        update = "SET #at = :at"
-        try:
-            self._table.conditional(
-                "update_item",
-                lambda _: NotFound("pool gone"),
-                Key=schema.key(schema.pool_pk(pool_id), schema.SEEN_SK),
-                UpdateExpression=update,
-                ConditionExpression=EXISTS,
-                ExpressionAttributeNames=names(update, EXISTS),
-                ExpressionAttributeValues={":at": s(stamp(at))},
-            )
-        except NotFound:
-            return  # a deleted pool's last dispatch is of no interest
+        self._update_seen(pool_id, "SET #at = :at", {":at": s(stamp(at))})
 
     def record_dispatch_problem(self, pool_id: str, problem: str | None) -> None:
         """Kept on the last-seen item too, so pool updates never overwrite it."""
-        update = "SET #problem = :problem" if problem else "REMOVE #problem"
-        values = {":problem": s(problem)} if problem else None
+        if problem:
+            self._update_seen(pool_id, "SET #problem = :problem", {":problem": s(problem)})
+        else:
+            self._update_seen(pool_id, "REMOVE #problem", None)
+
+    def _update_seen(self, pool_id: str, update: str, values: dict[str, Any] | None) -> None:
+        """One update of an existing pool's last-seen item; a deleted pool's
+        dispatch facts are of no interest, so its absence is not an error."""
         try:
             self._table.conditional(
                 "update_item",
